@@ -1,0 +1,288 @@
+"""One typed configuration, loaded from a TOML file over documented defaults (see docs/config.md)."""
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from .mapping import DEFAULT_MAPPING, DEFAULT_MELODIC, MappingError, check_mapping
+
+#: The repository root when installed from a checkout (``pip install -e .``): the bundled model lives here.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be read or holds a value out of range."""
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """How recordings are decoded, trimmed and cut.
+
+    sample_rate: rate everything is resampled to, in Hz (the model's rate).
+    max_duration_s: longest recording accepted, in seconds; longer ones are refused before decoding.
+    trim_top_db: what lies more than this many dB below the peak is trimmed from both ends (paper: 20 dB).
+    silence_floor_dbfs: a recording whose peak is below this level (dB re full scale) is "nothing audible".
+    segment_s: length of one sample, in seconds (paper: 5 s).
+    min_tail_s: a last piece shorter than this (seconds) is dropped; a longer one becomes a shorter sample.
+    """
+
+    sample_rate: int = 22050
+    max_duration_s: float = 120.0
+    trim_top_db: float = 20.0
+    silence_floor_dbfs: float = -60.0
+    segment_s: float = 5.0
+    min_tail_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """Log-mel spectrogram parameters; a model is only used with the parameters it was trained with.
+
+    n_fft: FFT window in samples (2048 ≈ 93 ms at 22050 Hz). hop_length: samples between frames
+    (512 ≈ 23 ms). n_mels: mel bands = image height. fmin_hz/fmax_hz: band edges in Hz.
+    """
+
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 64
+    fmin_hz: float = 20.0
+    fmax_hz: float = 11025.0
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Which model classifies, and how its answer is reported.
+
+    model: path of the ``.keras`` file (its ``.json`` sidecar sits beside it).
+    top_k: how many labels with probabilities each sample keeps.
+    unsure_below: a top probability below this marks the sample "unsure".
+    memory: consult the performer's re-labelled samples (nearest neighbour on the embedding).
+    memory_max_distance: cosine distance under which a remembered sample decides the label.
+    """
+
+    model: str = str(PROJECT_ROOT / "models" / "default.keras")
+    top_k: int = 3
+    unsure_below: float = 0.35
+    memory: bool = True
+    memory_max_distance: float = 0.08
+
+
+@dataclass(frozen=True)
+class PitchConfig:
+    """Pitch detection range and voicing rule.
+
+    fmin_hz/fmax_hz: lowest and highest pitch searched, in Hz (C2 ≈ 65.4 Hz, C7 ≈ 2093 Hz).
+    threshold: YIN dip threshold; frames whose best dip is above it are unvoiced.
+    min_confidence: below this overall confidence the sample is reported unpitched.
+    """
+
+    fmin_hz: float = 50.0
+    fmax_hz: float = 2500.0
+    threshold: float = 0.2
+    min_confidence: float = 0.6
+
+
+@dataclass(frozen=True)
+class OscConfig:
+    """Where OSC messages go (docs/osc.md). prefix: first address part of every message."""
+
+    host: str = "127.0.0.1"
+    port: int = 7400
+    prefix: str = "/exsampling"
+
+
+@dataclass(frozen=True)
+class LibraryConfig:
+    """Where recordings, samples and the SQLite database are kept (a folder)."""
+
+    path: str = "exsampling-library"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """The participants' upload server (docs/http.md).
+
+    host/port: where it listens. token: the show token ("" = a random one each start).
+    max_upload_mb: largest request body, in MiB. max_recording_s: longest recording a participant may send.
+    rate_limit: uploads allowed per client per ``rate_window_s`` seconds.
+    public_url: the URL participants use, if it differs from what is served (a reverse proxy).
+    ngrok_token: an ngrok auth token; also read from ``NGROK_AUTHTOKEN``. Empty = no tunnel.
+    tls: serve HTTPS with a self-signed certificate when listening beyond localhost.
+    """
+
+    host: str = "0.0.0.0"
+    port: int = 8765
+    token: str = ""
+    max_upload_mb: float = 20.0
+    max_recording_s: float = 30.0
+    rate_limit: int = 10
+    rate_window_s: float = 60.0
+    public_url: str = ""
+    ngrok_token: str = ""
+    tls: bool = True
+
+
+@dataclass(frozen=True)
+class ShowConfig:
+    """The show itself. mode: "auto" (straight to the stage, as in the paper) or "preview"."""
+
+    mode: str = "auto"
+    prompt: str = ""
+    open: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration. ``source`` is the TOML file it came from (None: built-in defaults)."""
+
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    pitch: PitchConfig = field(default_factory=PitchConfig)
+    osc: OscConfig = field(default_factory=OscConfig)
+    library: LibraryConfig = field(default_factory=LibraryConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    show: ShowConfig = field(default_factory=ShowConfig)
+    mapping: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MAPPING))
+    melodic: dict[str, bool] = field(default_factory=lambda: dict(DEFAULT_MELODIC))
+    source: Path | None = None
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config: relative ones are relative to the config file's folder (or the cwd)."""
+        p = Path(path).expanduser()
+        if p.is_absolute():
+            return p
+        base = self.source.parent if self.source is not None else Path.cwd()
+        return (base / p).resolve()
+
+    def with_changes(self, **sections: dict[str, Any]) -> Config:
+        """A copy with some fields of some sections changed, e.g. ``with_changes(osc={"port": 9000})``."""
+        updates: dict[str, Any] = {}
+        for name, values in sections.items():
+            current = getattr(self, name)
+            updates[name] = replace(current, **values) if is_dataclass(current) else values
+        cfg = replace(self, **updates)
+        validate(cfg)
+        return cfg
+
+
+_SECTION_TYPES = {
+    "audio": AudioConfig, "features": FeaturesConfig, "classifier": ClassifierConfig, "pitch": PitchConfig,
+    "osc": OscConfig, "library": LibraryConfig, "server": ServerConfig, "show": ShowConfig,
+}
+
+
+def _coerce(section: str, cls: type, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{section}] must be a table, got {raw!r}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(f"[{section}] has unknown key(s) {unknown}; known: {sorted(known)}")
+    defaults = cls()
+    values = {}
+    for key, value in raw.items():
+        want = type(getattr(defaults, key))
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+            raise ConfigError(f"[{section}] {key} = {value!r} should be a {want.__name__}")
+        values[key] = value
+    return cls(**values)
+
+
+def validate(cfg: Config) -> None:
+    """Raise :class:`ConfigError` naming the first value out of range."""
+    checks = [
+        (cfg.audio.sample_rate >= 8000, "audio.sample_rate must be at least 8000 Hz"),
+        (cfg.audio.max_duration_s > 0, "audio.max_duration_s must be > 0"),
+        (cfg.audio.trim_top_db > 0, "audio.trim_top_db must be > 0 dB"),
+        (cfg.audio.silence_floor_dbfs < 0, "audio.silence_floor_dbfs must be < 0 dBFS"),
+        (cfg.audio.segment_s >= 0.5, "audio.segment_s must be at least 0.5 s"),
+        (0 < cfg.audio.min_tail_s <= cfg.audio.segment_s, "audio.min_tail_s must be in (0, segment_s]"),
+        (cfg.features.n_fft >= 256 and cfg.features.hop_length >= 64, "features.n_fft >= 256, hop_length >= 64"),
+        (cfg.features.n_mels >= 32, "features.n_mels must be at least 32 (MobileNetV2 needs 32 rows)"),
+        (0 <= cfg.features.fmin_hz < cfg.features.fmax_hz <= cfg.audio.sample_rate / 2,
+         "features need 0 <= fmin_hz < fmax_hz <= sample_rate/2"),
+        (cfg.classifier.top_k >= 1, "classifier.top_k must be >= 1"),
+        (0 <= cfg.classifier.unsure_below <= 1, "classifier.unsure_below must be in [0, 1]"),
+        (0 < cfg.pitch.fmin_hz < cfg.pitch.fmax_hz < cfg.audio.sample_rate / 2,
+         "pitch needs 0 < fmin_hz < fmax_hz < sample_rate/2"),
+        (0 < cfg.osc.port < 65536, f"osc.port {cfg.osc.port} is not a UDP port"),
+        (cfg.osc.prefix.startswith("/") and not cfg.osc.prefix.endswith("/"),
+         f"osc.prefix {cfg.osc.prefix!r} must start with '/' and not end with it"),
+        (0 <= cfg.server.port < 65536, f"server.port {cfg.server.port} is not a TCP port"),
+        (cfg.server.max_upload_mb > 0 and cfg.server.max_recording_s > 0, "server limits must be > 0"),
+        (cfg.show.mode in ("auto", "preview"), f"show.mode {cfg.show.mode!r} must be 'auto' or 'preview'"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+    for name in ("max_duration_s", "segment_s"):
+        if not math.isfinite(getattr(cfg.audio, name)):
+            raise ConfigError(f"audio.{name} must be finite")
+    try:
+        check_mapping(cfg.mapping, cfg.melodic)
+    except MappingError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def from_dict(raw: dict[str, Any], source: Path | None = None) -> Config:
+    """Build a :class:`Config` from parsed TOML, over the defaults."""
+    allowed = set(_SECTION_TYPES) | {"mapping", "instruments"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown section(s) {unknown}; known: {sorted(allowed)}")
+    values: dict[str, Any] = {name: _coerce(name, cls, raw[name]) for name, cls in _SECTION_TYPES.items() if name in raw}
+    mapping = dict(DEFAULT_MAPPING)
+    for label, instrument in raw.get("mapping", {}).items():
+        if not isinstance(instrument, str):
+            raise ConfigError(f"[mapping] {label} = {instrument!r} should be an instrument name")
+        mapping[label] = instrument
+    melodic = dict(DEFAULT_MELODIC)
+    for instrument, rule in raw.get("instruments", {}).items():
+        if rule not in ("melodic", "percussive"):
+            raise ConfigError(f"[instruments] {instrument} = {rule!r} should be \"melodic\" or \"percussive\"")
+        melodic[instrument] = rule == "melodic"
+    cfg = Config(**values, mapping=mapping, melodic=melodic, source=source)
+    validate(cfg)
+    return cfg
+
+
+def load(path: str | Path | None = None) -> Config:
+    """Load the config at ``path`` over the defaults; ``None`` gives the built-in defaults."""
+    if path is None:
+        cfg = Config()
+        validate(cfg)
+        return cfg
+    p = Path(path).expanduser().resolve()
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {p} does not exist") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
+    return from_dict(raw, source=p)
+
+
+def to_dict(cfg: Config) -> dict[str, Any]:
+    """The TOML-ready form of ``cfg`` (every section written out, so the file documents itself)."""
+    out: dict[str, Any] = {name: asdict(getattr(cfg, name)) for name in _SECTION_TYPES}
+    out["mapping"] = dict(sorted(cfg.mapping.items()))
+    out["instruments"] = {k: ("melodic" if v else "percussive") for k, v in sorted(cfg.melodic.items())}
+    return out
+
+
+def save(cfg: Config, path: str | Path) -> Path:
+    """Write ``cfg`` to ``path`` atomically (a half-written config must never be read back)."""
+    p = Path(path).expanduser().resolve()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(p.suffix + ".tmp")
+    tmp.write_text(tomli_w.dumps(to_dict(cfg)), encoding="utf-8")
+    tmp.replace(p)
+    return p

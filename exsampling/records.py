@@ -1,0 +1,66 @@
+"""The two records that flow through ExSampling: a participant's recording and the samples cut from it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a recording was made: WGS84 degrees and the browser's accuracy radius in metres."""
+
+    lat: float
+    lon: float
+    accuracy_m: float | None = None
+
+
+@dataclass
+class Recording:
+    """One upload or file as received, before it is cut.
+
+    status: "received" → "processing" → "done" | "silent" | "failed" (``error`` says why).
+    """
+
+    id: int
+    path: str
+    received_at: str
+    participant: str = ""
+    location: Location | None = None
+    photo_path: str | None = None
+    source: str = "cli"
+    duration_s: float | None = None
+    status: str = "received"
+    error: str | None = None
+
+
+@dataclass
+class Sample:
+    """A piece of a recording (≤ one segment long) with everything the stage needs to play it.
+
+    start_s/duration_s: position in the trimmed recording and length, seconds.
+    top: the classifier's top-k ``[(label, probability), …]``; ``label``/``confidence`` are the chosen
+    class (which may come from the re-label memory, then ``label_source`` says so).
+    pitch_hz/midi_note: dominant pitch, or None when unpitched. melodic: how the instrument plays it.
+    status: "new" (waiting for the performer in preview mode) → "accepted" → "sent" | "rejected".
+    """
+
+    id: int
+    recording_id: int
+    path: str
+    start_s: float
+    duration_s: float
+    label: str | None = None
+    confidence: float = 0.0
+    top: list[tuple[str, float]] = field(default_factory=list)
+    unsure: bool = False
+    label_source: str = "model"
+    instrument: str | None = None
+    melodic: bool = False
+    pitch_hz: float | None = None
+    midi_note: int | None = None
+    pitch_confidence: float = 0.0
+    participant: str = ""
+    location: Location | None = None
+    recorded_at: str = ""
+    status: str = "new"
+    relabel: str | None = None
+    sent_at: str | None = None
