@@ -2,7 +2,7 @@
 
 Layout of the folder::
 
-    library.sqlite3          recordings, samples, memory (WAL mode: several processes may share it)
+    library.sqlite3          recordings, samples, settings, memory (WAL: several processes may share it)
     recordings/<name>.<ext>  what was received, byte for byte, under a generated name
     samples/<id>.wav         each sample, mono 16-bit PCM at the model's rate
     photos/<name>.<ext>      participants' optional photos
@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS samples (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS samples_by_recording ON samples(recording_id);
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS memory (
     sample_id INTEGER PRIMARY KEY REFERENCES samples(id),
     label TEXT NOT NULL,
@@ -254,6 +258,19 @@ class Library:
             r = db.execute("SELECT COUNT(*), COUNT(DISTINCT NULLIF(participant, '')) FROM recordings").fetchone()
             s = db.execute("SELECT COUNT(*) FROM samples").fetchone()
         return {"recordings": r[0], "participants": r[1], "samples": s[0]}
+
+    # -- show settings that must outlive a restart (prompt, open/closed, mode) --------------------
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        """A JSON value stored under ``key``, or ``default``."""
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
+        return default if row is None else json.loads(row["value"])
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable ``value`` under ``key``."""
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
     # -- re-label memory ----------------------------------------------------------------------
 

@@ -1,0 +1,40 @@
+# ExSampling: `make console` installs and starts the console; `make test` installs what the tests need and runs them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages the tests drive as real peers: the browser, liblo's oscdump, Pure Data, a QR decoder,
+# and a synthesiser with a General MIDI SoundFont for rendering real instrument notes.
+TEST_DEBS := chromium liblo-tools puredata-core zbar-tools fluidsynth fluid-soundfont-gm
+
+.PHONY: install console serve test system-deps bench clean
+
+$(BIN)/exsampling: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/exsampling
+
+console: install
+	$(BIN)/exsampling console
+
+serve: install
+	$(BIN)/exsampling serve
+
+system-deps:
+	@missing=$$(for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test: install system-deps
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python bench/latency.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,228 @@
+"""The CNN classifier: loads a ``.keras`` model and its ``.json`` sidecar, answers top-k labels fast.
+
+A model file comes with a sidecar of the same name (``default.keras`` + ``default.json``)::
+
+    {"format": 1, "labels": [...41, output order...], "trained_labels": [...],
+     "features": {...FeatureParams...}, "embedding_layer": "embedding", "architecture": {...},
+     "trained_on": "...", "metrics": {...}, "created_at": "..."}
+
+Inference runs through one compiled ``tf.function`` (a warm call is several times faster than
+``model.predict``), warmed up at load so the first real sample is not slow.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .features import FeatureParams
+from .mapping import LABELS
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class ModelError(RuntimeError):
+    """The model cannot be used; the message says what to do."""
+
+
+class ModelMissing(ModelError):
+    """No model file where the config points."""
+
+
+class ModelMismatch(ModelError):
+    """The model was trained with other feature parameters or labels than the running config."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model's sidecar says about it."""
+
+    path: Path
+    labels: tuple[str, ...]
+    trained_labels: tuple[str, ...]
+    features: FeatureParams
+    embedding_layer: str
+    trained_on: str
+    metrics: dict
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def sidecar_path(model_path: str | Path) -> Path:
+    """The ``.json`` that describes ``model_path``."""
+    return Path(model_path).with_suffix(".json")
+
+
+def read_info(model_path: str | Path) -> ModelInfo:
+    """Read and check a model's sidecar; raise ModelMissing/ModelError with what to do."""
+    path = Path(model_path).expanduser()
+    if not path.is_file():
+        raise ModelMissing(
+            f"no model at {path}. Train one with `exsampling train DATA --out {path}` "
+            "(see docs/training.md), or set [classifier] model in your config to a .keras file"
+        )
+    meta_path = sidecar_path(path)
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelError(f"{path} has no sidecar {meta_path.name} (labels and feature parameters)") from exc
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{meta_path} is not valid JSON: {exc}") from exc
+    if meta.get("format") != 1:
+        raise ModelError(f"{meta_path}: unsupported sidecar format {meta.get('format')!r} (expected 1)")
+    labels = tuple(meta.get("labels", ()))
+    unknown = sorted(set(labels) - set(LABELS))
+    if unknown or not labels:
+        raise ModelError(f"{meta_path}: labels must be FSDKaggle2018 labels; unknown: {unknown}")
+    try:
+        features = FeatureParams(**meta["features"])
+    except (KeyError, TypeError) as exc:
+        raise ModelError(f"{meta_path}: bad or missing 'features': {exc}") from exc
+    return ModelInfo(
+        path=path, labels=labels, trained_labels=tuple(meta.get("trained_labels", labels)), features=features,
+        embedding_layer=meta.get("embedding_layer", "embedding"), trained_on=meta.get("trained_on", ""),
+        metrics=meta.get("metrics", {}),
+    )
+
+
+def top_k(probs: np.ndarray, labels: tuple[str, ...], k: int) -> list[tuple[str, float]]:
+    """The ``k`` most probable ``(label, probability)`` pairs of one probability vector, best first."""
+    order = np.argsort(probs)[::-1][:k]
+    return [(labels[i], float(probs[i])) for i in order]
+
+
+def mask_untrained(probs: np.ndarray, labels: tuple[str, ...], trained: tuple[str, ...]) -> np.ndarray:
+    """Zero the probabilities of labels the model never saw in training and renormalise each row.
+
+    A model's softmax always spreads some mass over every output; a label with no training data
+    must never come out as an answer.
+    """
+    keep = np.array([label in trained for label in labels])
+    masked = np.where(keep, probs, 0.0)
+    total = masked.sum(axis=-1, keepdims=True)
+    return np.divide(masked, total, out=np.zeros_like(masked), where=total > 0)
+
+
+class Classifier:
+    """A loaded model: ``classify(images)`` gives probabilities and embeddings for a batch of images."""
+
+    def __init__(self, info: ModelInfo, model) -> None:
+        import tensorflow as tf
+
+        self.info = info
+        self.model = model
+        try:
+            embedding = model.get_layer(info.embedding_layer).output
+        except ValueError:
+            embedding = model.layers[-2].output
+        import keras
+
+        both = keras.Model(model.inputs, [model.outputs[0], embedding])
+        self._call = tf.function(
+            lambda x: both(x, training=False),
+            input_signature=[tf.TensorSpec((None, *info.features.shape), tf.float32)],
+            reduce_retracing=True,
+        )
+        self.classify(np.zeros((1, *info.features.shape), dtype=np.float32))
+
+    @classmethod
+    def load(cls, model_path: str | Path, params: FeatureParams | None = None) -> Classifier:
+        """Load ``model_path`` and warm it up. ``params``: the running features; they must match the model's."""
+        info = read_info(model_path)
+        if params is not None and params != info.features:
+            raise ModelMismatch(
+                f"{info.path.name} was trained with features {info.features.to_dict()}, but the config "
+                f"gives {params.to_dict()}: change [audio]/[features] back, or retrain"
+            )
+        import keras
+
+        try:
+            model = keras.saving.load_model(info.path, compile=False)
+        except Exception as exc:
+            raise ModelError(f"cannot load {info.path}: {exc}") from exc
+        n_out = model.outputs[0].shape[-1]
+        if n_out != len(info.labels):
+            raise ModelMismatch(f"{info.path.name} has {n_out} outputs but its sidecar lists {len(info.labels)} labels")
+        return cls(info, model)
+
+    @classmethod
+    def from_config(cls, cfg) -> Classifier:
+        return cls.load(cfg.resolve(cfg.classifier.model), FeatureParams.from_config(cfg))
+
+    def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities ``(n, n_labels)`` (untrained labels masked) and embeddings ``(n, d)`` of ``images``.
+
+        images : float32 array ``(n, n_mels, n_frames, 3)`` from :func:`exsampling.features.image`.
+        """
+        images = np.asarray(images, dtype=np.float32)
+        if images.ndim != 4 or images.shape[1:] != self.info.features.shape:
+            raise ValueError(f"images must have shape (n, {', '.join(map(str, self.info.features.shape))}), "
+                             f"got {images.shape}")
+        probs, emb = self._call(images)
+        return mask_untrained(probs.numpy(), self.info.labels, self.info.trained_labels), emb.numpy()
+
+
+@dataclass(frozen=True)
+class Recall:
+    """A remembered re-labelled sample close enough to decide a new one's label."""
+
+    sample_id: int
+    label: str
+    distance: float
+    labelled_at: str
+
+
+class RelabelMemory:
+    """Nearest-neighbour memory over embeddings of samples the performer re-labelled.
+
+    ``lookup`` answers the closest remembered sample within ``max_distance`` (cosine distance,
+    0 = same direction, 2 = opposite), so the very next similar sound gets the performer's label
+    without retraining.
+    """
+
+    def __init__(self, max_distance: float = 0.08) -> None:
+        self.max_distance = max_distance
+        self._ids: list[int] = []
+        self._labels: list[str] = []
+        self._times: list[str] = []
+        self._vectors = np.zeros((0, 0), dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, sample_id: int, label: str, embedding: np.ndarray, labelled_at: str = "") -> None:
+        """Remember (or re-label) ``sample_id``."""
+        v = np.asarray(embedding, dtype=np.float32).ravel()
+        v = v / max(float(np.linalg.norm(v)), 1e-12)
+        if sample_id in self._ids:
+            self.remove(sample_id)
+        self._vectors = v[None, :] if not len(self._ids) else np.vstack([self._vectors, v])
+        self._ids.append(sample_id)
+        self._labels.append(label)
+        self._times.append(labelled_at)
+
+    def remove(self, sample_id: int) -> None:
+        if sample_id not in self._ids:
+            return
+        i = self._ids.index(sample_id)
+        for seq in (self._ids, self._labels, self._times):
+            del seq[i]
+        self._vectors = np.delete(self._vectors, i, axis=0)
+
+    def lookup(self, embedding: np.ndarray) -> Recall | None:
+        """The closest remembered sample within ``max_distance`` of ``embedding``, or None."""
+        if not self._ids:
+            return None
+        v = np.asarray(embedding, dtype=np.float32).ravel()
+        v = v / max(float(np.linalg.norm(v)), 1e-12)
+        distances = 1.0 - self._vectors @ v
+        i = int(np.argmin(distances))
+        if distances[i] > self.max_distance:
+            return None
+        return Recall(self._ids[i], self._labels[i], float(distances[i]), self._times[i])

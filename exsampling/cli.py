@@ -1,0 +1,144 @@
+"""The ``exsampling`` command: classify files, serve the recorder, run the console, train, play notes.
+
+Exit codes: 0 success; 1 some input was refused (the message says why); 2 usage or configuration
+error; 3 no usable model. A user error prints one line on stderr, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+from . import __version__
+from .audio import AudioError
+from .classifier import ModelError
+from .config import Config, ConfigError, load
+from .pitch import note_name
+from .records import Sample
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
+
+
+def add_config(parser: argparse.ArgumentParser) -> None:
+    """The ``--config PATH`` option every subcommand takes."""
+    parser.add_argument("--config", metavar="PATH", help="TOML config file (default: built-in defaults, docs/config.md)")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load(args.config)
+
+
+def _sample_json(sample: Sample, file: str) -> dict:
+    return {
+        "file": file, "sample_id": sample.id, "sample_path": sample.path, "start_s": round(sample.start_s, 3),
+        "duration_s": round(sample.duration_s, 3), "label": sample.label, "confidence": round(sample.confidence, 4),
+        "top": [[label, round(p, 4)] for label, p in sample.top], "unsure": sample.unsure,
+        "instrument": sample.instrument, "melodic": sample.melodic,
+        "pitch_hz": round(sample.pitch_hz, 2) if sample.pitch_hz is not None else None,
+        "midi_note": sample.midi_note, "status": sample.status,
+    }
+
+
+def _sample_line(sample: Sample, file: str) -> str:
+    pitch = (f"{note_name(sample.midi_note)} {sample.pitch_hz:.1f} Hz" if sample.midi_note is not None
+             else "unpitched")
+    unsure = " (unsure)" if sample.unsure else ""
+    sent = "  → sent" if sample.status == "sent" else ""
+    return (f"{file}  {sample.start_s:6.2f}–{sample.start_s + sample.duration_s:6.2f} s  "
+            f"{sample.label} {sample.confidence:.0%}{unsure}  → {sample.instrument}  {pitch}{sent}")
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from .pipeline import build
+
+    cfg = _config(args)
+    if args.osc_host or args.osc_port:
+        cfg = cfg.with_changes(osc={k: v for k, v in (("host", args.osc_host), ("port", args.osc_port)) if v})
+    if args.library:
+        cfg = cfg.with_changes(library={"path": args.library})
+    pipeline = build(cfg, send=args.send, require_model=True)
+    status = EXIT_OK
+    for file in args.files:
+        try:
+            samples = pipeline.process(pipeline.ingest_file(file, source="cli"))
+        except AudioError as exc:
+            print(f"exsampling: {file}: refused: {exc}", file=sys.stderr)
+            status = EXIT_REFUSED
+            continue
+        if not samples:
+            print(f"exsampling: {file}: nothing audible", file=sys.stderr)
+            status = EXIT_REFUSED
+        for sample in samples:
+            print(json.dumps(_sample_json(sample, file)) if args.json else _sample_line(sample, file), flush=True)
+    if args.send and pipeline.sender is not None and pipeline.sender.last_error:
+        print(f"exsampling: OSC could not be sent: {pipeline.sender.last_error}", file=sys.stderr)
+    pipeline.close()
+    return status
+
+
+def _note(args: argparse.Namespace) -> int:
+    from .mapping import check_instrument_name
+    from .osc import OscSender
+
+    cfg = _config(args)
+    check_instrument_name(args.instrument)
+    sender = OscSender(args.osc_host or cfg.osc.host, args.osc_port or cfg.osc.port, cfg.osc.prefix)
+    sender.note(args.instrument, args.note, args.velocity)
+    time.sleep(args.hold_s)
+    sender.note(args.instrument, args.note, 0)
+    return EXIT_OK if sender.last_error is None else EXIT_REFUSED
+
+
+def _osc_target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--osc-host", metavar="HOST", help="OSC target host (default: [osc] host, 127.0.0.1)")
+    parser.add_argument("--osc-port", metavar="PORT", type=int, help="OSC target UDP port (default: [osc] port, 7400)")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    top = argparse.ArgumentParser(prog="exsampling", description=__doc__.split("\n")[0])
+    top.add_argument("--version", action="version", version=f"exsampling {__version__}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("classify", help="classify sound files: class, confidence, instrument, pitch per 5-s sample")
+    p.add_argument("files", nargs="+", metavar="FILE", help="WAV, FLAC, OGG or MP3 files")
+    p.add_argument("--json", action="store_true", help="one JSON object per sample instead of a line of text")
+    p.add_argument("--send", action="store_true", help="also send each sample over OSC (docs/osc.md)")
+    p.add_argument("--library", metavar="DIR", help="library folder (default: [library] path)")
+    _osc_target(p)
+    add_config(p)
+    p.set_defaults(func=_classify)
+
+    p = sub.add_parser("note", help="play a note on an instrument track over OSC (no MIDI needed)")
+    p.add_argument("instrument", help="track name, e.g. Piano")
+    p.add_argument("note", type=int, help="MIDI note 0-127 (60 = C4)")
+    p.add_argument("--velocity", type=int, default=100, help="1-127 (default 100)")
+    p.add_argument("--hold-s", type=float, default=1.0, help="seconds before the note-off (default 1)")
+    _osc_target(p)
+    add_config(p)
+    p.set_defaults(func=_note)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"exsampling: configuration: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ModelError as exc:
+        print(f"exsampling: model: {exc}", file=sys.stderr)
+        return EXIT_MODEL
+    except (ValueError, OSError) as exc:
+        print(f"exsampling: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""The live chain: store → trim → segment → features → classify → pitch → map → OSC, and the stage's decisions.
+
+``Pipeline`` is the one object the CLI, the upload server and the console drive. It owns no
+event loop: ``process`` is plain blocking code, ``process_async`` runs it on a worker thread so
+Tornado's loop (the kernel's, in the console) keeps answering uploads meanwhile.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import audio, features, pitch
+from .classifier import Classifier, Recall, RelabelMemory, top_k
+from .config import Config
+from .library import Library, utc_now
+from .mapping import LABELS, Mapper, RuleFailure
+from .osc import OscSender
+from .records import Location, Recording, Sample
+
+Listener = Callable[[Sample], None]
+
+
+@dataclass
+class Intake:
+    """A validated recording, stored: its row and its decoded audio (mono, at the model's rate)."""
+
+    recording: Recording
+    y: np.ndarray
+    stored_at: float
+
+
+class Pipeline:
+    """Runs the chain for recordings and applies the performer's decisions.
+
+    Parameters
+    ----------
+    cfg : Config — the running configuration.
+    library : Library — where everything is kept.
+    classifier : Classifier or None — None runs without a model: samples are stored, pitched and
+        shown, but get no class, no instrument and never reach OSC (a class is never invented).
+    sender : OscSender or None — None keeps everything off the network (``exsampling classify``
+        without ``--send``).
+    mapper : Mapper or None — defaults to the config's table.
+    """
+
+    def __init__(self, cfg: Config, library: Library, classifier: Classifier | None = None,
+                 sender: OscSender | None = None, mapper: Mapper | None = None) -> None:
+        self.cfg = cfg
+        self.library = library
+        self.classifier = classifier
+        self.sender = sender
+        self.params = features.FeatureParams.from_config(cfg)
+        self.mapper = mapper or Mapper(dict(cfg.mapping), dict(cfg.melodic), on_rule_error=self._rule_failed)
+        self.mode = cfg.show.mode
+        self.memory_enabled = cfg.classifier.memory
+        self.memory = RelabelMemory(cfg.classifier.memory_max_distance)
+        for sample_id, label, vector, at in library.memory():
+            self.memory.add(sample_id, label, vector, at)
+        self.listeners: list[Listener] = []
+        self.rule_failures: list[RuleFailure] = []
+        self.timings: list[tuple[float, float]] = []
+        self._embeddings: dict[int, np.ndarray] = {}
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exsampling-pipeline")
+
+    # -- intake -------------------------------------------------------------------------------
+
+    def ingest(self, data: bytes, extension: str = "wav", *, participant: str = "", location: Location | None = None,
+               photo: tuple[bytes, str] | None = None, source: str = "cli",
+               max_duration_s: float | None = None) -> Intake:
+        """Check that ``data`` is usable audio, then store it. Nothing is stored if it is refused.
+
+        Raises an :class:`exsampling.audio.AudioError` (empty, undecodable, too long, NaN/inf,
+        nothing audible) with a reason a participant can read.
+        """
+        limit = min(self.cfg.audio.max_duration_s, max_duration_s or np.inf)
+        y = audio.decode(data, self.cfg.audio.sample_rate, limit)
+        audio.audible_span(y, self.cfg.audio.sample_rate, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
+        rec = self.library.add_recording(
+            data, extension, participant=participant, location=location, photo=photo, source=source,
+            duration_s=len(y) / self.cfg.audio.sample_rate,
+        )
+        return Intake(rec, y, time.perf_counter())
+
+    def ingest_file(self, path: str | Path, **kwargs) -> Intake:
+        """:meth:`ingest` for a file on disk (its bytes are copied into the library)."""
+        p = Path(path)
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            raise audio.UndecodableAudio(f"cannot read {p}: {exc.strerror or exc}") from exc
+        return self.ingest(data, p.suffix.lstrip(".").lower() or "bin", **kwargs)
+
+    # -- the chain ----------------------------------------------------------------------------
+
+    def process(self, intake: Intake, notify: bool = True) -> list[Sample]:
+        """Trim, cut, classify, pitch, map and store every sample of ``intake``; send the stage's share.
+
+        Returns the samples in recording order. In "auto" mode mapped samples go to OSC at once;
+        in "preview" mode they wait (status "new") for :meth:`accept`.
+        """
+        rec, y, sr = intake.recording, intake.y, self.cfg.audio.sample_rate
+        self.library.set_recording_status(rec.id, "processing")
+        try:
+            span = audio.audible_span(y, sr, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
+        except audio.NothingAudible as exc:
+            self.library.set_recording_status(rec.id, "silent", str(exc))
+            return []
+        trimmed = y[span.start:span.end]
+        pieces = [trimmed[s.start:s.end] for s in audio.segments(len(trimmed), sr, self.cfg.audio.segment_s,
+                                                                 self.cfg.audio.min_tail_s)]
+        if self.classifier is not None:
+            probs, embeddings = self.classifier.classify(np.stack([features.image(p, self.params) for p in pieces]))
+        samples = []
+        offset = span.start / sr
+        for i, piece in enumerate(pieces):
+            sample = Sample(id=0, recording_id=rec.id, path="", start_s=offset + i * self.cfg.audio.segment_s,
+                            duration_s=len(piece) / sr, participant=rec.participant, location=rec.location,
+                            recorded_at=rec.received_at)
+            if self.classifier is not None:
+                self._label(sample, probs[i], embeddings[i])
+            self._pitch(sample, piece)
+            sample.instrument = self.mapper.instrument_for(sample.label, sample)
+            sample.melodic = self.mapper.is_melodic(sample.instrument)
+            stored = self.library.add_sample(sample, piece, sr)
+            if self.classifier is not None:
+                self._embeddings[stored.id] = embeddings[i]
+            if self.mode == "auto" and stored.instrument:
+                stored = self._send(stored)
+            samples.append(stored)
+        self.library.set_recording_status(rec.id, "done")
+        self.timings.append((intake.stored_at, time.perf_counter()))
+        if notify:
+            self._notify(samples)
+        return samples
+
+    async def process_async(self, intake: Intake) -> list[Sample]:
+        """:meth:`process` on the pipeline's worker thread; listeners are called back on the caller's loop."""
+        loop = asyncio.get_running_loop()
+        samples = await loop.run_in_executor(self._executor, self.process, intake, False)
+        self._notify(samples)
+        return samples
+
+    def _label(self, sample: Sample, probs: np.ndarray, embedding: np.ndarray) -> None:
+        labels = self.classifier.info.labels
+        sample.top = top_k(probs, labels, self.cfg.classifier.top_k)
+        sample.label, sample.confidence = sample.top[0]
+        sample.unsure = sample.confidence < self.cfg.classifier.unsure_below
+        recall = self.memory.lookup(embedding) if self.memory_enabled else None
+        if recall is not None:
+            sample.label, sample.confidence, sample.unsure = recall.label, 1.0 - recall.distance, False
+            sample.label_source = f"memory:{recall.sample_id}"
+
+    def _pitch(self, sample: Sample, piece: np.ndarray) -> None:
+        p = self.cfg.pitch
+        found = pitch.detect(piece, self.cfg.audio.sample_rate, p.fmin_hz, p.fmax_hz, p.threshold, p.min_confidence)
+        sample.pitch_hz, sample.midi_note, sample.pitch_confidence = found.hz, found.midi_note, found.confidence
+
+    def _send(self, sample: Sample) -> Sample:
+        if self.sender is None or not sample.instrument:
+            return self.library.update_sample(sample.id, status="accepted")
+        status = "sent" if self.sender.sample(sample) else "accepted"
+        return self.library.update_sample(sample.id, status=status, sent_at=utc_now() if status == "sent" else None)
+
+    def _notify(self, samples: list[Sample]) -> None:
+        for sample in samples:
+            for listener in list(self.listeners):
+                listener(sample)
+
+    def _rule_failed(self, failure: RuleFailure) -> None:
+        self.rule_failures.append(failure)
+
+    # -- the performer's decisions ------------------------------------------------------------
+
+    def accept(self, sample_id: int) -> Sample:
+        """Let a sample reach the stage (sends it over OSC)."""
+        sample = self._send(self.library.sample(sample_id))
+        self._notify([sample])
+        return sample
+
+    def reject(self, sample_id: int) -> Sample:
+        """Keep a sample off the stage; if it was already sent, tell the device to withdraw it."""
+        sample = self.library.sample(sample_id)
+        if sample.status == "sent" and self.sender is not None:
+            self.sender.withdraw(sample)
+        sample = self.library.update_sample(sample_id, status="rejected")
+        self._notify([sample])
+        return sample
+
+    def resend(self, sample_id: int) -> Sample:
+        """Send an accepted or sent sample again (e.g. after the Max device was reloaded)."""
+        return self.accept(sample_id)
+
+    def relabel(self, sample_id: int, label: str) -> Sample:
+        """Give a sample the performer's label: re-map it, remember it for similar sounds, keep it for training.
+
+        The sample's status is kept; a sample already on stage is sent again under its new instrument.
+        """
+        if label not in LABELS:
+            raise ValueError(f"unknown label {label!r}; labels are the 41 FSDKaggle2018 names")
+        sample = self.library.sample(sample_id)
+        sample = replace(sample, label=label, confidence=1.0, unsure=False, label_source="performer", relabel=label)
+        instrument = self.mapper.instrument_for(label, sample)
+        sample = self.library.update_sample(
+            sample_id, label=label, confidence=1.0, unsure=False, label_source="performer", relabel=label,
+            instrument=instrument, melodic=self.mapper.is_melodic(instrument),
+        )
+        embedding = self._embedding(sample)
+        if embedding is not None:
+            self.library.remember(sample_id, label, embedding)
+            self.memory.add(sample_id, label, embedding, utc_now())
+        if sample.status == "sent":
+            sample = self._send(sample)
+        self._notify([sample])
+        return sample
+
+    def _embedding(self, sample: Sample) -> np.ndarray | None:
+        if sample.id in self._embeddings:
+            return self._embeddings[sample.id]
+        if self.classifier is None:
+            return None
+        y = audio.decode(sample.path, self.cfg.audio.sample_rate, self.cfg.audio.max_duration_s)
+        return self.classifier.classify(features.image(y, self.params)[None])[1][0]
+
+    def recall_of(self, sample: Sample) -> Recall | None:
+        """For a sample labelled from memory: which remembered sample decided it, and when."""
+        if not sample.label_source.startswith("memory:"):
+            return None
+        sample_id = int(sample.label_source.split(":", 1)[1])
+        for remembered_id, label, _, at in self.library.memory():
+            if remembered_id == sample_id:
+                return Recall(sample_id, label, 1.0 - sample.confidence, at)
+        return None
+
+    def close(self) -> None:
+        """Stop the worker thread (waits for a sample in progress)."""
+        self._executor.shutdown(wait=True)
+
+
+def build(cfg: Config, *, send: bool = True, require_model: bool = False) -> Pipeline:
+    """A pipeline from the config: its library, its model (if present) and its OSC target.
+
+    With ``require_model`` a missing model raises :class:`exsampling.classifier.ModelMissing`;
+    otherwise the pipeline runs without classes (see :class:`Pipeline`).
+    """
+    from .classifier import ModelMissing
+
+    try:
+        classifier = Classifier.from_config(cfg)
+    except ModelMissing:
+        if require_model:
+            raise
+        classifier = None
+    return Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg) if send else None)

@@ -1,0 +1,133 @@
+"""Fixtures that make their own audio, models, libraries and OSC peers, so tests pass on a fresh clone."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from exsampling.config import Config, LibraryConfig, OscConfig, ClassifierConfig  # noqa: E402
+from exsampling.features import FeatureParams  # noqa: E402
+from exsampling.mapping import LABELS  # noqa: E402
+
+SR = 22050
+
+
+def tone(hz: float, seconds: float, sr: int = SR, amp: float = 0.5, harmonics: int = 1) -> np.ndarray:
+    """A tone at ``hz`` with ``harmonics`` partials (1/k amplitudes), 10 ms fades against clicks."""
+    t = np.arange(int(seconds * sr)) / sr
+    y = sum(np.sin(2 * np.pi * hz * k * t) / k for k in range(1, harmonics + 1) if hz * k < sr / 2)
+    y = amp * y / np.max(np.abs(y))
+    fade = min(int(0.01 * sr), len(y) // 2)
+    y[:fade] *= np.linspace(0, 1, fade)
+    y[len(y) - fade:] *= np.linspace(1, 0, fade)
+    return y.astype(np.float32)
+
+
+def noise_bursts(seconds: float, sr: int = SR, every_s: float = 0.5, seed: int = 0) -> np.ndarray:
+    """Decaying white-noise hits (a drum-like, unpitched sound)."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros(int(seconds * sr), dtype=np.float32)
+    hit = (rng.standard_normal(2000) * np.exp(-np.arange(2000) / 300)).astype(np.float32)
+    for start in range(0, len(y) - len(hit), int(every_s * sr)):
+        y[start:start + len(hit)] += 0.5 * hit
+    return y
+
+
+def write(path: Path, y: np.ndarray, sr: int = SR, **kwargs) -> Path:
+    sf.write(path, y, sr, **kwargs)
+    return path
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build_tiny_model(directory: Path, name: str = "tiny", trained_labels=LABELS) -> Path:
+    """An untrained MobileNetV2 (alpha 0.35) with the real sidecar: for loading/shape tests, never shipped."""
+    import keras
+
+    params = FeatureParams()
+    keras.utils.set_random_seed(0)
+    base = keras.applications.MobileNetV2(input_shape=params.shape, include_top=False, weights=None, alpha=0.35)
+    x = keras.layers.GlobalAveragePooling2D(name="embedding")(base.output)
+    out = keras.layers.Dense(len(LABELS), activation="softmax", name="probs")(x)
+    path = directory / f"{name}.keras"
+    keras.Model(base.input, out).save(path)
+    path.with_suffix(".json").write_text(json.dumps({
+        "format": 1, "labels": list(LABELS), "trained_labels": list(trained_labels),
+        "features": params.to_dict(), "embedding_layer": "embedding",
+        "architecture": {"name": "MobileNetV2", "alpha": 0.35, "weights": "none"},
+        "trained_on": "nothing: an untrained test model", "metrics": {},
+    }))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="session")
+def classifier(tiny_model):
+    from exsampling.classifier import Classifier
+
+    return Classifier.load(tiny_model, FeatureParams())
+
+
+class OscCollector:
+    """A real python-osc UDP server on a free port that records every message it receives."""
+
+    def __init__(self) -> None:
+        from pythonosc.dispatcher import Dispatcher
+        from pythonosc.osc_server import ThreadingOSCUDPServer
+
+        self.messages: list[tuple[str, list]] = []
+        self._arrived = threading.Condition()
+        dispatcher = Dispatcher()
+        dispatcher.set_default_handler(self._handle)
+        self.server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _handle(self, address: str, *args) -> None:
+        with self._arrived:
+            self.messages.append((address, list(args)))
+            self._arrived.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[str, list]]:
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(self.messages) >= count, timeout)
+            return list(self.messages)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def osc_peer():
+    peer = OscCollector()
+    yield peer
+    peer.close()
+
+
+@pytest.fixture
+def cfg(tmp_path, tiny_model, osc_peer) -> Config:
+    """Defaults, with a fresh library, the tiny model, and OSC aimed at the test's own peer."""
+    return Config(
+        library=LibraryConfig(path=str(tmp_path / "library")),
+        classifier=ClassifierConfig(model=str(tiny_model)),
+        osc=OscConfig(port=osc_peer.port),
+    )

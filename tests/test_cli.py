@@ -1,0 +1,73 @@
+"""The command line as a performer runs it: real subprocesses, real files, a real OSC peer."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import noise_bursts, tone, write
+
+
+def exsampling(*args, timeout=180):
+    return subprocess.run([sys.executable, "-m", "exsampling.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def show_toml(tmp_path, tiny_model):
+    path = tmp_path / "show.toml"
+    path.write_text(f'[classifier]\nmodel = "{tiny_model}"\n[library]\npath = "lib"\n')
+    return path
+
+
+def test_classify_json_and_send(tmp_path, show_toml, osc_peer):
+    files = [write(tmp_path / "tone.wav", tone(261.63, 7.0)), write(tmp_path / "hits.wav", noise_bursts(3.0))]
+    result = exsampling("classify", *files, "--json", "--send", "--osc-port", osc_peer.port, "--config", show_toml)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["file"] for r in rows] == [str(files[0])] * 2 + [str(files[1])]
+    for key in ("start_s", "duration_s", "label", "confidence", "instrument", "pitch_hz", "midi_note"):
+        assert all(key in r for r in rows)
+    assert rows[0]["midi_note"] == 60 and abs(rows[0]["pitch_hz"] - 261.63) < 261.63 * 0.03
+    assert rows[2]["pitch_hz"] is None and rows[2]["midi_note"] is None
+    assert [r["status"] for r in rows] == ["sent"] * 3
+    messages = osc_peer.wait_for(3)
+    assert [m[1][0] for m in messages] == [r["sample_id"] for r in rows]
+    assert (tmp_path / "lib" / "library.sqlite3").exists()
+
+
+def test_classify_text_lines(tmp_path, show_toml):
+    result = exsampling("classify", write(tmp_path / "a.wav", tone(440, 2.0)), "--config", show_toml)
+    assert result.returncode == 0 and "A4 440" in result.stdout and "→" in result.stdout
+
+
+def test_bad_files_are_refused_without_traceback(tmp_path, show_toml):
+    bad = tmp_path / "noise.wav"
+    bad.write_bytes(np.random.default_rng(0).bytes(10_000))
+    silent = write(tmp_path / "silent.wav", np.zeros(22050, dtype=np.float32))
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    good = write(tmp_path / "good.wav", tone(440, 1.0))
+    result = exsampling("classify", bad, silent, empty, tmp_path / "missing.wav", good, "--config", show_toml)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    for name, reason in [("noise.wav", "not audio"), ("silent.wav", "nothing audible"), ("empty.wav", "empty"),
+                         ("missing.wav", "cannot read")]:
+        assert any(name in line and reason in line for line in result.stderr.splitlines()), result.stderr
+    assert "good.wav" in result.stdout  # one bad file does not stop the others
+
+
+def test_missing_model_and_bad_config(tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text(f'[classifier]\nmodel = "{tmp_path / "none.keras"}"\n')
+    result = exsampling("classify", write(tmp_path / "a.wav", tone(440, 1.0)), "--config", toml)
+    assert result.returncode == 3 and "exsampling train" in result.stderr and "Traceback" not in result.stderr
+    toml.write_text("[osc]\nport = -1\n")
+    result = exsampling("classify", tmp_path / "a.wav", "--config", toml)
+    assert result.returncode == 2 and "osc.port" in result.stderr
+
+
+def test_note_command_reaches_the_peer(osc_peer):
+    result = exsampling("note", "Piano", "64", "--hold-s", "0.05", "--osc-port", osc_peer.port)
+    assert result.returncode == 0, result.stderr
+    assert osc_peer.wait_for(2) == [("/exsampling/note/Piano", [64, 100]), ("/exsampling/note/Piano", [64, 0])]
