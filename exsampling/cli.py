@@ -119,6 +119,8 @@ def parser() -> argparse.ArgumentParser:
     _osc_target(p)
     add_config(p)
     p.set_defaults(func=_note)
+
+    # subcommands defined beside their modules: one `register(sub, add_config)` line each, below
     return top
 
 
