@@ -91,6 +91,14 @@ def _note(args: argparse.Namespace) -> int:
     return EXIT_OK if sender.last_error is None else EXIT_REFUSED
 
 
+def _write_config(args: argparse.Namespace) -> int:
+    from .config import save
+
+    path = save(_config(args), args.write)
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
 def _osc_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--osc-host", metavar="HOST", help="OSC target host (default: [osc] host, 127.0.0.1)")
     parser.add_argument("--osc-port", metavar="PORT", type=int, help="OSC target UDP port (default: [osc] port, 7400)")
@@ -119,6 +127,11 @@ def parser() -> argparse.ArgumentParser:
     _osc_target(p)
     add_config(p)
     p.set_defaults(func=_note)
+
+    p = sub.add_parser("config", help="write the configuration (defaults, or --config's) to a TOML file")
+    p.add_argument("--write", metavar="PATH", required=True, help="where to write it")
+    add_config(p)
+    p.set_defaults(func=_write_config)
 
     # subcommands defined beside their modules: one `register(sub, add_config)` line each, below
     return top

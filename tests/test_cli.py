@@ -71,3 +71,10 @@ def test_note_command_reaches_the_peer(osc_peer):
     result = exsampling("note", "Piano", "64", "--hold-s", "0.05", "--osc-port", osc_peer.port)
     assert result.returncode == 0, result.stderr
     assert osc_peer.wait_for(2) == [("/exsampling/note/Piano", [64, 100]), ("/exsampling/note/Piano", [64, 0])]
+
+
+def test_config_write_round_trips(tmp_path):
+    first, second = tmp_path / "a.toml", tmp_path / "b.toml"
+    assert exsampling("config", "--write", first).returncode == 0
+    assert exsampling("config", "--config", first, "--write", second).returncode == 0
+    assert first.read_text() == second.read_text() and 'Bark = "Bass"' in first.read_text()

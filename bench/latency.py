@@ -1,0 +1,108 @@
+"""Latency of the live chain per 5-s sample: from "recording stored" to the OSC message received by a peer.
+
+Compared in the same run with a paper-like baseline on the same clips: librosa's trim, mel
+spectrogram and pyin, then ``model.predict`` per call (nothing reloaded), then the same OSC send.
+
+    python bench/latency.py [--n 20] [--baseline-n 8]
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+
+import librosa
+import numpy as np
+from _common import clips, model_path, percentiles
+from pythonosc.dispatcher import Dispatcher
+from pythonosc.osc_server import ThreadingOSCUDPServer
+
+from exsampling import features
+from exsampling.classifier import Classifier
+from exsampling.config import ClassifierConfig, Config, LibraryConfig, OscConfig
+from exsampling.library import Library, wav_bytes
+from exsampling.osc import OscSender
+from exsampling.pipeline import Pipeline
+from exsampling.records import Sample
+
+
+class Peer:
+    """A python-osc server that timestamps each message's arrival."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[float] = []
+        self.event = threading.Event()
+        dispatcher = Dispatcher()
+        dispatcher.set_default_handler(self._on_message)
+        self.server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _on_message(self, address, *args) -> None:
+        self.arrivals.append(time.perf_counter())
+        self.event.set()
+
+    def wait(self) -> float:
+        self.event.wait(10)
+        self.event.clear()
+        return self.arrivals[-1]
+
+
+def ours(pipeline: Pipeline, peer: Peer, y_list: list[np.ndarray], sr: int) -> list[float]:
+    out = []
+    for y in y_list:
+        intake = pipeline.ingest(wav_bytes(y, sr), source="bench")
+        pipeline.process(intake)
+        out.append(peer.wait() - intake.stored_at)
+    return out
+
+
+def baseline(model, sender: OscSender, peer: Peer, y_list: list[np.ndarray], sr: int) -> list[float]:
+    params = features.FeatureParams()
+    out = []
+    for y in y_list:
+        start = time.perf_counter()
+        trimmed, _ = librosa.effects.trim(y, top_db=20)
+        S = librosa.power_to_db(librosa.feature.melspectrogram(y=trimmed, sr=sr, n_mels=params.n_mels), ref=np.max)
+        S = librosa.util.fix_length(S, size=params.n_frames, axis=1) / 40 + 1
+        image = np.stack([S, S, S], axis=-1)[None].astype(np.float32)
+        f0, voiced, _ = librosa.pyin(trimmed, fmin=50, fmax=2500, sr=sr)
+        hz = float(np.nanmedian(f0)) if np.any(voiced) else None
+        probs = model.predict(image, verbose=0)[0]
+        label = str(np.argmax(probs))
+        sender.sample(Sample(id=0, recording_id=0, path="/tmp/x.wav", start_s=0, duration_s=5, label=label,
+                             instrument="Piano", pitch_hz=hz))
+        out.append(peer.wait() - start)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=20, help="clips through ExSampling's chain")
+    ap.add_argument("--baseline-n", type=int, default=8, help="clips through the baseline (pyin ≈ 1 s each)")
+    args = ap.parse_args()
+    path, what = model_path()
+    peer = Peer()
+    cfg = Config(library=LibraryConfig(path=tempfile.mkdtemp()), classifier=ClassifierConfig(model=str(path)),
+                 osc=OscConfig(port=peer.port))
+    sr = cfg.audio.sample_rate
+    t0 = time.perf_counter()
+    classifier = Classifier.from_config(cfg)
+    cold = time.perf_counter() - t0
+    pipeline = Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg))
+    y_list = clips(args.n, sr)
+    fast = ours(pipeline, peer, y_list, sr)
+    slow = baseline(classifier.model, OscSender("127.0.0.1", peer.port), peer, y_list[: args.baseline_n], sr)
+    fast50, fast95 = percentiles(fast)
+    slow50, slow95 = percentiles(slow)
+    print(f"model: {what}")
+    print(f"model load + warm-up (cold start): {cold * 1000:.0f} ms")
+    print(f"exsampling  stored→OSC per 5-s sample  n={len(fast):3d}  p50 {fast50:7.1f} ms  p95 {fast95:7.1f} ms")
+    print(f"baseline    (pyin + model.predict)     n={len(slow):3d}  p50 {slow50:7.1f} ms  p95 {slow95:7.1f} ms")
+    print(f"speed-up at p50: {slow50 / fast50:.1f}x   at p95: {slow95 / fast95:.1f}x")
+    print("targets: p50 <= 60 ms, p95 <= 150 ms, >= 10x faster than the baseline")
+
+
+if __name__ == "__main__":
+    main()
