@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -24,6 +25,9 @@ from .osc import OscSender
 from .records import Location, Recording, Sample
 
 Listener = Callable[[Sample], None]
+
+#: Embeddings kept in memory for quick re-labelling; older samples are re-embedded from their file.
+EMBEDDINGS_KEPT = 256
 
 
 @dataclass
@@ -64,8 +68,8 @@ class Pipeline:
             self.memory.add(sample_id, label, vector, at)
         self.listeners: list[Listener] = []
         self.rule_failures: list[RuleFailure] = []
-        self.timings: list[tuple[float, float]] = []
-        self._embeddings: dict[int, np.ndarray] = {}
+        self.timings: deque[tuple[float, float]] = deque(maxlen=1000)
+        self._embeddings: OrderedDict[int, np.ndarray] = OrderedDict()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exsampling-pipeline")
 
     # -- intake -------------------------------------------------------------------------------
@@ -129,15 +133,20 @@ class Pipeline:
             sample.melodic = self.mapper.is_melodic(sample.instrument)
             stored = self.library.add_sample(sample, piece, sr)
             if self.classifier is not None:
-                self._embeddings[stored.id] = embeddings[i]
+                self._keep_embedding(stored.id, embeddings[i])
             if self.mode == "auto" and stored.instrument:
                 stored = self._send(stored)
             samples.append(stored)
         self.library.set_recording_status(rec.id, "done")
-        self.timings.append((intake.stored_at, time.perf_counter()))
+        self.timings.append((intake.stored_at, time.perf_counter()))  # (stored, done) for the console and bench
         if notify:
             self._notify(samples)
         return samples
+
+    def _keep_embedding(self, sample_id: int, embedding: np.ndarray) -> None:
+        self._embeddings[sample_id] = embedding
+        while len(self._embeddings) > EMBEDDINGS_KEPT:
+            self._embeddings.popitem(last=False)
 
     async def process_async(self, intake: Intake) -> list[Sample]:
         """:meth:`process` on the pipeline's worker thread; listeners are called back on the caller's loop."""

@@ -138,3 +138,13 @@ def test_process_async_keeps_the_loop_free_and_notifies_on_it(cfg, classifier, t
 
 def test_classifier_fixture_is_real(classifier):
     assert isinstance(classifier, Classifier) and classifier.info.labels[0] == "Acoustic_guitar"
+
+
+def test_relabel_after_restart_re_embeds_from_the_file(cfg, classifier, tmp_path):
+    first = make(cfg, classifier)
+    [sample] = first.process(first.ingest_file(write(tmp_path / "a.wav", noise_bursts(2.0))))
+    restarted = make(cfg, classifier)  # knows no embeddings in memory: must read the sample's WAV
+    restarted.relabel(sample.id, "Knock")
+    [(sample_id, label, vector, _)] = restarted.library.memory()
+    assert (sample_id, label) == (sample.id, "Knock")
+    assert np.allclose(vector, first._embeddings[sample.id], atol=1e-3)
