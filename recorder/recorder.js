@@ -1,0 +1,467 @@
+// The participant's recorder: record raw audio, listen, trim, send as 16-bit mono WAV, follow what the
+// show does with it. Plain browser APIs only (getUserMedia, AudioWorklet, XMLHttpRequest); the HTTP
+// contract is docs/http.md. Text comes from strings.js.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const TOKEN = new URLSearchParams(location.search).get("token") || "";
+const SHOW_POLL_MS = 4000;
+const MIN_RECORDING_S = 0.5;
+const PHOTO_MAX_PX = 1600; // longest side of a photo after shrinking: ample for a screen, light on 3G
+
+const state = {
+  phase: "idle",
+  show: null,
+  limits: { max_recording_s: 30, max_upload_mb: 20, sample_rate_hz: 22050 },
+  rec: null, // while recording: {ctx, stream, chunks, frames, peak, max}
+  audio: null, // after recording: {samples: Float32Array, rate}
+  location: null, // {lat, lon, accuracy} once the browser gave one
+  form: null, // the upload, kept so a retry never needs a new recording
+  attempts: 0,
+  retryTimer: null,
+  player: null,
+};
+
+/** ``path`` (relative, so a proxy prefix keeps working) with the show token. */
+function api(path) {
+  return `${path}?token=${encodeURIComponent(TOKEN)}`;
+}
+
+function setPhase(phase) {
+  const panel = { idle: "capture", recording: "capture", review: "review", upload: "upload", result: "result" };
+  state.phase = phase;
+  document.body.dataset.phase = phase;
+  for (const id of ["capture", "review", "upload", "result"]) $(id).hidden = panel[phase] !== id;
+  $("record").hidden = phase === "recording";
+  $("stop").hidden = phase !== "recording";
+  if (phase === "idle") $("countdown").textContent = t("max_length", { s: state.limits.max_recording_s });
+}
+
+function showError(text) {
+  $("error-text").textContent = text;
+  $("error").hidden = false;
+  $("error").scrollIntoView({ block: "nearest" });
+}
+
+function clearError() {
+  $("error").hidden = true;
+}
+
+// -- the show's state ---------------------------------------------------------------------------
+
+async function refreshShow() {
+  try {
+    const response = await fetch(api("api/show"), { cache: "no-store" });
+    const body = await response.json();
+    if (response.status === 403) {
+      renderBanner("closed", t("err_bad_token"));
+      return;
+    }
+    if (!response.ok) throw new Error(body.message);
+    state.show = body;
+    state.limits = body.limits;
+    renderBanner(body.open ? "open" : "closed", t(body.open ? "show_open" : "show_closed"), body.prompt);
+    $("counts").textContent = t("counts", { recordings: body.counts.recordings });
+    if (state.phase === "idle") setPhase("idle");
+  } catch (e) {
+    renderBanner("offline", t("show_offline"));
+  }
+}
+
+function renderBanner(kind, text, prompt = "") {
+  $("show").dataset.state = kind;
+  $("show-state").textContent = text;
+  $("prompt").hidden = !prompt;
+  $("prompt").textContent = prompt ? t("prompt", { prompt }) : "";
+  $("send").disabled = kind === "closed";
+}
+
+// -- recording ----------------------------------------------------------------------------------
+
+function micError(e) {
+  if (e.name === "NotAllowedError" || e.name === "SecurityError") return t("err_mic_denied");
+  if (e.name === "NotFoundError" || e.name === "OverconstrainedError") return t("err_no_mic");
+  if (e.name === "NotReadableError") return t("err_mic_busy");
+  return t("err_no_audio_api");
+}
+
+async function startRecording() {
+  clearError();
+  if (!window.isSecureContext) return showError(t("err_insecure"));
+  if (!navigator.mediaDevices?.getUserMedia || !window.AudioWorkletNode) return showError(t("err_no_audio_api"));
+  // Created inside the tap: mobile Safari only lets audio start from a user gesture.
+  const ctx = new AudioContext();
+  locate();
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+    });
+    await ctx.audioWorklet.addModule("recorder/capture-worklet.js");
+  } catch (e) {
+    ctx.close();
+    return showError(micError(e));
+  }
+  const node = new AudioWorkletNode(ctx, "capture");
+  const rec = { ctx, stream, chunks: [], frames: 0, peak: 0, max: Math.floor(state.limits.max_recording_s * ctx.sampleRate) };
+  node.port.onmessage = (event) => {
+    const { samples, peak } = event.data;
+    rec.chunks.push(samples);
+    rec.frames += samples.length;
+    rec.peak = Math.max(peak, rec.peak * 0.85);
+    if (rec.frames >= rec.max) stopRecording();
+  };
+  ctx.createMediaStreamSource(stream).connect(node);
+  node.connect(ctx.destination); // the destination pulls the worklet; it writes nothing, so nothing is heard
+  await ctx.resume();
+  state.rec = rec;
+  setPhase("recording");
+  requestAnimationFrame(drawLevel);
+}
+
+function drawLevel() {
+  const rec = state.rec;
+  if (!rec) {
+    $("level").style.width = "0";
+    return;
+  }
+  const left = Math.max(0, (rec.max - rec.frames) / rec.ctx.sampleRate);
+  $("countdown").textContent = t("time_left", { s: Math.ceil(left) });
+  $("level").style.width = `${Math.min(100, Math.sqrt(rec.peak) * 100)}%`; // √: quiet sounds still move it
+  requestAnimationFrame(drawLevel);
+}
+
+function stopRecording() {
+  const rec = state.rec;
+  if (!rec) return;
+  state.rec = null;
+  rec.stream.getTracks().forEach((track) => track.stop());
+  rec.ctx.close();
+  const frames = Math.min(rec.frames, rec.max);
+  const samples = new Float32Array(frames);
+  let offset = 0;
+  for (const chunk of rec.chunks) {
+    samples.set(chunk.subarray(0, frames - offset), offset);
+    offset += Math.min(chunk.length, frames - offset);
+  }
+  if (frames < MIN_RECORDING_S * rec.ctx.sampleRate) {
+    setPhase("idle");
+    return showError(t("err_too_short"));
+  }
+  state.audio = { samples, rate: rec.ctx.sampleRate };
+  $("trim-start").value = 0;
+  $("trim-end").value = 1000;
+  setPhase("review");
+  updateSelection();
+  renderNotes();
+}
+
+// -- listening and trimming -----------------------------------------------------------------------
+
+/** The kept part as sample indices [start, end). */
+function selection() {
+  const n = state.audio.samples.length;
+  return [Math.floor((n * $("trim-start").value) / 1000), Math.ceil((n * $("trim-end").value) / 1000)];
+}
+
+function onTrim(event) {
+  const start = $("trim-start"), end = $("trim-end");
+  const gap = Math.ceil((1000 * MIN_RECORDING_S * state.audio.rate) / state.audio.samples.length);
+  if (Number(end.value) - Number(start.value) < gap) {
+    if (event.target === start) start.value = Math.max(0, Number(end.value) - gap);
+    else end.value = Math.min(1000, Number(start.value) + gap);
+  }
+  stopPlayback();
+  updateSelection();
+}
+
+function updateSelection() {
+  const [start, end] = selection();
+  const rate = state.audio.rate;
+  $("selection").textContent = t("selection", {
+    from: (start / rate).toFixed(1), to: (end / rate).toFixed(1), len: ((end - start) / rate).toFixed(1),
+  });
+  drawWave();
+}
+
+function drawWave() {
+  const canvas = $("wave");
+  const width = (canvas.width = Math.max(1, Math.round(canvas.clientWidth * devicePixelRatio)));
+  const height = (canvas.height = Math.round(canvas.clientHeight * devicePixelRatio));
+  const g = canvas.getContext("2d");
+  const { samples } = state.audio;
+  const [start, end] = selection();
+  const per = samples.length / width;
+  for (let x = 0; x < width; x++) {
+    let lo = 0, hi = 0;
+    for (let i = Math.floor(x * per); i < Math.floor((x + 1) * per); i++) {
+      lo = Math.min(lo, samples[i]);
+      hi = Math.max(hi, samples[i]);
+    }
+    const kept = x * per >= start && x * per < end;
+    g.fillStyle = kept ? "#ff4d5e" : "#4a4f59";
+    g.fillRect(x, ((1 - hi) * height) / 2, 1, Math.max(1, ((hi - lo) * height) / 2));
+  }
+}
+
+function togglePlayback() {
+  if (state.player) return stopPlayback();
+  const [start, end] = selection();
+  const url = URL.createObjectURL(wavBlob(state.audio.samples.subarray(start, end), state.audio.rate));
+  // An <audio> element, not the AudioContext: iOS routes it to the speaker once the mic is released.
+  state.player = new Audio(url);
+  state.player.onended = stopPlayback;
+  state.player.play();
+  $("play").textContent = t("playing");
+}
+
+function stopPlayback() {
+  if (!state.player) return;
+  state.player.pause();
+  URL.revokeObjectURL(state.player.src);
+  state.player = null;
+  $("play").textContent = t("play");
+}
+
+// -- location and the optional fields ---------------------------------------------------------------
+
+function locate() {
+  if (!navigator.geolocation) return setLocation(null, t("location_unavailable"));
+  setLocation(null, t("location_asking"));
+  navigator.geolocation.getCurrentPosition(
+    (p) => setLocation(
+      { lat: p.coords.latitude, lon: p.coords.longitude, accuracy: p.coords.accuracy },
+      t("location_ok", { m: Math.round(p.coords.accuracy) }),
+    ),
+    (e) => setLocation(null, t(e.code === e.PERMISSION_DENIED ? "location_denied" : "location_unavailable")),
+    { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 },
+  );
+}
+
+function setLocation(location, note) {
+  state.location = location;
+  $("location-note").textContent = note;
+  $("location-retry").hidden = Boolean(location) || note === t("location_asking");
+}
+
+function renderNotes() {
+  $("name-note").hidden = Boolean($("name").value.trim());
+  $("name-note").textContent = t("missing_name");
+}
+
+// -- encoding ------------------------------------------------------------------------------------
+
+/** ``samples`` (float, −1…1) as a 16-bit PCM mono WAV file. */
+function wavBlob(samples, rate) {
+  const view = new DataView(new ArrayBuffer(44 + samples.length * 2));
+  const text = (offset, s) => [...s].forEach((c, i) => view.setUint8(offset + i, c.charCodeAt(0)));
+  text(0, "RIFF");
+  view.setUint32(4, 36 + samples.length * 2, true);
+  text(8, "WAVEfmt ");
+  view.setUint32(16, 16, true); // fmt chunk size
+  view.setUint16(20, 1, true); // PCM
+  view.setUint16(22, 1, true); // mono
+  view.setUint32(24, rate, true);
+  view.setUint32(28, rate * 2, true); // bytes per second
+  view.setUint16(32, 2, true); // bytes per frame
+  view.setUint16(34, 16, true); // bits per sample
+  text(36, "data");
+  view.setUint32(40, samples.length * 2, true);
+  for (let i = 0; i < samples.length; i++) {
+    const s = Math.max(-1, Math.min(1, samples[i]));
+    view.setInt16(44 + i * 2, s < 0 ? s * 0x8000 : s * 0x7fff, true);
+  }
+  return new Blob([view.buffer], { type: "audio/wav" });
+}
+
+/** ``samples`` at ``target`` Hz (the show's working rate: less to send, nothing it uses is lost). */
+async function resample(samples, rate, target) {
+  if (!target || target >= rate) return [samples, rate];
+  try {
+    const offline = new OfflineAudioContext(1, Math.ceil((samples.length * target) / rate), target);
+    const buffer = offline.createBuffer(1, samples.length, rate);
+    buffer.copyToChannel(samples, 0);
+    const source = offline.createBufferSource();
+    source.buffer = buffer;
+    source.connect(offline.destination);
+    source.start();
+    return [(await offline.startRendering()).getChannelData(0), target];
+  } catch (e) {
+    return [samples, rate]; // a browser that cannot resample sends the original rate
+  }
+}
+
+/** A phone photo shrunk to a JPEG of at most PHOTO_MAX_PX; the original when the browser cannot decode it. */
+async function shrinkPhoto(file) {
+  try {
+    const bitmap = await createImageBitmap(file);
+    const scale = Math.min(1, PHOTO_MAX_PX / Math.max(bitmap.width, bitmap.height));
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.round(bitmap.width * scale);
+    canvas.height = Math.round(bitmap.height * scale);
+    canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    return await new Promise((resolve) => canvas.toBlob((blob) => resolve(blob || file), "image/jpeg", 0.85));
+  } catch (e) {
+    return file;
+  }
+}
+
+function uploadId() {
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// -- sending ---------------------------------------------------------------------------------------
+
+async function send() {
+  clearError();
+  stopPlayback();
+  $("send").disabled = true;
+  const [start, end] = selection();
+  const [samples, rate] = await resample(state.audio.samples.subarray(start, end), state.audio.rate,
+    state.limits.sample_rate_hz);
+  const form = new FormData();
+  form.append("token", TOKEN);
+  form.append("upload_id", uploadId()); // the same id on every retry: the show stores it once
+  form.append("audio", wavBlob(samples, rate), "recording.wav");
+  if (state.location) {
+    form.append("lat", state.location.lat);
+    form.append("lon", state.location.lon);
+    form.append("accuracy", state.location.accuracy);
+  }
+  form.append("name", $("name").value.trim());
+  const photo = $("photo").files[0];
+  if (photo) form.append("photo", await shrinkPhoto(photo), "photo.jpg");
+  state.form = form;
+  state.attempts = 0;
+  upload();
+}
+
+function upload() {
+  clearTimeout(state.retryTimer);
+  state.retryTimer = null;
+  state.attempts += 1;
+  setPhase("upload");
+  $("retry").hidden = true;
+  $("progress").value = 0;
+  $("upload-text").textContent = t("sending", { pct: 0 });
+  const xhr = new XMLHttpRequest();
+  xhr.open("POST", api("api/recordings"));
+  xhr.responseType = "json";
+  xhr.upload.onprogress = (e) => {
+    const pct = e.lengthComputable ? Math.round((100 * e.loaded) / e.total) : 0;
+    $("progress").value = pct;
+    $("upload-text").textContent = t("sending", { pct });
+  };
+  xhr.onload = () => (xhr.status >= 500 ? scheduleRetry() : onAnswer(xhr.status, xhr.response || {}));
+  xhr.onerror = xhr.ontimeout = scheduleRetry;
+  xhr.send(state.form);
+}
+
+/** Network gone or the show briefly down: try again by itself, sooner when the phone says it is back online. */
+function scheduleRetry() {
+  $("upload-text").textContent = t("retrying", { n: state.attempts });
+  $("retry").hidden = false;
+  state.retryTimer = setTimeout(upload, Math.min(30, 2 ** state.attempts) * 1000);
+}
+
+function onAnswer(status, body) {
+  $("send").disabled = $("show").dataset.state === "closed";
+  if (status === 200 || status === 201) {
+    state.form = null;
+    refreshShow(); // the count now includes this sound
+    $("steps").replaceChildren(step(t("step_received"), "done"));
+    setPhase("result");
+    return followRecording(body.id);
+  }
+  setPhase("review"); // the recording is kept: trim it, wait, or send again
+  const messages = {
+    bad_token: () => t("err_bad_token"),
+    show_closed: () => t("err_show_closed"),
+    rate_limited: () => t("err_rate_limited", { s: body.retry_after_s }),
+    too_large: () => t("err_too_large"),
+    too_long: () => t("err_too_long", { message: body.message }),
+    silent: () => t("err_silent"),
+  };
+  showError((messages[body.error] || (() => t("err_server", { message: body.message || status })))());
+}
+
+// -- what became of it -----------------------------------------------------------------------------
+
+async function followRecording(id) {
+  let body;
+  try {
+    const response = await fetch(api(`api/recordings/${id}`), { cache: "no-store" });
+    body = await response.json();
+  } catch (e) {
+    return setTimeout(followRecording, 3000, id);
+  }
+  renderResult(body);
+  const waiting = body.samples.some((s) => s.status === "new");
+  const finished = ["silent", "failed"].includes(body.status)
+    || (body.status === "done" && body.samples.every((s) => ["sent", "rejected"].includes(s.status) || !s.instrument));
+  if (!finished) setTimeout(followRecording, waiting ? 4000 : 1500, id);
+}
+
+function step(text, kind = "") {
+  const li = document.createElement("li");
+  li.textContent = text;
+  li.className = kind;
+  return li;
+}
+
+function sampleSteps(s) {
+  const items = [
+    s.label ? step(t("step_classified", { label: s.label, pct: Math.round(s.confidence * 100) }), "done")
+      : step(t("step_unclassified")),
+    s.instrument ? step(t("step_mapped", { instrument: s.instrument }), "done") : step(t("step_unmapped")),
+    s.note ? step(t("step_pitch", { note: s.note, hz: s.pitch_hz.toFixed(1) }), "done") : step(t("step_unpitched")),
+  ];
+  const decision = { new: ["step_waiting", ""], accepted: ["step_accepted", "done"],
+    rejected: ["step_rejected", "bad"], sent: ["step_played", "stage"] }[s.status];
+  if (s.instrument && decision) items.push(step(t(decision[0]), decision[1]));
+  return items;
+}
+
+function renderResult(body) {
+  const items = [step(t("step_received"), "done")];
+  if (body.status === "received" || body.status === "processing") items.push(step(t("step_processing")));
+  if (body.status === "silent") items.push(step(t("result_silent"), "bad"));
+  if (body.status === "failed") items.push(step(t("result_failed", { error: body.error }), "bad"));
+  if (body.samples.length === 1) items.push(...sampleSteps(body.samples[0]));
+  for (const [i, s] of (body.samples.length > 1 ? body.samples : []).entries()) {
+    // A long recording becomes several samples: one heading per part, its steps beneath.
+    const li = step(t("sample_n", { n: i + 1, from: s.start_s.toFixed(1), to: (s.start_s + s.duration_s).toFixed(1) }));
+    const list = document.createElement("ul");
+    list.replaceChildren(...sampleSteps(s));
+    li.append(list);
+    items.push(li);
+  }
+  $("result").dataset.status = body.status;
+  $("steps").replaceChildren(...items);
+}
+
+// -- wiring ------------------------------------------------------------------------------------------
+
+function init() {
+  translatePage();
+  document.title = t("title");
+  setPhase("idle");
+  if (!window.isSecureContext) showError(t("err_insecure"));
+  $("record").onclick = startRecording;
+  $("stop").onclick = stopRecording;
+  $("trim-start").oninput = $("trim-end").oninput = onTrim;
+  $("play").onclick = togglePlayback;
+  $("again").onclick = () => { stopPlayback(); setPhase("idle"); };
+  $("send").onclick = send;
+  $("retry").onclick = upload;
+  $("another").onclick = () => setPhase("idle");
+  $("location-retry").onclick = locate;
+  $("name").oninput = renderNotes;
+  $("error-dismiss").onclick = clearError;
+  window.addEventListener("online", () => state.retryTimer && upload());
+  window.addEventListener("resize", () => state.phase === "review" && drawWave());
+  refreshShow();
+  setInterval(refreshShow, SHOW_POLL_MS);
+}
+
+init();
