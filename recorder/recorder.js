@@ -388,13 +388,14 @@ function onAnswer(status, body) {
 // -- what became of it -----------------------------------------------------------------------------
 
 async function followRecording(id) {
-  let body;
+  let response, body;
   try {
-    const response = await fetch(api(`api/recordings/${id}`), { cache: "no-store" });
+    response = await fetch(api(`api/recordings/${id}`), { cache: "no-store" });
     body = await response.json();
   } catch (e) {
-    return setTimeout(followRecording, 3000, id);
+    return setTimeout(followRecording, 3000, id); // offline for a moment: keep following
   }
+  if (!response.ok) return showError(t("err_server", { message: body.message }));
   renderResult(body);
   const waiting = body.samples.some((s) => s.status === "new");
   const finished = ["silent", "failed"].includes(body.status)
