@@ -463,9 +463,12 @@ class Upload(ApiHandler):
         try:
             rec = await self._ingest(ingest)
         except BaseException as exc:
-            del uploads[upload_id]  # refused or failed: a retry is a fresh attempt
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: nobody else may be waiting
+            uploads.pop(upload_id, None)  # refused or failed: a retry is a fresh attempt
+            if isinstance(exc, Exception):
+                future.set_exception(exc)
+                future.exception()  # mark retrieved: nobody else may be waiting
+            else:  # cancelled: a retry waiting on this one must not wait forever
+                future.cancel()
             raise
         future.set_result(rec)
         return rec, True
