@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests drive as real peers: the browser, liblo's oscdump, Pure Data, a QR decoder,
-# and a synthesiser with a General MIDI SoundFont for rendering real instrument notes.
-TEST_DEBS := chromium liblo-tools puredata-core zbar-tools fluidsynth fluid-soundfont-gm
+# a synthesiser with a General MIDI SoundFont for rendering real instrument notes, and openssl, which
+# makes the upload server's self-signed certificate.
+TEST_DEBS := chromium liblo-tools puredata-core zbar-tools fluidsynth fluid-soundfont-gm openssl
 
 .PHONY: install console serve test system-deps bench clean
 

@@ -107,7 +107,9 @@ class LibraryConfig:
 class ServerConfig:
     """The participants' upload server (docs/http.md).
 
-    host/port: where it listens. token: the show token ("" = a random one each start).
+    host/port: where it listens (plain HTTP on 127.0.0.1:port, HTTPS on the LAN at port + 1).
+    token: the show token ("" = a random one made on the first start and kept in the library, so the
+    printed QR codes stay valid after a restart).
     max_upload_mb: largest request body, in MiB. max_recording_s: longest recording a participant may send.
     rate_limit: uploads allowed per client per ``rate_window_s`` seconds.
     public_url: the URL participants use, if it differs from what is served (a reverse proxy).

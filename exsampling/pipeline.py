@@ -19,7 +19,7 @@ import numpy as np
 from . import audio, features, pitch
 from .classifier import Classifier, Recall, RelabelMemory, top_k
 from .config import Config
-from .library import Library, utc_now
+from .library import Library, utc_now, wav_bytes
 from .mapping import LABELS, Mapper, RuleFailure
 from .osc import OscSender
 from .records import Location, Recording, Sample
@@ -72,6 +72,22 @@ class Pipeline:
         self._embeddings: OrderedDict[int, np.ndarray] = OrderedDict()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exsampling-pipeline")
 
+    def warm_up(self) -> None:
+        """Run every stage once on a second of synthetic sound, storing nothing.
+
+        The first decode, resample, pitch and feature calls load code lazily (≈ 1 s); a show's
+        first participant should not pay for it.
+        """
+        sr = self.cfg.audio.sample_rate
+        t = np.arange(sr) / sr
+        data = wav_bytes(0.5 * np.sin(2 * np.pi * 440 * t), 44100 if sr != 44100 else 22050)
+        y = audio.decode(data, sr, self.cfg.audio.max_duration_s)
+        audio.audible_span(y, sr, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
+        self._pitch(Sample(id=0, recording_id=0, path="", start_s=0, duration_s=1), y)
+        image = features.image(y, self.params)
+        if self.classifier is not None:
+            self.classifier.classify(image[None])
+
     # -- intake -------------------------------------------------------------------------------
 
     def ingest(self, data: bytes, extension: str = "wav", *, participant: str = "", location: Location | None = None,
@@ -108,13 +124,26 @@ class Pipeline:
         Returns the samples in recording order. In "auto" mode mapped samples go to OSC at once;
         in "preview" mode they wait (status "new") for :meth:`accept`.
         """
-        rec, y, sr = intake.recording, intake.y, self.cfg.audio.sample_rate
+        rec = intake.recording
         self.library.set_recording_status(rec.id, "processing")
         try:
-            span = audio.audible_span(y, sr, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
+            samples = self._cut_and_classify(intake)
         except audio.NothingAudible as exc:
             self.library.set_recording_status(rec.id, "silent", str(exc))
             return []
+        except Exception as exc:
+            # the recording stays in the library, marked, so nothing a participant sent is lost
+            self.library.set_recording_status(rec.id, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        self.library.set_recording_status(rec.id, "done")
+        self.timings.append((intake.stored_at, time.perf_counter()))  # (stored, done) for the console and bench
+        if notify:
+            self._notify(samples)
+        return samples
+
+    def _cut_and_classify(self, intake: Intake) -> list[Sample]:
+        rec, y, sr = intake.recording, intake.y, self.cfg.audio.sample_rate
+        span = audio.audible_span(y, sr, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
         trimmed = y[span.start:span.end]
         pieces = [trimmed[s.start:s.end] for s in audio.segments(len(trimmed), sr, self.cfg.audio.segment_s,
                                                                  self.cfg.audio.min_tail_s)]
@@ -137,10 +166,6 @@ class Pipeline:
             if self.mode == "auto" and stored.instrument:
                 stored = self._send(stored)
             samples.append(stored)
-        self.library.set_recording_status(rec.id, "done")
-        self.timings.append((intake.stored_at, time.perf_counter()))  # (stored, done) for the console and bench
-        if notify:
-            self._notify(samples)
         return samples
 
     def _keep_embedding(self, sample_id: int, embedding: np.ndarray) -> None:
@@ -265,4 +290,6 @@ def build(cfg: Config, *, send: bool = True, require_model: bool = False) -> Pip
         if require_model:
             raise
         classifier = None
-    return Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg) if send else None)
+    pipeline = Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg) if send else None)
+    pipeline.warm_up()
+    return pipeline

@@ -98,7 +98,8 @@ class OscCollector:
         dispatcher.set_default_handler(self._handle)
         self.server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
         self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # a short poll interval: shutdown() waits for one poll, and tests close many peers
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     def _handle(self, address: str, *args) -> None:

@@ -1,5 +1,6 @@
 """The live chain end to end with a real (untrained) model, a real library and a real OSC peer."""
 import asyncio
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,3 +149,20 @@ def test_relabel_after_restart_re_embeds_from_the_file(cfg, classifier, tmp_path
     [(sample_id, label, vector, _)] = restarted.library.memory()
     assert (sample_id, label) == (sample.id, "Knock")
     assert np.allclose(vector, first._embeddings[sample.id], atol=1e-3)
+
+
+def test_a_failing_stage_marks_the_recording_and_keeps_it(cfg, classifier, tmp_path, monkeypatch):
+    pipeline = make(cfg, classifier)
+    intake = pipeline.ingest_file(write(tmp_path / "a.wav", tone(440, 2.0)))
+    monkeypatch.setattr(pipeline, "_pitch", lambda sample, piece: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        pipeline.process(intake)
+    rec = pipeline.library.recording(intake.recording.id)
+    assert rec.status == "failed" and "ZeroDivisionError" in rec.error
+    assert Path(rec.path).exists()
+
+
+def test_warm_up_stores_nothing(cfg, classifier):
+    pipeline = make(cfg, classifier)
+    pipeline.warm_up()
+    assert pipeline.library.recordings() == [] and pipeline.library.samples() == []
