@@ -1,0 +1,273 @@
+"""The console object without a browser: cards, buttons, mapping ↔ TOML, the card pool, live rules, ownership."""
+import asyncio
+import json
+import os
+import socket
+import urllib.request
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from conftest import SR, free_port, tone, write
+from ipywidgets.widgets.widget import _instances
+
+from exsampling import console as console_module
+from exsampling.config import ConfigError, load, save
+from exsampling.console import OWNER_KEY, POOL_SIZE, Console, fit_view
+from exsampling.library import Library
+from exsampling.osc import OscSender
+from exsampling.pipeline import Pipeline
+from exsampling.records import Location, Sample
+
+
+@pytest.fixture
+def local_cfg(cfg):
+    """The conftest config, serving uploads on this machine only (no LAN certificate)."""
+    return cfg.with_changes(server={"host": "127.0.0.1"})
+
+
+def make_console(cfg, classifier, tmp_path, mode="auto", **kwargs):
+    pipeline = Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg))
+    pipeline.library.set_setting("show.mode", mode)
+    return Console(cfg, pipeline, config_file=tmp_path / "exsampling.toml", **kwargs)
+
+
+def shown(console):
+    """Sample ids of the visible cards, in page order."""
+    return [card.sample_id for card in console.sounds.grid.children if card.sample_id]
+
+
+def test_a_sample_makes_a_card_and_the_buttons_drive_library_and_osc(local_cfg, classifier, osc_peer, tmp_path):
+    # The memory radius is tightened because an untrained network squeezes all embeddings together.
+    cfg = local_cfg.with_changes(classifier={"memory_max_distance": 0.02})
+    show = make_console(cfg, classifier, tmp_path, mode="preview")
+    show.role = "owner"  # as after take_over(), without serving uploads
+    pipeline = show.pipeline
+    [sample] = pipeline.process(pipeline.ingest_file(write(tmp_path / "a.wav", tone(440, 3.0)), participant="Ana"))
+    card = show.sounds.grid.children[0]
+    assert shown(show) == [sample.id] and sample.status == "new"
+    assert sample.label in card.title.value and "unsure" in card.title.value
+    assert "A4 · 44" in card.details.value and sample.instrument in card.details.value and "Ana" in card.details.value
+    assert bytes(card.player.value)[:4] == b"RIFF" and bytes(card.picture.value)[:4] == b"\x89PNG"
+    assert osc_peer.wait_for(1, timeout=0.3) == []  # preview: nothing reaches the stage before accept
+
+    card.accept.click()
+    card.relabel.value = "Bark"
+    card.reject.click()
+    messages = osc_peer.wait_for(3)
+    assert [m[0] for m in messages] == [f"/exsampling/sample/{sample.instrument}", "/exsampling/sample/Bass",
+                                        "/exsampling/withdraw/Bass"]
+    assert all(m[1][0] == sample.id for m in messages)
+    kept = pipeline.library.sample(sample.id)
+    assert (kept.label, kept.relabel, kept.instrument, kept.status) == ("Bark", "Bark", "Bass", "rejected")
+    assert "Bark" in card.title.value and "rejected" in card.note.value and card.relabel.value == ""
+
+    [again] = pipeline.process(pipeline.ingest_file(tmp_path / "a.wav"))  # the same sound: the memory labels it
+    assert again.label == "Bark" and shown(show) == [again.id, sample.id]
+    assert "labelled like the sound you re-labelled at" in show.sounds.grid.children[0].note.value
+
+
+def test_a_read_only_console_refuses_actions(local_cfg, tmp_path):
+    show = make_console(local_cfg, None, tmp_path)
+    assert show.frozen and show.header.mode_toggle.disabled
+    with pytest.raises(RuntimeError, match="read-only"):
+        show.accept(1)
+    show.role = "owner"
+    assert not show.frozen and not show.mapping_panel.rows["Bark"].disabled
+
+
+def test_mapping_edits_round_trip_to_toml_and_disk_edits_reach_the_widgets(local_cfg, tmp_path):
+    show = make_console(local_cfg, None, tmp_path)
+    show.role = "owner"
+    path = tmp_path / "exsampling.toml"
+    assert not path.exists()
+
+    show.mapping_panel.rows["Bark"].value = "Snare"  # the performer's dropdown
+    assert show.pipeline.mapper.table["Bark"] == "Snare" and load(path).mapping["Bark"] == "Snare"
+    show.mapping["Cough"] = "Metal"  # live code: a new track starts percussive
+    show.melodic["Metal"] = True
+    on_disk = load(path)
+    assert on_disk.mapping["Cough"] == "Metal" and on_disk.melodic["Metal"] is True
+    assert show.mapping_panel.rows["Cough"].value == "Metal" and "Metal" in show.mapping_panel.rows["Bark"].options
+    assert on_disk.library == local_cfg.library  # the rest of the config is written as it was
+
+    edited = replace(on_disk, mapping=on_disk.mapping | {"Bark": "Piano"}, melodic=on_disk.melodic | {"HH": True})
+    save(edited, path)
+    os.utime(path, ns=(path.stat().st_mtime_ns + 10**9,) * 2)  # a coarse file-system clock must not hide the edit
+    show.tick()
+    assert show.mapping_panel.rows["Bark"].value == "Piano" and show.pipeline.mapper.table["Bark"] == "Piano"
+    assert show.pipeline.mapper.melodic["HH"] is True and show.mapping_panel._rule_buttons["HH"].value is True
+
+    path.write_text("[mapping]\nBark = 'no spaces allowed'\n")
+    os.utime(path, ns=(path.stat().st_mtime_ns + 2 * 10**9,) * 2)
+    show.tick()
+    assert show.pipeline.mapper.table["Bark"] == "Piano" and "is not allowed" in show.warnings.value
+    with pytest.raises(ConfigError, match="is not allowed"):  # live: back to Fig. 5, but the broken file stays
+        del show.mapping["Bark"]
+    assert show.pipeline.mapper.table["Bark"] == "Bass"
+
+
+def add_samples(library, n, located=False):
+    """``n`` tiny stored samples, straight into the library (the chain is tested elsewhere)."""
+    y = 0.1 * np.sin(2 * np.pi * 440 * np.arange(SR // 10) / SR).astype(np.float32)
+    out = []
+    for i in range(n):
+        loc = Location(35.0 + i * 0.001, 139.0, 5.0) if located else None
+        rec = library.add_recording(b"RIFF", "wav", participant=f"p{i}", location=loc)
+        out.append(library.add_sample(Sample(id=0, recording_id=rec.id, path="", start_s=0, duration_s=0.1,
+                                             label="Bark", top=[("Bark", 0.9)], instrument="Bass",
+                                             location=loc), y, SR))
+    return out
+
+
+def test_the_card_pool_stays_bounded_and_pages(local_cfg, tmp_path):
+    show = make_console(local_cfg, None, tmp_path)
+    before = len(_instances)
+    samples = add_samples(show.library, 50)
+    for sample in samples:
+        show._on_sample(sample)  # what the pipeline's listeners call
+    assert len(_instances) == before and len(show.sounds.cards) == POOL_SIZE
+    ids = [s.id for s in reversed(samples)]
+    assert shown(show) == ids[:POOL_SIZE]
+    show.sounds.older.click()
+    assert shown(show) == ids[POOL_SIZE:2 * POOL_SIZE]
+    show.sounds.newer.click()
+    assert shown(show) == ids[:POOL_SIZE] and show.sounds.older.disabled is False
+    show.sounds.show_sample(ids[40])
+    assert shown(show)[0] == ids[40] and show.sounds.grid.children[0].focused
+
+
+def test_map_places_recordings_and_a_click_opens_the_card(local_cfg, tmp_path):
+    show = make_console(local_cfg, None, tmp_path)
+    samples = add_samples(show.library, 3, located=True)
+    show.tick()  # found by following the library, as from another process
+    assert len(show.map.markers.layers) == 3 and show.map.map.zoom > 10
+    assert abs(show.map.map.center[0] - 35.001) < 0.01
+    show.map._on_circle_click(samples[0].recording_id, type="click")
+    assert shown(show)[0] == samples[0].id
+
+
+def test_fit_view_frames_the_points():
+    centre, zoom = fit_view([(35.0, 139.0), (35.01, 139.02)])
+    assert centre == pytest.approx((35.005, 139.01), abs=1e-3) and 13 <= zoom <= 15
+    assert fit_view([(0.0, 0.0)]) == ((0.0, 0.0), 16)
+
+
+def test_a_failing_rule_is_reported_and_skipped(local_cfg, classifier, tmp_path):
+    show = make_console(local_cfg, classifier, tmp_path)
+    show.role = "owner"
+
+    @show.rule
+    def boom(sample):
+        return 1 / 0
+
+    @show.rule
+    def boom(sample):  # noqa: F811 -- re-running a cell replaces the rule of that name
+        return 1 / 0
+
+    [sample] = show.pipeline.process(show.pipeline.ingest_file(write(tmp_path / "t.wav", tone(330, 2.0))))
+    assert len(show.rules) == 1
+    assert sample.instrument == local_cfg.mapping[sample.label]  # the table decided
+    assert "boom" in show.live.failures.value and "ZeroDivisionError" in show.live.failures.value
+
+    show.rule(lambda s: "Wind")  # a working rule after the failing one
+    [other] = show.pipeline.process(show.pipeline.ingest_file(tmp_path / "t.wav"))
+    assert other.instrument == "Wind" and "2×" in show.live.failures.value
+
+
+def healthz(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+        return response.read()
+
+
+def test_a_newer_console_takes_the_show_over_and_the_older_follows_it(local_cfg, tmp_path):
+    port = free_port(socket.SOCK_STREAM)
+
+    async def scenario():
+        first = make_console(local_cfg, None, tmp_path, upload_port=port)
+        await first.start()
+        assert first.role == "owner" and await asyncio.to_thread(healthz, port) == b"ok\n"
+        second = make_console(local_cfg, None, tmp_path, upload_port=port)
+        await second.start()
+        assert (second.role, first.role) == ("owner", "viewer")
+        assert first.library.setting(OWNER_KEY)["console"] == second.console_id
+        assert await asyncio.to_thread(healthz, port) == b"ok\n"
+        assert "Read-only" in first.banner.text.value and first.sounds.cards[0].accept.disabled
+
+        second.prompt = "something metallic"
+        [sample] = add_samples(second.library, 1)
+        first.tick()  # the read-only page follows the library
+        assert shown(first) == [sample.id] and first.prompt_panel.prompt == "something metallic"
+
+        second.close()  # the owner goes away: the follower takes the show back by itself
+        first.tick()
+        for _ in range(50):
+            if first.role == "owner":
+                break
+            await asyncio.sleep(0.1)
+        assert first.role == "owner" and await asyncio.to_thread(healthz, port) == b"ok\n"
+        first.close()
+
+    asyncio.run(scenario())
+
+
+def test_console_config_defaults_to_a_file_beside_the_show(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(console_module.ENV_CONFIG, raising=False)
+    path = console_module.config_path()
+    cfg = console_module.load_config(path)
+    assert path == tmp_path / "exsampling.toml" and cfg.source == path
+    assert cfg.resolve(cfg.library.path) == tmp_path / "exsampling-library"
+
+
+def test_a_page_leaves_the_show_to_a_live_coding_notebook(local_cfg, tmp_path):
+    port = free_port(socket.SOCK_STREAM)
+
+    async def scenario():
+        notebook = make_console(local_cfg, None, tmp_path, upload_port=port, live_coding=True)
+        await notebook.start()
+        page = make_console(local_cfg, None, tmp_path, upload_port=port)
+        await page.start()  # a reload of the Voilà tab must not drop the notebook's rules
+        assert (notebook.role, page.role) == ("owner", "viewer")
+        assert "a notebook (live coding)" in page.banner.text.value
+        with pytest.raises(RuntimeError, match="read-only"):
+            page.prompt = "from the wrong console"
+        assert await page.take_over() and notebook.role == "viewer"  # the button moves it on purpose
+        page.close()
+        notebook.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("query, runs_the_show", [("", True), ("view", False)])
+def test_a_standby_kernel_takes_over_when_voila_serves_a_page_from_it(local_cfg, tmp_path, monkeypatch, query,
+                                                                       runs_the_show):
+    import tornado.web
+    import tornado.websocket
+
+    port, voila_port = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_STREAM)
+
+    class Query(tornado.websocket.WebSocketHandler):  # Voilà's /voila/query/<kernel>: request info once served
+        def open(self, kernel_id):
+            asyncio.get_running_loop().call_later(0.3, self.write_message, json.dumps({"QUERY_STRING": query}))
+
+    monkeypatch.setenv("VOILA_APP_PORT", str(voila_port))
+    monkeypatch.setenv("VOILA_SERVER_URL", "/")
+
+    async def scenario():
+        voila = tornado.web.Application([(r"/voila/query/(.+)", Query)]).listen(voila_port, "127.0.0.1")
+        owner = make_console(local_cfg, None, tmp_path, upload_port=port)
+        await owner.start()
+        standby = make_console(local_cfg, None, tmp_path, upload_port=port, preheated=True, kernel_id="k2")
+        await standby.start()
+        assert (owner.role, standby.role) == ("owner", "standby")
+        for _ in range(50):
+            if standby.role != "standby":
+                break
+            await asyncio.sleep(0.1)
+        assert (standby.role == "owner") is runs_the_show and (owner.role == "owner") is not runs_the_show
+        standby.close()
+        owner.close()
+        voila.stop()
+
+    asyncio.run(scenario())

@@ -1,0 +1,220 @@
+"""The console in a real browser: `exsampling console` (Voilà), headless Debian Chromium, real uploads and OSC."""
+import io
+import json
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import free_port, noise_bursts, tone, write
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
+# Any `_xsrf` cookie for the host lets Voilà's unload beacon shut a page's kernel down (as JupyterLab's cookie
+# on the same machine does): with it, closing or reloading a tab really asks Voilà to stop the show's kernel.
+XSRF_COOKIE = "2|1a2b3c4d|0f0e0d0c0b0a09080706050403020100|1700000000"
+
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (make system-deps)", allow_module_level=True)
+
+
+class RunningConsole:
+    """``exsampling console --no-browser`` as a performer starts it, with its output collected."""
+
+    def __init__(self, config: Path, port: int, upload_port: int) -> None:
+        self.port, self.upload_port, self.lines = port, upload_port, []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "exsampling.cli", "console", "--no-browser", "--port", str(port),
+             "--upload-port", str(upload_port), "--config", str(config)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_ready(self, timeout=120.0) -> str:
+        """The show token, once the command says the console is ready."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(r"recorder \(local\): \S+\?token=(\S+)", self.output)
+            if found:
+                return found.group(1)
+            assert self.proc.poll() is None, self.output[-3000:]
+            time.sleep(0.2)
+        raise AssertionError(f"not ready in {timeout} s:\n{self.output[-3000:]}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=60)
+
+
+def show_config(tmp_path, tiny_model, osc_port, mode="preview") -> Path:
+    path = tmp_path / "show.toml"
+    path.write_text(f'[classifier]\nmodel = "{tiny_model}"\n[library]\npath = "library"\n[server]\nhost = "127.0.0.1"\n'
+                    f'[osc]\nport = {osc_port}\n[show]\nmode = "{mode}"\n')
+    return path
+
+
+def upload(port: int, token: str, wav: Path, name="", lat=None, lon=None, photo: bytes | None = None) -> dict:
+    """POST /api/recordings as the recorder page does (multipart), over real HTTP."""
+    boundary = uuid.uuid4().hex
+    fields = {"token": token, "name": name} | ({"lat": lat, "lon": lon, "accuracy": 12} if lat is not None else {})
+    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                    for k, v in fields.items())
+    files = [("audio", "sound.wav", "audio/wav", wav.read_bytes())]
+    if photo is not None:
+        files.append(("photo", "photo.jpg", "image/jpeg", photo))
+    for field, filename, kind, data in files:
+        body += (f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+                 f"Content-Type: {kind}\r\n\r\n").encode() + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/recordings", data=body,
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 201
+        return json.loads(response.read())
+
+
+def recording(port: int, token: str, recording_id: int, timeout=30.0) -> dict:
+    """GET /api/recordings/<id> until it is processed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/recordings/{recording_id}?token={token}") as r:
+            state = json.loads(r.read())
+        if state["status"] in ("done", "silent", "failed") or time.monotonic() > deadline:
+            return state
+        time.sleep(0.1)
+
+
+def browser_context(playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--disable-dev-shm-usage"])
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_cookies([{"name": "_xsrf", "value": XSRF_COOKIE, "domain": "127.0.0.1", "path": "/"}])
+    return browser, context
+
+
+def open_console(context, url: str):
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector(".exs-console", timeout=60_000)
+    return page
+
+
+def card(page, sample_id: int):
+    return page.locator(".exs-card", has_text=f"#{sample_id} ")
+
+
+@pytest.fixture
+def ports():
+    return free_port(socket.SOCK_STREAM), free_port(socket.SOCK_STREAM)
+
+
+def test_live_show_in_the_browser(tmp_path, tiny_model, osc_peer, ports):
+    from playwright.sync_api import expect, sync_playwright
+
+    running = RunningConsole(show_config(tmp_path, tiny_model, osc_peer.port), *ports)
+    try:
+        token = running.wait_ready()
+        with sync_playwright() as p:
+            browser, context = browser_context(p)
+            page = open_console(context, running.url)
+            expect(page.get_by_text("ready", exact=True)).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("No sounds yet")).to_be_visible()
+            page.screenshot(path=IMAGES / "console-empty.png", full_page=True)
+
+            rec = upload(running.upload_port, token, write(tmp_path / "a440.wav", tone(440, 3.0)), name="Ana",
+                         lat=35.6586, lon=139.7454)
+            [sample] = recording(running.upload_port, token, rec["id"])["samples"]
+            shown = card(page, sample["id"])
+            expect(shown).to_contain_text("A4 · 44", timeout=5_000)
+            expect(shown).to_contain_text(sample["label"])
+            expect(shown).to_contain_text(sample["instrument"])
+            assert osc_peer.wait_for(1, timeout=0.5) == []  # preview mode: nothing on stage yet
+
+            shown.get_by_role("button", name="✓ accept").click()
+            [(address, args)] = osc_peer.wait_for(1)
+            assert address == f"/exsampling/sample/{sample['instrument']}" and args[0] == sample["id"]
+            expect(shown).to_contain_text("sent")
+
+            second = open_console(context, running.url)  # a second tab takes the show over cleanly
+            expect(second.get_by_text("ready", exact=True)).to_be_visible(timeout=30_000)
+            expect(card(second, sample["id"])).to_be_visible()
+            expect(page.get_by_text("Read-only.")).to_be_visible(timeout=5_000)
+            expect(card(page, sample["id"]).get_by_role("button", name="✕ reject")).to_be_disabled()
+            assert "Traceback" not in second.content()
+
+            for tab in (page, second):  # closing every tab, with the unload beacon, must not stop uploads
+                tab.close(run_before_unload=True)
+            time.sleep(1.5)
+            browser.close()
+        later = upload(running.upload_port, token, write(tmp_path / "hits.wav", noise_bursts(2.0)))
+        assert recording(running.upload_port, token, later["id"])["status"] == "done"
+        assert "keeping kernel" in running.output  # Voilà asked; the show's kernel was kept
+    finally:
+        running.stop()
+
+
+def photo_jpeg() -> bytes:
+    from PIL import Image
+
+    y, x = np.mgrid[0:240, 0:320]
+    rgb = np.stack([x * 255 // 320, y * 255 // 240, np.full_like(x, 160)], axis=-1).astype("uint8")
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def test_a_restart_shows_the_whole_show_again(tmp_path, tiny_model, osc_peer, ports):
+    from playwright.sync_api import expect, sync_playwright
+
+    config = show_config(tmp_path, tiny_model, osc_peer.port, mode="auto")
+    sounds = [("Ana", tone(440, 3.0), 35.6586, 139.7454), ("Ben", tone(196, 4.0, harmonics=4), 35.6600, 139.7490),
+              ("Chloé", noise_bursts(3.0), 35.6562, 139.7428), ("", tone(880, 2.0), 35.6610, 139.7420)]
+    running = RunningConsole(config, *ports)
+    try:
+        token = running.wait_ready()
+        ids = []
+        for i, (name, y, lat, lon) in enumerate(sounds):
+            rec = upload(running.upload_port, token, write(tmp_path / f"s{i}.wav", y), name=name, lat=lat, lon=lon,
+                         photo=photo_jpeg() if i == 1 else None)
+            ids += [s["id"] for s in recording(running.upload_port, token, rec["id"])["samples"]]
+        running.stop()
+
+        running = RunningConsole(config, *ports)
+        assert running.wait_ready() == token  # the QR code printed before the restart still works
+        with sync_playwright() as p:
+            browser, context = browser_context(p)
+            page = open_console(context, running.url)
+            expect(page.get_by_text("ready", exact=True)).to_be_visible(timeout=30_000)
+            for sample_id in ids:
+                expect(card(page, sample_id)).to_be_visible()
+            expect(page.locator(".exs-map path.leaflet-interactive")).to_have_count(len(sounds))
+            for sample_id, label, instrument in ((ids[0], "Bark", "Bass"), (ids[2], "Flute", "Wind")):
+                card(page, sample_id).locator("select").select_option(label)  # re-label in the page
+                expect(card(page, sample_id)).to_contain_text(f"→ {instrument}")
+            page.set_viewport_size({"width": 1400, "height": 1300})
+            page.screenshot(path=IMAGES / "console-show.png")
+            page.get_by_text("Mapping: class → instrument").click()
+            page.locator(".exs-mapping").screenshot(path=IMAGES / "console-mapping.png")
+            browser.close()
+    finally:
+        running.stop()
