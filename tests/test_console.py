@@ -2,6 +2,7 @@
 import asyncio
 import json
 import os
+import shutil
 import socket
 import urllib.request
 from dataclasses import replace
@@ -271,3 +272,17 @@ def test_a_standby_kernel_takes_over_when_voila_serves_a_page_from_it(local_cfg,
         voila.stop()
 
     asyncio.run(scenario())
+
+
+def test_the_header_says_what_is_wrong(local_cfg, tmp_path, monkeypatch):
+    show = make_console(local_cfg, None, tmp_path)  # no model
+    show.pipeline.sender.last_error = "127.0.0.1:7400: Connection refused"
+    total = 500 * 2**30
+    monkeypatch.setattr(console_module.shutil, "disk_usage",
+                        lambda path: shutil._ntuple_diskusage(total, total - 2**27, 2**27))
+    show.tick()
+    warnings = show.warnings.value
+    assert "OSC unreachable: 127.0.0.1:7400: Connection refused" in warnings
+    assert "No model at" in warnings and "Disk nearly full: 0.1 GiB free" in warnings
+    status = show.header.status.value
+    assert "no model" in status and f"OSC → 127.0.0.1:{local_cfg.osc.port} · last sent never" in status
