@@ -850,18 +850,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _warm_up(pipeline: Any) -> None:
-    """Run the feature code once and load what card pictures need, so the first participant's sound does not pay
-    for librosa's lazy imports (1.4 s measured on a 2-core laptop) before its card appears."""
-    import numpy as np
-    from matplotlib import colormaps  # noqa: F401
-    from PIL import Image  # noqa: F401
-
-    from .features import image
-
-    image(np.zeros(pipeline.params.sample_rate // 10, dtype=np.float32), pipeline.params)
-
-
 @contextlib.contextmanager
 def _native_stderr_to_log() -> Iterator[None]:
     """Send what C++ libraries write to file descriptor 2 to the kernel's log (Voilà's terminal), not the page.
@@ -1007,8 +995,7 @@ class Console(widgets.VBox):
         cfg = load_config(path)
         port = environ.get(ENV_UPLOAD_PORT)
         with _native_stderr_to_log():
-            pipeline = build(cfg)
-        _warm_up(pipeline)
+            pipeline = build(cfg)  # loads and warms the model and every stage
         return cls(cfg, pipeline, config_file=path, upload_port=int(port) if port else None,
                    token=environ.get(ENV_TOKEN) or None, tiles=environ.get(ENV_TILES, ""),
                    kernel_id=_kernel_id(environ), preheated=environ.get("VOILA_PREHEAT") == "True",
@@ -1614,7 +1601,7 @@ def voila_command(port: int) -> list[str]:
         # a kernel runs the notebook at start, so the upload server listens before any browser opens
         "--preheat_kernel=True",
         # the pool's next kernel loads a model too: let the first page render before it competes for the CPU
-        "--VoilaKernelManager.fill_delay=15",
+        "--VoilaKernelManager.fill_delay=5",
         f"--VoilaConfiguration.multi_kernel_manager_class={__name__}.ShowKernelManager",
         "--VoilaConfiguration.show_tracebacks=True",
     ]
