@@ -134,6 +134,9 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_write_config)
 
     # subcommands defined beside their modules: one `register(sub, add_config)` line each, below
+    from . import corpus, train
+    corpus.register(sub, add_config)
+    train.register(sub, add_config)
     from . import console
     console.register(sub, add_config)
     from . import server
