@@ -1,6 +1,11 @@
-"""The console in a real browser: `exsampling console` (Voilà), headless Debian Chromium, real uploads and OSC."""
+"""The console in a real browser: `exsampling console` (Voilà), headless Debian Chromium, real uploads and OSC.
+
+Screenshots go to a temporary folder; ``EXSAMPLING_SCREENSHOTS=docs/images pytest tests/test_console_browser.py``
+refreshes the documentation's pictures.
+"""
 import io
 import json
+import os
 import re
 import socket
 import subprocess
@@ -18,7 +23,6 @@ from conftest import free_port, noise_bursts, tone, write
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
 # Any `_xsrf` cookie for the host lets Voilà's unload beacon shut a page's kernel down (as JupyterLab's cookie
 # on the same machine does): with it, closing or reloading a tab really asks Voilà to stop the show's kernel.
 XSRF_COOKIE = "2|1a2b3c4d|0f0e0d0c0b0a09080706050403020100|1700000000"
@@ -124,11 +128,16 @@ def card(page, sample_id: int):
 
 
 @pytest.fixture
+def images(tmp_path) -> Path:
+    return Path(os.environ.get("EXSAMPLING_SCREENSHOTS") or tmp_path)
+
+
+@pytest.fixture
 def ports():
     return free_port(socket.SOCK_STREAM), free_port(socket.SOCK_STREAM)
 
 
-def test_live_show_in_the_browser(tmp_path, tiny_model, osc_peer, ports):
+def test_live_show_in_the_browser(tmp_path, tiny_model, osc_peer, ports, images):
     from playwright.sync_api import expect, sync_playwright
 
     running = RunningConsole(show_config(tmp_path, tiny_model, osc_peer.port), *ports)
@@ -139,7 +148,7 @@ def test_live_show_in_the_browser(tmp_path, tiny_model, osc_peer, ports):
             page = open_console(context, running.url)
             expect(page.get_by_text("ready", exact=True)).to_be_visible(timeout=30_000)
             expect(page.get_by_text("No sounds yet")).to_be_visible()
-            page.screenshot(path=IMAGES / "console-empty.png", full_page=True)
+            page.screenshot(path=images / "console-empty.png", full_page=True)
 
             rec = upload(running.upload_port, token, write(tmp_path / "a440.wav", tone(440, 3.0)), name="Ana",
                          lat=35.6586, lon=139.7454)
@@ -183,7 +192,7 @@ def photo_jpeg() -> bytes:
     return buf.getvalue()
 
 
-def test_a_restart_shows_the_whole_show_again(tmp_path, tiny_model, osc_peer, ports):
+def test_a_restart_shows_the_whole_show_again(tmp_path, tiny_model, osc_peer, ports, images):
     from playwright.sync_api import expect, sync_playwright
 
     config = show_config(tmp_path, tiny_model, osc_peer.port, mode="auto")
@@ -212,9 +221,9 @@ def test_a_restart_shows_the_whole_show_again(tmp_path, tiny_model, osc_peer, po
                 card(page, sample_id).locator("select").select_option(label)  # re-label in the page
                 expect(card(page, sample_id)).to_contain_text(f"→ {instrument}")
             page.set_viewport_size({"width": 1400, "height": 1300})
-            page.screenshot(path=IMAGES / "console-show.png")
+            page.screenshot(path=images / "console-show.png")
             page.get_by_text("Mapping: class → instrument").click()
-            page.locator(".exs-mapping").screenshot(path=IMAGES / "console-mapping.png")
+            page.locator(".exs-mapping").screenshot(path=images / "console-mapping.png")
             browser.close()
     finally:
         running.stop()
