@@ -215,10 +215,11 @@ def load_images(path: Path, params: FeatureParams, trim: TrimRule, cache_dir: Pa
     except audio.AudioError:
         imgs = np.zeros((0, *params.shape), np.float32)
     if cached is not None:
+        imgs = imgs.astype(np.float16)
         tmp = cached.with_suffix(".tmp.npy")
-        np.save(tmp, imgs.astype(np.float16))
+        np.save(tmp, imgs)
         tmp.replace(cached)
-    return imgs
+    return imgs.astype(np.float32)  # a first and a cached run see the same (float16-rounded) values
 
 
 @dataclass
@@ -529,6 +530,7 @@ def train(clips: list[Clip], params: FeatureParams, trim: TrimRule, opt: Options
 
     if opt.base is None and opt.weights == "imagenet":
         check_imagenet(opt.alpha)  # before minutes of feature extraction
+    opt.out.parent.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(opt.seed)
     started = time.monotonic()
     val_groups = validation_groups(clips, opt.val_fraction, opt.seed)

@@ -33,7 +33,8 @@ def card(model: Path, coverage: dict | None) -> str:
     for c in clips:
         counts[c["label"]][c["split"]] += 1
         sources[(c["label"], c["split"] == "test")].add(c["source"])
-        licences[c["licence"]] += 1
+        if c["split"] != "test":  # held-out clips are never learnt from
+            licences[c["licence"]] += 1
     arch = meta["architecture"]
     out = [
         f"# Model card: `{model.name}`",
@@ -72,7 +73,7 @@ def card(model: Path, coverage: dict | None) -> str:
         for inst, v in t["per_instrument"].items():
             out.append(f"| {inst} | {v['n']} | {pct(v['accuracy'])} |")
     out += ["", "### Per label", "",
-            ("| label | instrument | train clips | held-out clips | held-out top-1 | top-3 | instrument | "
+            ("| label | instrument | training-source clips | held-out clips | held-out top-1 | top-3 | instrument | "
             "validation top-1 |"), "|---|---|---:|---:|---:|---:|---:|---:|"]
     t = metrics.get("test", {}).get("per_label", {})
     v = metrics.get("val", {}).get("per_label", {})
@@ -93,7 +94,8 @@ def card(model: Path, coverage: dict | None) -> str:
         "",
         f"**Never trained ({len(untrained)} labels)** — the classifier masks them, so they are never answered: "
         + ", ".join(untrained) + ". No sound in the Debian packages surveyed honestly holds them. A sound of "
-        "these kinds gets the nearest trained label, usually with a low probability (reported \"unsure\"). "
+        "these kinds gets the nearest trained label; the console calls it \"unsure\" only when the top "
+        "probability is below `[classifier] unsure_below`, which was not measured on such sounds. "
         "Teach them with your own recordings (below) or the console's re-labelling.",
         "",
     ]
@@ -103,7 +105,7 @@ def card(model: Path, coverage: dict | None) -> str:
         out.append("")
     thin = [f"{label} ({len(sources[(label, False)])})" for label in trained if len(sources[(label, False)]) <= 2]
     if thin:
-        out += ["**Thin labels** (number of distinct training sources): " + ", ".join(thin) + ". Expect such a label "
+        out += ["**Thin labels** (distinct training presets, kits or files): " + ", ".join(thin) + ". Expect such a label "
                 "to generalise poorly to other recordings.", ""]
     out += [
         ("All training sounds are instrument samples and sound effects, augmented with synthetic rooms, phone-like "
@@ -118,7 +120,7 @@ def card(model: Path, coverage: dict | None) -> str:
     for label in trained:
         out.append(f"| {label} | {'; '.join(sorted(sources[(label, False)]))} | "
                    f"{'; '.join(sorted(sources[(label, True)])) or '—'} |")
-    out += ["", "Licences of the clips (count):", ""]
+    out += ["", "Licences of the clips the model learnt from (training and validation clips):", ""]
     out += [f"* {lic}: {n}" for lic, n in licences.most_common()]
     out += [
         "",
