@@ -45,6 +45,7 @@ from . import audio
 from .mapping import LABELS
 
 SF2_DIR = Path("/usr/share/sounds/sf2")
+TIMIDITY_DIR = Path("/etc/timidity")
 HYDROGEN_DIR = Path("/usr/share/hydrogen/data/drumkits")
 SONIC_PI_DIR = Path("/usr/share/sonic-pi/samples")
 BUCKLE_DIR = Path("/usr/share/buckle/wav")
@@ -52,7 +53,7 @@ BUCKLE_DIR = Path("/usr/share/buckle/wav")
 #: Debian packages the catalogue reads; ``--install`` installs the missing ones.
 PACKAGES = (
     "fluidsynth", "fluid-soundfont-gm", "fluid-soundfont-gs", "timgm6mb-soundfont", "csound-soundfont",
-    "hydrogen-drumkits", "avldrums.lv2-soundfont", "sonic-pi-samples", "bucklespring-data",
+    "hydrogen-drumkits", "avldrums.lv2-soundfont", "sonic-pi-samples", "bucklespring-data", "timidity", "freepats",
 )
 
 MANIFEST_FIELDS = ("file", "label", "source", "family", "licence", "split", "origin")
@@ -140,6 +141,27 @@ def sf2_zones(path: Path) -> dict[tuple[int, int], list[tuple[int, int, str]]]:
     return zones
 
 
+def timidity_zones(cfg: Path) -> dict[tuple[int, int], list[tuple[int, int, str]]]:
+    """The same map as :func:`sf2_zones` for a timidity config: ``bank N`` programs and ``drumset N`` keys.
+
+    Timidity plays a default instrument for a program its config lacks, so a render cannot tell a
+    missing instrument by silence: this map is the only safe test.
+    """
+    zones: dict[tuple[int, int], list[tuple[int, int, str]]] = {}
+    section = None
+    for line in Path(cfg).read_text(encoding="latin1").splitlines():
+        words = line.split("#")[0].split()
+        if len(words) >= 2 and words[0] in ("bank", "drumset") and words[1].isdigit():
+            section = (words[0], int(words[1]))
+        elif len(words) >= 2 and words[0].isdigit() and section is not None:
+            n = int(words[0])
+            if section[0] == "bank":
+                zones.setdefault((section[1], n), []).append((0, 127, words[1]))
+            else:
+                zones.setdefault((128, section[1]), []).append((n, n, words[1]))
+    return zones
+
+
 def samples_on(zones: list[tuple[int, int, str]], key: int) -> set[str]:
     """The sample ids a preset plays on MIDI ``key``."""
     return {s for lo, hi, s in zones if lo <= key <= hi}
@@ -174,21 +196,25 @@ def midi_file(notes: list[tuple[float, float, int, int]], program: int, channel:
 
 def render(font: Path, notes: list[tuple[float, float, int, int]], program: int, channel: int, sr: int,
            bank: int = 0) -> list[np.ndarray]:
-    """Render ``notes`` with fluidsynth (no reverb, no chorus) and cut one mono clip per note.
+    """Render ``notes`` (no reverb, no chorus) and cut one mono clip per note.
 
+    ``font`` is a SoundFont (.sf2, rendered by fluidsynth) or a timidity config (.cfg, e.g. freepats).
     Each clip runs from its note-on to the next note-on (or the end), so release tails are kept;
     callers leave gaps long enough for the tail. Returns float32 arrays at ``sr`` Hz.
     """
-    if shutil.which("fluidsynth") is None:
-        raise CorpusError("fluidsynth is not installed (apt-get install fluidsynth)")
+    synth = "timidity" if font.suffix == ".cfg" else "fluidsynth"
+    if shutil.which(synth) is None:
+        raise CorpusError(f"{synth} is not installed (apt-get install {synth})")
     with tempfile.TemporaryDirectory() as tmp:
         mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
         mid.write_bytes(midi_file(notes, program, channel, bank))
-        subprocess.run(
-            ["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.8", "-r", str(sr), "-F", str(wav),
-             str(font), str(mid)],
-            check=True, capture_output=True, timeout=600,
-        )
+        if synth == "timidity":
+            cmd = ["timidity", "-c", str(font), "-Ow1M", "-s", str(sr), "-EFreverb=d", "-EFchorus=d", "-o", str(wav),
+                   str(mid)]
+        else:
+            cmd = ["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.8", "-r", str(sr), "-F", str(wav),
+                   str(font), str(mid)]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=600)
         y = audio.decode(wav, sr, max_duration_s=1e6)
     starts = [round(n[0] * sr) for n in notes] + [len(y)]
     return [y[starts[i]:starts[i + 1]].copy() for i in range(len(notes))]
@@ -214,9 +240,10 @@ MELODIC: dict[str, tuple[tuple[int, ...], tuple[int, int]]] = {
 #: GM effect programs that are recordings of the label, played near their root key.
 GM_EFFECTS: dict[str, int] = {"Telephone": 124, "Applause": 126, "Gunshot_or_gunfire": 127}
 
-#: GM percussion keys per label (channel 10).
+#: GM percussion keys per label (channel 10); 26 is the GS finger snap, which only some kits have.
 GM_DRUM_KEYS: dict[str, tuple[int, ...]] = {
     "Bass_drum": (35, 36), "Snare_drum": (38, 40), "Hi-hat": (42, 44, 46), "Tambourine": (54,), "Cowbell": (56,),
+    "Finger_snapping": (26,),
 }
 
 #: Keys of the GS "SFX" kit (bank 128, program 56) that hold a label, checked against the samples' names.
@@ -229,7 +256,7 @@ TEXTURES = {"Applause", "Laughter", "Telephone", "Computer_keyboard"}
 
 @dataclass(frozen=True)
 class Font:
-    """A SoundFont in the catalogue: which family it belongs to and which drum kits (bank 128) to use."""
+    """A SoundFont (or timidity patch set) in the catalogue: its family, split and drum kits (bank 128)."""
 
     file: str
     family: str
@@ -247,7 +274,14 @@ FONTS = (
     # layer filter snaps and sine waves over the GM keys, so only the Standard kit is used.
     Font("TimGM6mb.sf2", "timgm6mb", "GPL-2 (Tim Brechbill, timgm6mb-soundfont)", "test", (0,), True, False),
     Font("sf_GMbank.sf2", "timgm6mb", "public domain (csound-soundfont)", "test", (0,), True, True),
+    # freepats: recordings independent of Fluid's, a second training source for most instruments
+    Font("freepats.cfg", "freepats", "GPL-2+ with a sound-use exception (freepats)", "train", (0,), True, False),
 )
+
+
+def font_path(font: Font) -> Path:
+    """Where the font file lives: SoundFonts in /usr/share/sounds/sf2, timidity configs in /etc/timidity."""
+    return (TIMIDITY_DIR if font.file.endswith(".cfg") else SF2_DIR) / font.file
 
 
 def _sf2_notes(rng: np.random.Generator, keys: list[int], durations: tuple[float, float], gap_s: float
@@ -263,7 +297,8 @@ def _sf2_notes(rng: np.random.Generator, keys: list[int], durations: tuple[float
 
 def _font_origins(font: Font, zones: dict, train_samples: set[str], sr: int, rng: np.random.Generator,
                   notes_per_preset: int) -> Iterator[Origin]:
-    path = SF2_DIR / font.file
+    """Origins rendered from one font; ``zones`` tells which keys of which preset hold which samples."""
+    path = font_path(font)
 
     def keep(bank: int, preset: int, key: int) -> bool:
         used = samples_on(zones.get((bank, preset), []), key)
@@ -273,7 +308,7 @@ def _font_origins(font: Font, zones: dict, train_samples: set[str], sr: int, rng
         for i, y in enumerate(clips):
             if audio.peak_dbfs(y) > -50.0:  # some presets are silent outside their key range
                 yield Origin(label, source, font.family, font.licence, font.split,
-                             f"{font.file[:-4]}-{tag}-{i}", kind, y)
+                             f"{Path(font.file).stem}-{tag}-{i}", kind, y)
 
     if font.gm:
         for label, (programs, (lo, hi)) in MELODIC.items():
@@ -552,9 +587,9 @@ def collect_origins(sr: int, seed: int, notes_per_preset: dict[str, int] | None 
     rng = np.random.default_rng(seed)
     origins: list[Origin] = []
     train_samples: set[str] = set()
-    fonts = [f for f in FONTS if (SF2_DIR / f.file).is_file()]
+    fonts = [f for f in FONTS if font_path(f).is_file()]
     for font in sorted(fonts, key=lambda f: f.split != "train"):
-        zones = sf2_zones(SF2_DIR / font.file)
+        zones = sf2_zones(font_path(font)) if font.file.endswith(".sf2") else timidity_zones(font_path(font))
         if font.split == "train":
             train_samples |= {s for zs in zones.values() for _, _, s in zs}
         print(f"  rendering {font.file}", file=sys.stderr)

@@ -248,3 +248,9 @@ def test_augmented_variants_are_cut_like_live_recordings():
         pieces = cut_like_live(y, SR, 5.0, 1.0, 20.0)
         assert pieces and all(len(p) <= 5 * SR for p in pieces)
     assert cut_like_live(np.zeros(SR, np.float32), SR, 5.0, 1.0, 20.0) == []
+
+
+def test_wilson_interval_brackets_the_measured_accuracy():
+    lo, hi = train.wilson_interval(50, 100)
+    assert lo < 0.5 < hi and hi - lo == pytest.approx(0.19, abs=0.01)
+    assert train.wilson_interval(0, 0) == (0.0, 1.0)

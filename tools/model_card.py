@@ -19,6 +19,12 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
+def with_ci(m: dict, key: str) -> str:
+    """``49.5 % (45.9–53.1)``: the value and its 95 % interval when the metrics carry one."""
+    ci = m.get(f"{key}_ci95")
+    return pct(m[key]) + (f" ({100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else "")
+
+
 def card(model: Path, coverage: dict | None) -> str:
     """The model card as Markdown."""
     meta = json.loads(model.with_suffix(".json").read_text())
@@ -59,13 +65,14 @@ def card(model: Path, coverage: dict | None) -> str:
         "",
         "Instrument = the predicted label lands on the right instrument track of the paper's Fig. 5.",
         "",
-        "| set | clips | top-1 | top-3 | instrument |",
+        "| set | clips | top-1 (95 % interval) | top-3 | instrument (95 % interval) |",
         "|---|---:|---:|---:|---:|",
     ]
     for key in ("test", "val"):
         if key in metrics:
             m = metrics[key]
-            out.append(f"| {m['what']} | {m['n']} | {pct(m['top1'])} | {pct(m['top3'])} | {pct(m['instrument'])} |")
+            out.append(f"| {m['what']} | {m['n']} | {with_ci(m, 'top1')} | {pct(m['top3'])} | "
+                       f"{with_ci(m, 'instrument')} |")
     if "test" in metrics:
         t = metrics["test"]
         out += ["", "### Per instrument (held-out sources)", "", "| instrument | clips | right instrument |",
