@@ -166,3 +166,25 @@ def test_warm_up_stores_nothing(cfg, classifier):
     pipeline = make(cfg, classifier)
     pipeline.warm_up()
     assert pipeline.library.recordings() == [] and pipeline.library.samples() == []
+
+
+def test_memory_with_the_shipped_model_and_default_radius(tmp_path, osc_peer):
+    """Issue 6's check: after one re-label, another take of that sound gets the label; other sounds do not."""
+    from exsampling.config import Config, LibraryConfig, OscConfig
+
+    cfg = Config(library=LibraryConfig(path=str(tmp_path / "lib")), osc=OscConfig(port=osc_peer.port))
+    pipeline = build(cfg)
+    assert pipeline.classifier.info.name == "default"
+
+    def bark(seed, gain=1.0):
+        return gain * (noise_bursts(3.0, every_s=0.37, seed=seed) + tone(180, 3.0, amp=0.2, harmonics=5))
+
+    [first] = pipeline.process(pipeline.ingest_file(write(tmp_path / "bark1.wav", bark(1))))
+    pipeline.relabel(first.id, "Bark")
+    [take2] = pipeline.process(pipeline.ingest_file(write(tmp_path / "bark2.wav", bark(2, gain=0.6))))
+    assert (take2.label, take2.label_source, take2.instrument) == ("Bark", f"memory:{first.id}", "Bass")
+    for name, y in [("tone", tone(1500, 3.0)), ("sweep", 0.5 * np.sin(2 * np.pi * np.cumsum(
+            np.linspace(200, 2000, 3 * SR)) / SR).astype(np.float32)), ("hits", noise_bursts(4.0))]:
+        [other] = pipeline.process(pipeline.ingest_file(write(tmp_path / f"{name}.wav", y)))
+        assert other.label_source == "model", name
+    pipeline.close()
