@@ -442,8 +442,9 @@ def test_serve_command_prints_the_url_and_qr_then_stops_on_sigterm(tmp_path):
         second = subprocess.run(command, check=False, capture_output=True, text=True, timeout=60)
         assert second.returncode == 2 and f"port {port}" in second.stderr
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
-        assert proc.returncode == 0 and set(out) & set("█▀▄")
+        # read through proc.stdout, not communicate(): its buffer may already hold the QR code
+        out = "".join(lines) + proc.stdout.read()
+        assert proc.wait(timeout=30) == 0 and set(out) & set("█▀▄") and out.endswith("exsampling: stopped\n")
     finally:
         proc.kill()
         proc.wait()
