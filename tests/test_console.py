@@ -278,7 +278,7 @@ def test_the_header_says_what_is_wrong(local_cfg, tmp_path, monkeypatch):
     show = make_console(local_cfg, None, tmp_path)  # no model
     show.pipeline.sender.last_error = "127.0.0.1:7400: Connection refused"
     total = 500 * 2**30
-    monkeypatch.setattr(console_module.shutil, "disk_usage",
+    monkeypatch.setattr(shutil, "disk_usage",
                         lambda path: shutil._ntuple_diskusage(total, total - 2**27, 2**27))
     show.tick()
     warnings = show.warnings.value
