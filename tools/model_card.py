@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from exsampling.mapping import DEFAULT_MAPPING, LABELS
+from exsampling.train import wilson_interval
 
 
 def pct(x: float) -> str:
@@ -20,9 +21,9 @@ def pct(x: float) -> str:
 
 
 def with_ci(m: dict, key: str) -> str:
-    """``49.5 % (45.9–53.1)``: the value and its 95 % interval when the metrics carry one."""
-    ci = m.get(f"{key}_ci95")
-    return pct(m[key]) + (f" ({100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else "")
+    """``49.5 % (45.9–53.1)``: an accuracy over ``m["n"]`` clips and its 95 % Wilson interval."""
+    lo, hi = wilson_interval(round(m[key] * m["n"]), m["n"])
+    return f"{pct(m[key])} ({100 * lo:.1f}–{100 * hi:.1f})"
 
 
 def card(model: Path, coverage: dict | None) -> str:
