@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests drive as real peers: the browser, liblo's oscdump, Pure Data, a QR decoder,
-# a synthesiser with a General MIDI SoundFont for rendering real instrument notes, and openssl, which
-# makes the upload server's self-signed certificate.
-TEST_DEBS := chromium liblo-tools puredata-core zbar-tools fluidsynth fluid-soundfont-gm openssl
+# a synthesiser with General MIDI SoundFonts for rendering real instrument notes (TimGM6mb is a source the
+# shipped model never heard), and openssl, which makes the upload server's self-signed certificate.
+TEST_DEBS := chromium liblo-tools puredata-core zbar-tools fluidsynth fluid-soundfont-gm timgm6mb-soundfont openssl
 
 .PHONY: install console serve test system-deps bench clean
 

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.signal
 
 from . import audio
 from .mapping import LABELS
@@ -529,6 +528,8 @@ def augment(o: Origin, rng: np.random.Generator, sr: int) -> np.ndarray:
 
     Returns mono float32 at ``sr`` Hz, peak between −20 and −1 dBFS, not yet trimmed.
     """
+    import scipy.signal  # here, not at the top: it costs ≈ 0.5 s on every `exsampling` command otherwise
+
     y = o.y.astype(np.float32)
     if o.kind != "note" and rng.random() < 0.5:  # ±1.7 semitones of speed change for unpitched sounds
         factor = float(rng.uniform(0.9, 1.1))
