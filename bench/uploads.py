@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import os
 import signal
 import socket
@@ -22,12 +21,13 @@ import threading
 import time
 from pathlib import Path
 
-import soundfile as sf
 import urllib3
 from _common import clips, model_path, percentiles
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+
+from exsampling.library import wav_bytes
 
 TOKEN = "bench-token"
 MAX_N = 200  # bounded: the loopback crowd never grows past this
@@ -70,12 +70,6 @@ def start_server(folder: Path, model: Path, osc_port: int, n: int) -> tuple[subp
     raise SystemExit(f"exsampling serve exited with {proc.wait()} before listening")
 
 
-def wav(y, sr: int) -> bytes:
-    buf = io.BytesIO()
-    sf.write(buf, y, sr, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
-
-
 async def post(client: AsyncHTTPClient, base: str, name: str, audio: bytes) -> tuple[str, float, float, int]:
     """One participant's upload: (name, start, acknowledged, HTTP status), times from ``perf_counter``."""
     body, content_type = urllib3.encode_multipart_formdata(
@@ -114,7 +108,7 @@ def main() -> None:
     model, what = model_path()
     arrivals = Arrivals()
     sr = 22050  # what the recorder sends: it resamples to the chain's rate before uploading
-    audio = {f"p{i:03d}": wav(y, sr) for i, y in enumerate(clips(n + 1, sr, seconds=5.0))}
+    audio = {f"p{i:03d}": wav_bytes(y, sr) for i, y in enumerate(clips(n + 1, sr, seconds=5.0))}
     warm_name = f"p{n:03d}"
     warm_audio = audio.pop(warm_name)
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,7 +16,7 @@ from .audio import AudioError
 from .classifier import ModelError
 from .config import Config, ConfigError, load
 from .pitch import note_name
-from .records import Sample
+from .records import Sample, outcome_json
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 
@@ -32,14 +32,8 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _sample_json(sample: Sample, file: str) -> dict:
-    return {
-        "file": file, "sample_id": sample.id, "sample_path": sample.path, "start_s": round(sample.start_s, 3),
-        "duration_s": round(sample.duration_s, 3), "label": sample.label, "confidence": round(sample.confidence, 4),
-        "top": [[label, round(p, 4)] for label, p in sample.top], "unsure": sample.unsure,
-        "instrument": sample.instrument, "melodic": sample.melodic,
-        "pitch_hz": round(sample.pitch_hz, 2) if sample.pitch_hz is not None else None,
-        "midi_note": sample.midi_note, "status": sample.status,
-    }
+    return {"file": file, "sample_id": sample.id, "sample_path": sample.path, **outcome_json(sample),
+            "top": [[label, round(p, 4)] for label, p in sample.top]}
 
 
 def _sample_line(sample: Sample, file: str) -> str:

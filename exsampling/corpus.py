@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from . import audio
+from .library import wav_bytes
 from .mapping import LABELS
 
 SF2_DIR = Path("/usr/share/sounds/sf2")
@@ -641,7 +642,7 @@ def build(out: Path, sr: int, segment_s: float, min_tail_s: float, top_db: float
             for k, piece in enumerate(cut_like_live(augment(o, vr, sr), sr, segment_s, min_tail_s, top_db)):
                 rel = Path("clips") / o.split / o.label / f"{o.origin}-{v}-{k}.wav"
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
-                audio_bytes = _wav_bytes(piece, sr)
+                audio_bytes = wav_bytes(piece, sr)
                 (out / rel).write_bytes(audio_bytes)
                 rows.append({"file": rel.as_posix(), "label": o.label, "source": o.source, "family": o.family,
                              "licence": o.licence, "split": o.split, "origin": o.origin})
@@ -650,16 +651,6 @@ def build(out: Path, sr: int, segment_s: float, min_tail_s: float, top_db: float
         w.writeheader()
         w.writerows(rows)
     return write_coverage(out, rows)
-
-
-def _wav_bytes(y: np.ndarray, sr: int) -> bytes:
-    import io
-
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(y, -1.0, 1.0), sr, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
 
 
 def write_coverage(out: Path, rows: list[dict]) -> dict:

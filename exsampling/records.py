@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -64,3 +65,17 @@ class Sample:
     status: str = "new"
     relabel: str | None = None
     sent_at: str | None = None
+
+
+def outcome_json(sample: Sample) -> dict[str, Any]:
+    """What became of a sample, as plain JSON values: place in the recording, class, instrument, pitch, state.
+
+    Times in seconds (rounded to ms), probabilities to 4 places, pitch in Hz to 0.01; None where unknown.
+    Callers add their own context (the CLI the file name, the server its id).
+    """
+    return {
+        "start_s": round(sample.start_s, 3), "duration_s": round(sample.duration_s, 3), "label": sample.label,
+        "confidence": round(sample.confidence, 4), "unsure": sample.unsure, "instrument": sample.instrument,
+        "melodic": sample.melodic, "pitch_hz": round(sample.pitch_hz, 2) if sample.pitch_hz is not None else None,
+        "midi_note": sample.midi_note, "status": sample.status,
+    }

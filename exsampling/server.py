@@ -44,7 +44,7 @@ import tornado.web
 from .audio import AudioError
 from .config import PROJECT_ROOT, Config
 from .pitch import note_name
-from .records import Location, Recording, Sample
+from .records import Location, Recording, Sample, outcome_json
 
 if TYPE_CHECKING:  # the CLI imports this module for every command: keep its import light
     from .library import Library
@@ -534,13 +534,7 @@ def location_json(loc: Location | None) -> dict[str, float | None] | None:
 
 def sample_json(s: Sample) -> dict[str, Any]:
     """A sample as the participant's page sees it (no other participant's name or place)."""
-    return {
-        "id": s.id, "start_s": round(s.start_s, 3), "duration_s": round(s.duration_s, 3), "label": s.label,
-        "confidence": round(s.confidence, 4), "unsure": s.unsure, "instrument": s.instrument,
-        "melodic": s.melodic, "pitch_hz": round(s.pitch_hz, 2) if s.pitch_hz is not None else None,
-        "midi_note": s.midi_note, "note": note_name(s.midi_note) if s.midi_note is not None else None,
-        "status": s.status,
-    }
+    return {"id": s.id, **outcome_json(s), "note": note_name(s.midi_note) if s.midi_note is not None else None}
 
 
 def recording_json(rec: Recording, samples: list[Sample]) -> dict[str, Any]:

@@ -29,13 +29,13 @@ import sqlite3
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from . import audio, features
 from .features import FeatureParams
+from .library import utc_now
 from .mapping import DEFAULT_MAPPING, LABELS
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -591,7 +591,7 @@ def train(clips: list[Clip], params: FeatureParams, trim: TrimRule, opt: Options
         "format": 1, "labels": list(LABELS), "trained_labels": trained, "features": params.to_dict(),
         "embedding_layer": "embedding", "architecture": architecture,
         "trained_on": opt.trained_on or f"{len(clips)} clips ({len(trained)} labels)",
-        "metrics": summary, "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "metrics": summary, "created_at": utc_now(),
     }
     save_model(model, opt.out, meta)
     metrics["history"] = {k: [round(float(v), 4) for v in vs] for k, vs in history.items()}
