@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import librosa
 import numpy as np
 import soundfile as sf
+import soxr
 
 
 class AudioError(ValueError):
@@ -36,7 +38,43 @@ class NothingAudible(AudioError):
     code = "silent"
 
 
+class UnsupportedAudio(AudioError):
+    """Audio whose header asks for more than a recording needs (a sample rate or channel count that only
+    makes decoding expensive): refused before a sample is decoded."""
+
+    code = "unsupported_audio"
+
+
 Source = str | Path | bytes
+
+#: The highest sample rate (Hz) and the most channels :func:`check_header` lets through by default:
+#: a studio file has at most these; more only makes a decompression bomb.
+MAX_RATE_HZ = 192_000
+MAX_CHANNELS = 2
+#: Frames decoded at a time: the memory a decode needs beyond its mono result is one block.
+BLOCK_FRAMES = 65_536
+#: Float formats can hold any value; a sample further than this from zero is clipped (a DAC would).
+FULL_SCALE = 1.0
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a file's header says: ``sample_rate`` Hz, ``channels``, ``frames`` per channel, libsndfile's
+    ``subtype`` (e.g. ``PCM_16``, ``FLOAT``)."""
+
+    sample_rate: int
+    channels: int
+    frames: int
+    subtype: str
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate
+
+    @property
+    def is_float(self) -> bool:
+        """Float samples (the only kind that can be NaN, infinite or far beyond full scale)."""
+        return self.subtype in ("FLOAT", "DOUBLE")
 
 
 def _open(source: Source) -> sf.SoundFile:
@@ -49,46 +87,100 @@ def _open(source: Source) -> sf.SoundFile:
         ) from exc
 
 
+def _is_empty(source: Source) -> bool:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return len(source) == 0
+    return Path(source).stat().st_size == 0
+
+
+def _checked(f: sf.SoundFile, max_duration_s: float, max_rate_hz: float, max_channels: float) -> Header:
+    header = Header(f.samplerate, f.channels, f.frames, f.subtype)
+    if header.sample_rate <= 0:
+        raise UndecodableAudio(f"the file claims a sample rate of {header.sample_rate} Hz")
+    if header.sample_rate > max_rate_hz:
+        raise UnsupportedAudio(f"the file is at {header.sample_rate} Hz; at most {max_rate_hz:g} Hz is accepted")
+    if header.channels > max_channels:
+        raise UnsupportedAudio(f"the file has {header.channels} channels; at most {max_channels:g} (stereo) "
+                               "are accepted")
+    if header.duration_s > max_duration_s:
+        raise TooLongAudio(f"the recording is {header.duration_s:.1f} s long; at most {max_duration_s:g} s "
+                           "is accepted")
+    return header
+
+
+def check_header(source: Source, max_duration_s: float, max_rate_hz: float = MAX_RATE_HZ,
+                 max_channels: int = MAX_CHANNELS) -> Header:
+    """Read only the header of ``source`` (a path or the file's bytes) and refuse what is not worth decoding.
+
+    Costs microseconds whatever the file holds. Raises EmptyAudio (no bytes, or no frames), UndecodableAudio
+    (not a format libsndfile reads), UnsupportedAudio (over ``max_rate_hz`` Hz or ``max_channels`` channels),
+    TooLongAudio (longer than ``max_duration_s`` seconds, per the header).
+    """
+    if _is_empty(source):
+        raise EmptyAudio("the file is empty")
+    with _open(source) as f:
+        header = _checked(f, max_duration_s, max_rate_hz, max_channels)
+    if header.frames == 0:
+        raise EmptyAudio("the file holds no audio samples")
+    return header
+
+
 def describe(source: Source) -> tuple[int, int, float]:
     """``(sample_rate_hz, channels, duration_s)`` read from the header alone, without decoding."""
     with _open(source) as f:
         return f.samplerate, f.channels, (f.frames / f.samplerate if f.samplerate else 0.0)
 
 
-def decode(source: Source, sample_rate: int, max_duration_s: float) -> np.ndarray:
+def decode(source: Source, sample_rate: int, max_duration_s: float, max_rate_hz: float = math.inf,
+           max_channels: float = math.inf, block_frames: int = BLOCK_FRAMES) -> np.ndarray:
     """Read ``source`` (a path or the file's bytes) as mono float32 at ``sample_rate`` Hz.
 
-    The length is checked from the header before decoding, so a huge file costs nothing.
+    The header is checked first (length, and ``max_rate_hz``/``max_channels`` when given), so a huge file
+    costs nothing. The file is then read, checked, clipped to full scale, downmixed and resampled
+    ``block_frames`` at a time: memory beyond the mono result is one block, whatever the channel count or
+    rate. Decoding stops once more than ``max_duration_s`` seconds came out (a header may understate).
 
     Raises
     ------
     EmptyAudio — zero-length file or no samples. UndecodableAudio — not a format libsndfile reads,
-    or truncated. TooLongAudio — longer than ``max_duration_s`` seconds. InvalidSamples — NaN or
-    infinite samples.
+    or truncated. UnsupportedAudio — over ``max_rate_hz`` or ``max_channels``. TooLongAudio — longer
+    than ``max_duration_s`` seconds. InvalidSamples — NaN or infinite samples.
     """
-    if isinstance(source, (str, Path)) and Path(source).stat().st_size == 0 or (
-        isinstance(source, (bytes, bytearray, memoryview)) and len(source) == 0
-    ):
+    if _is_empty(source):
         raise EmptyAudio("the file is empty")
     with _open(source) as f:
-        if f.samplerate <= 0:
-            raise UndecodableAudio(f"the file claims a sample rate of {f.samplerate} Hz")
-        duration = f.frames / f.samplerate
-        if duration > max_duration_s:
-            raise TooLongAudio(f"the recording is {duration:.1f} s long; at most {max_duration_s:g} s is accepted")
-        try:
-            y = f.read(dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as exc:
-            raise UndecodableAudio("the audio data is damaged or cut short") from exc
-        native_rate = f.samplerate
-    if y.shape[0] == 0:
+        header = _checked(f, max_duration_s, max_rate_hz, max_channels)
+        limit = int(max_duration_s * header.sample_rate) + 1
+        ratio = sample_rate / header.sample_rate
+        resampler = soxr.ResampleStream(header.sample_rate, sample_rate, 1, dtype="float32", quality="HQ") \
+            if header.sample_rate != sample_rate else None
+        out = np.empty(math.ceil(min(header.frames, limit) * ratio) + 64, dtype=np.float32)
+        filled = read = 0
+        block = np.empty((block_frames, header.channels), dtype=np.float32)
+        while True:
+            try:
+                frames = f.read(dtype="float32", out=block)  # one block at a time, into the same buffer
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise UndecodableAudio("the audio data is damaged or cut short") from exc
+            n = len(frames)
+            read += n
+            if read > limit:
+                raise TooLongAudio(f"the recording is longer than {max_duration_s:g} s, the most accepted")
+            if not np.isfinite(frames).all():
+                raise InvalidSamples("the file holds NaN or infinite sample values")
+            mono = frames.mean(axis=1) if header.channels > 1 else frames[:, 0]
+            np.clip(mono, -FULL_SCALE, FULL_SCALE, out=mono)
+            if resampler is not None:
+                mono = resampler.resample_chunk(mono, last=n == 0)
+            if filled + len(mono) > len(out):  # the header understated the length
+                out = np.concatenate([out[:filled], np.empty(max(len(out), len(mono)), dtype=np.float32)])
+            out[filled:filled + len(mono)] = mono
+            filled += len(mono)
+            if n == 0:
+                break
+    if read == 0:
         raise EmptyAudio("the file holds no audio samples")
-    if not np.isfinite(y).all():
-        raise InvalidSamples("the file holds NaN or infinite sample values")
-    y = y.mean(axis=1)
-    if native_rate != sample_rate:
-        y = librosa.resample(y, orig_sr=native_rate, target_sr=sample_rate, res_type="soxr_hq")
-    return np.ascontiguousarray(y, dtype=np.float32)
+    return out[:filled]
 
 
 def peak_dbfs(y: np.ndarray) -> float:

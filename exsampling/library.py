@@ -8,7 +8,11 @@ Layout of the folder::
     photos/<name>.<ext>      participants' optional photos
 
 Every write lands on disk (fsync) before its row is committed, and a row is committed before
-anyone is told, so a crash never leaves a row pointing at a missing file.
+anyone is told, so a crash never leaves a row pointing at a missing file. A received file is
+announced (table ``incoming``, with the process writing it) before it is written, so a crash
+between the file and its row leaves a file :meth:`Library.sweep` knows to remove. A recording
+being processed names its worker process, so one that died mid-way is found again
+(:meth:`Library.unfinished`) and never taken from a worker still alive (:meth:`Library.claim`).
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import soundfile as sf
 
 from .records import Location, Recording, Sample
@@ -40,7 +45,13 @@ CREATE TABLE IF NOT EXISTS recordings (
     source TEXT NOT NULL DEFAULT 'cli',
     duration_s REAL,
     status TEXT NOT NULL DEFAULT 'received',
-    error TEXT
+    error TEXT,
+    upload_id TEXT,
+    worker TEXT
+);
+CREATE TABLE IF NOT EXISTS incoming (
+    path TEXT PRIMARY KEY,
+    worker TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS samples (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -66,6 +77,9 @@ CREATE TABLE IF NOT EXISTS memory (
     created_at TEXT NOT NULL
 );
 """
+
+# Columns added after the first release: ``(name, declaration)``, added to older databases when opened.
+_ADDED_RECORDING_COLUMNS = (("upload_id", "TEXT"), ("worker", "TEXT"))
 
 _SAMPLE_COLUMNS = (
     "recording_id", "path", "start_s", "duration_s", "label", "confidence", "top", "unsure", "label_source",
@@ -99,6 +113,29 @@ def wav_bytes(y: np.ndarray, sr: int) -> bytes:
     return buf.getvalue()
 
 
+def this_worker() -> str:
+    """This process as a worker: ``"<pid>@<start time>"`` (a pid alone may be reused by a later process)."""
+    me = psutil.Process()
+    return f"{me.pid}@{me.create_time():.2f}"
+
+
+def worker_alive(worker: str) -> bool:
+    """Whether the process ``worker`` (from :func:`this_worker`) is still running."""
+    pid, _, started = worker.partition("@")
+    try:
+        return f"{psutil.Process(int(pid)).create_time():.2f}" == started
+    except (ValueError, psutil.Error):
+        return False
+
+
+class DuplicateUpload(Exception):
+    """A recording with this ``upload_id`` is already stored; ``recording`` is the first one."""
+
+    def __init__(self, recording: Recording) -> None:
+        super().__init__(f"upload already stored as recording {recording.id}")
+        self.recording = recording
+
+
 class Library:
     """Recordings and samples on disk and in SQLite. Safe to share between threads and processes."""
 
@@ -107,9 +144,16 @@ class Library:
         for sub in ("recordings", "samples", "photos"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "library.sqlite3"
+        self.worker = this_worker()
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            have = {row["name"] for row in db.execute("PRAGMA table_info(recordings)")}
+            for name, declaration in _ADDED_RECORDING_COLUMNS:
+                if name not in have:
+                    db.execute(f"ALTER TABLE recordings ADD COLUMN {name} {declaration}")
+            db.execute("CREATE UNIQUE INDEX IF NOT EXISTS recordings_by_upload ON recordings(upload_id) "
+                       "WHERE upload_id IS NOT NULL")
 
     @classmethod
     def from_config(cls, cfg) -> Library:
@@ -142,35 +186,89 @@ class Library:
     def add_recording(
         self, data: bytes, extension: str = "wav", *, participant: str = "", location: Location | None = None,
         photo: tuple[bytes, str] | None = None, source: str = "cli", duration_s: float | None = None,
+        upload_id: str | None = None,
     ) -> Recording:
         """Store a received file (its bytes, under a generated name) and its row; return the row.
 
-        ``photo`` is ``(bytes, extension)``. When this returns, file and row are both durable.
+        ``photo`` is ``(bytes, extension)``. ``upload_id``, the sender's own id for this upload, is unique:
+        storing it again raises :class:`DuplicateUpload` (holding the first recording) and keeps nothing new.
+        When this returns, file and row are both durable.
         """
         stem = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:10]}"
         path = self.root / "recordings" / f"{stem}.{extension}"
-        written = [path]
-        _fsync_write(path, data)
-        photo_path = None
+        photo_path = self.root / "photos" / f"{stem}.{photo[1]}" if photo is not None else None
+        written = [p for p in (path, photo_path) if p is not None]
+        with self._transaction() as db:
+            db.executemany("INSERT INTO incoming (path, worker) VALUES (?, ?)", [(str(p), self.worker) for p in written])
         try:
+            _fsync_write(path, data)
             if photo is not None:
-                photo_path = self.root / "photos" / f"{stem}.{photo[1]}"
-                written.append(photo_path)
                 _fsync_write(photo_path, photo[0])
             with self._transaction() as db:
-                cur = db.execute(
-                    "INSERT INTO recordings (path, received_at, participant, lat, lon, accuracy_m, photo_path,"
-                    " source, duration_s) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (str(path), utc_now(), participant, location.lat if location else None,
-                     location.lon if location else None, location.accuracy_m if location else None,
-                     str(photo_path) if photo_path else None, source, duration_s),
-                )
-                rec_id = cur.lastrowid
+                first = upload_id and db.execute("SELECT id FROM recordings WHERE upload_id=?", (upload_id,)).fetchone()
+                if not first:
+                    cur = db.execute(
+                        "INSERT INTO recordings (path, received_at, participant, lat, lon, accuracy_m, photo_path,"
+                        " source, duration_s, upload_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (str(path), utc_now(), participant, location.lat if location else None,
+                         location.lon if location else None, location.accuracy_m if location else None,
+                         str(photo_path) if photo_path else None, source, duration_s, upload_id),
+                    )
+                db.executemany("DELETE FROM incoming WHERE path=?", [(str(p),) for p in written])
         except BaseException:
-            for p in written:
-                p.unlink(missing_ok=True)
+            self._forget_incoming(written)
             raise
-        return self.recording(rec_id)
+        if first:
+            self._forget_incoming(written)
+            raise DuplicateUpload(self.recording(first["id"]))
+        return self.recording(cur.lastrowid)
+
+    def _forget_incoming(self, paths: list[Path]) -> None:
+        for p in paths:
+            p.unlink(missing_ok=True)
+            p.with_name(p.name + ".part").unlink(missing_ok=True)
+        with self._transaction() as db:
+            db.executemany("DELETE FROM incoming WHERE path=?", [(str(p),) for p in paths])
+
+    def recording_by_upload(self, upload_id: str) -> Recording | None:
+        """The recording stored under the sender's ``upload_id``, or None."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM recordings WHERE upload_id=?", (upload_id,)).fetchone()
+        return None if row is None else _recording(row)
+
+    def sweep(self) -> list[Path]:
+        """Remove received files that have no row: left by a process killed between writing a file and
+        committing its row (files a live process is still writing are left alone). Returns what was removed."""
+        with self._transaction() as db:
+            incoming = db.execute("SELECT path, worker FROM incoming").fetchall()
+            dead = [Path(r["path"]) for r in incoming if not worker_alive(r["worker"])]
+            db.executemany("DELETE FROM incoming WHERE path=?", [(str(p),) for p in dead])
+            kept = {p for r in db.execute("SELECT path, photo_path FROM recordings") for p in r if p}
+        in_flight = {r["path"] for r in incoming} - {str(p) for p in dead}
+        removed = []
+        for sub in ("recordings", "photos"):
+            for p in (self.root / sub).iterdir():
+                if str(p) not in kept and str(p) not in in_flight and str(p).removesuffix(".part") not in in_flight:
+                    p.unlink(missing_ok=True)
+                    removed.append(p)
+        return removed
+
+    def claim(self, recording_id: int) -> bool:
+        """Take a "received" recording for processing by this process; False if another worker has it."""
+        with self._transaction() as db:
+            cur = db.execute("UPDATE recordings SET status='processing', worker=? WHERE id=? AND status='received'",
+                             (self.worker, recording_id))
+        return cur.rowcount == 1
+
+    def unfinished(self) -> list[Recording]:
+        """Recordings still waiting to be processed, oldest first: every "received" one, and the "processing"
+        ones whose worker died (they are "received" again)."""
+        with self._transaction() as db:
+            busy = db.execute("SELECT id, worker FROM recordings WHERE status='processing'").fetchall()
+            stale = [(r["id"],) for r in busy if not worker_alive(r["worker"] or "")]
+            db.executemany("UPDATE recordings SET status='received', worker=NULL WHERE id=?", stale)
+            rows = db.execute("SELECT * FROM recordings WHERE status='received' ORDER BY id").fetchall()
+        return [_recording(r) for r in rows]
 
     def recording(self, recording_id: int) -> Recording:
         """The recording with this id; KeyError if there is none."""

@@ -32,10 +32,14 @@ EMBEDDINGS_KEPT = 256
 
 @dataclass
 class Intake:
-    """A validated recording, stored: its row and its decoded audio (mono, at the model's rate)."""
+    """A stored recording: its row and, when already decoded, its audio (mono, at the model's rate).
+
+    ``y`` is None for a recording taken on the strength of its header (:meth:`Pipeline.receive`) or found
+    unfinished after a restart (:meth:`Pipeline.unfinished`): processing decodes its file.
+    """
 
     recording: Recording
-    y: np.ndarray
+    y: np.ndarray | None
     stored_at: float
 
 
@@ -107,6 +111,31 @@ class Pipeline:
         )
         return Intake(rec, y, time.perf_counter())
 
+    def receive(self, data: bytes, extension: str = "wav", *, participant: str = "",
+                location: Location | None = None, photo: tuple[bytes, str] | None = None, source: str = "upload",
+                max_duration_s: float | None = None, upload_id: str | None = None) -> Intake:
+        """Store ``data`` on the strength of its header alone, for answering a participant at once.
+
+        Refused here, before anything is stored: not audio, empty, over 192 kHz or stereo, too long (by the
+        header), and for float files (the only kind that can hold them) NaN or infinite samples. Everything
+        else (a damaged body, nothing audible) is found while processing and reported on the recording's
+        status. Raises an :class:`exsampling.audio.AudioError`, or :class:`exsampling.library.DuplicateUpload`
+        when ``upload_id`` is already stored.
+        """
+        limit = min(self.cfg.audio.max_duration_s, max_duration_s or np.inf)
+        header = audio.check_header(data, limit)
+        y = self._decode(data, limit) if header.is_float else None
+        rec = self.library.add_recording(data, extension, participant=participant, location=location, photo=photo,
+                                         source=source, duration_s=header.duration_s, upload_id=upload_id)
+        return Intake(rec, y, time.perf_counter())
+
+    def unfinished(self) -> list[Intake]:
+        """Recordings stored but never processed (the process stopped or died first), oldest first."""
+        return [Intake(rec, None, time.perf_counter()) for rec in self.library.unfinished()]
+
+    def _decode(self, source: str | bytes, max_duration_s: float) -> np.ndarray:
+        return audio.decode(source, self.cfg.audio.sample_rate, max_duration_s, audio.MAX_RATE_HZ, audio.MAX_CHANNELS)
+
     def ingest_file(self, path: str | Path, **kwargs) -> Intake:
         """:meth:`ingest` for a file on disk (its bytes are copied into the library)."""
         p = Path(path)
@@ -121,15 +150,22 @@ class Pipeline:
     def process(self, intake: Intake, notify: bool = True) -> list[Sample]:
         """Trim, cut, classify, pitch, map and store every sample of ``intake``; send the stage's share.
 
-        Returns the samples in recording order. In "auto" mode mapped samples go to OSC at once;
-        in "preview" mode they wait (status "new") for :meth:`accept`.
+        Returns the samples in recording order (none when another worker has claimed the recording). In
+        "auto" mode mapped samples go to OSC at once; in "preview" mode they wait (status "new") for
+        :meth:`accept`.
         """
         rec = intake.recording
-        self.library.set_recording_status(rec.id, "processing")
+        if not self.library.claim(rec.id):
+            return []  # already processed, or being processed by another worker
         try:
+            if intake.y is None:
+                intake.y = self._decode(rec.path, self.cfg.audio.max_duration_s)
             samples = self._cut_and_classify(intake)
         except audio.NothingAudible as exc:
             self.library.set_recording_status(rec.id, "silent", str(exc))
+            return []
+        except audio.AudioError as exc:  # taken on its header, then found unusable: the participant reads why
+            self.library.set_recording_status(rec.id, "failed", str(exc))
             return []
         except Exception as exc:
             # the recording stays in the library, marked, so nothing a participant sent is lost
@@ -272,8 +308,9 @@ class Pipeline:
         return None
 
     def close(self) -> None:
-        """Stop the worker thread (waits for a sample in progress)."""
-        self._executor.shutdown(wait=True)
+        """Stop the worker thread: the recording in progress is finished; those still queued stay "received"
+        in the library, for :meth:`unfinished` at the next start."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 def build(cfg: Config, *, send: bool = True, require_model: bool = False) -> Pipeline:

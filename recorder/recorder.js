@@ -8,6 +8,7 @@ const TOKEN = new URLSearchParams(location.search).get("token") || "";
 const SHOW_POLL_MS = 4000;
 const MIN_RECORDING_S = 0.5;
 const PHOTO_MAX_PX = 1600; // longest side of a photo after shrinking: ample for a screen, light on 3G
+const DEVICE_KEY = "exsampling.device";
 
 const state = {
   phase: "idle",
@@ -21,6 +22,53 @@ const state = {
   retryTimer: null,
   player: null,
 };
+
+function randomId() {
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** This phone's id, kept across reloads: the show's rate limit counts per phone, not per address (a venue's
+ * phones often share one). A browser that refuses storage gets a new one per page. */
+const DEVICE = (() => {
+  try {
+    const kept = localStorage.getItem(DEVICE_KEY) || randomId();
+    localStorage.setItem(DEVICE_KEY, kept);
+    return kept;
+  } catch (e) {
+    return randomId();
+  }
+})();
+
+/** Why this browser cannot record here, as a strings.js key ("" when it can): a Wi-Fi sign-in window or an
+ * app's built-in browser (recognised by their user agents), or no microphone API at all. */
+function recordingBlocker() {
+  const ua = navigator.userAgent;
+  if (window.isSecureContext && !navigator.mediaDevices?.getUserMedia) return "no_mic_api";
+  if (/FBAN|FBAV|Instagram|Line\/|MicroMessenger|TikTok|Snapchat|Twitter/i.test(ua)) return "in_app_browser";
+  // Apple's captive-portal window and in-app web views drop the "Safari/" token every iOS browser keeps;
+  // Android's sign-in window and web views add "; wv)".
+  if ((/iPhone|iPad|iPod/.test(ua) && !/Safari\//.test(ua)) || /; wv\)/.test(ua)) return "mini_browser";
+  return "";
+}
+
+function showBlocker(key) {
+  const browser = /iPhone|iPad|iPod|Macintosh/.test(navigator.userAgent) ? "Safari" : "Chrome";
+  $("mini-text").textContent = t(key, { browser });
+  $("link-text").value = location.href;
+  $("mini-browser").hidden = false;
+  $("record").disabled = key === "no_mic_api";
+}
+
+async function copyLink() {
+  const field = $("link-text");
+  try {
+    await navigator.clipboard.writeText(field.value);
+  } catch (e) {
+    field.select(); // mini-browsers often have no clipboard API: leave it selected for a long press
+    document.execCommand?.("copy");
+  }
+  $("copy-link").textContent = t("link_copied");
+}
 
 /** ``path`` (relative, so a proxy prefix keeps working) with the show token. */
 function api(path) {
@@ -306,10 +354,6 @@ async function shrinkPhoto(file) {
   }
 }
 
-function uploadId() {
-  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 // -- sending ---------------------------------------------------------------------------------------
 
 async function send() {
@@ -321,7 +365,7 @@ async function send() {
     state.limits.sample_rate_hz);
   const form = new FormData();
   form.append("token", TOKEN);
-  form.append("upload_id", uploadId()); // the same id on every retry: the show stores it once
+  form.append("upload_id", randomId()); // the same id on every retry: the show stores it once
   form.append("audio", wavBlob(samples, rate), "recording.wav");
   if (state.location) {
     form.append("lat", state.location.lat);
@@ -346,12 +390,14 @@ function upload() {
   $("upload-text").textContent = t("sending", { pct: 0 });
   const xhr = new XMLHttpRequest();
   xhr.open("POST", api("api/recordings"));
+  xhr.setRequestHeader("X-Exsampling-Device", DEVICE);
   xhr.responseType = "json";
   xhr.upload.onprogress = (e) => {
     const pct = e.lengthComputable ? Math.round((100 * e.loaded) / e.total) : 0;
     $("progress").value = pct;
     $("upload-text").textContent = t("sending", { pct });
   };
+  // Only a server error or a lost network is worth trying again; a refusal (4xx) would be refused again.
   xhr.onload = () => (xhr.status >= 500 ? scheduleRetry() : onAnswer(xhr.status, xhr.response || {}));
   xhr.onerror = xhr.ontimeout = scheduleRetry;
   xhr.send(state.form);
@@ -380,7 +426,7 @@ function onAnswer(status, body) {
     rate_limited: () => t("err_rate_limited", { s: body.retry_after_s }),
     too_large: () => t("err_too_large"),
     too_long: () => t("err_too_long", { message: body.message }),
-    silent: () => t("err_silent"),
+    photo_too_large: () => t("err_photo_too_large"),
   };
   showError((messages[body.error] || (() => t("err_server", { message: body.message || status })))());
 }
@@ -448,6 +494,9 @@ function init() {
   document.title = t("title");
   setPhase("idle");
   if (!window.isSecureContext) showError(t("err_insecure"));
+  const blocker = recordingBlocker();
+  if (blocker) showBlocker(blocker);
+  $("copy-link").onclick = copyLink;
   $("record").onclick = startRecording;
   $("stop").onclick = stopRecording;
   $("trim-start").oninput = $("trim-end").oninput = onTrim;

@@ -106,3 +106,61 @@ def test_noise_bursts_survive_trim():
     y = noise_bursts(3.0)
     span = audio.audible_span(y, SR)
     assert span.end - span.start > 2 * SR
+
+
+# -- bounded decoding (issue 11: decompression bombs) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("rate,channels,fmt,error", [
+    (655_350, 8, "FLAC", audio.UnsupportedAudio),
+    (384_000, 1, "WAV", audio.UnsupportedAudio),
+    (48_000, 3, "WAV", audio.UnsupportedAudio),
+    (8_000, 1, "WAV", audio.TooLongAudio),
+])
+def test_the_header_alone_refuses_what_is_not_worth_decoding(tmp_path, rate, channels, fmt, error):
+    seconds = 40.0 if error is audio.TooLongAudio else 1.0
+    path = tmp_path / f"bomb.{fmt.lower()}"
+    sf.write(path, np.zeros((int(seconds * rate), channels), dtype=np.float32), rate, format=fmt)
+    with pytest.raises(error):
+        audio.check_header(path.read_bytes(), max_duration_s=30.0)
+    with pytest.raises(error):
+        audio.decode(path.read_bytes(), SR, 30.0, max_rate_hz=192_000, max_channels=2)
+
+
+def test_the_header_tells_rate_channels_length_and_float(tmp_path):
+    path = write(tmp_path / "f.wav", np.zeros((48_000, 2), dtype=np.float32), 48_000, subtype="FLOAT")
+    header = audio.check_header(path, max_duration_s=30.0)
+    assert (header.sample_rate, header.channels, header.duration_s, header.is_float) == (48_000, 2, 1.0, True)
+    with pytest.raises(audio.EmptyAudio):
+        audio.check_header(b"", 30.0)
+
+
+def test_decoding_stereo_needs_little_more_memory_than_its_mono_result(tmp_path):
+    import tracemalloc
+
+    y = tone(440, 30.0)
+    data = write(tmp_path / "st.wav", np.stack([y, y], axis=1), SR, subtype="PCM_16").read_bytes()
+    tracemalloc.start()
+    try:
+        out = decode(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * out.nbytes, f"peak {peak / 2**20:.1f} MiB for a {out.nbytes / 2**20:.1f} MiB result"
+
+
+def test_block_resampling_matches_resampling_the_whole(tmp_path):
+    import librosa
+
+    y = tone(330, 3.0, sr=44100)
+    whole = librosa.resample(y, orig_sr=44100, target_sr=SR, res_type="soxr_hq")
+    blocks = audio.decode(write(tmp_path / "r.wav", y, 44100, subtype="FLOAT"), SR, 30.0, block_frames=4096)
+    assert abs(len(blocks) - len(whole)) <= 2
+    n = min(len(blocks), len(whole))
+    assert np.max(np.abs(blocks[:n] - whole[:n])) < 1e-3
+
+
+def test_absurd_sample_values_are_clipped_to_full_scale(tmp_path):
+    y = tone(440, 1.0) * np.float32(1e30)
+    out = decode(write(tmp_path / "loud.wav", y, subtype="FLOAT").read_bytes())
+    assert np.isfinite(out).all() and np.max(np.abs(out)) == 1.0

@@ -188,3 +188,36 @@ def test_memory_with_the_shipped_model_and_default_radius(tmp_path, osc_peer):
         [other] = pipeline.process(pipeline.ingest_file(write(tmp_path / f"{name}.wav", y)))
         assert other.label_source == "model", name
     pipeline.close()
+
+
+def test_received_on_its_header_then_processed_from_its_file(cfg, tmp_path):
+    """Issue 11: an upload is stored on the strength of its header; what only decoding finds is reported on
+    the recording's status, and nothing float-only (NaN) gets in."""
+    pipeline = make(cfg, None)
+    y = tone(440, 2.0)
+    heard = pipeline.receive(write(tmp_path / "a.wav", y).read_bytes(), upload_id="first-upload")
+    silent = pipeline.receive(write(tmp_path / "s.wav", np.zeros(SR, dtype=np.float32)).read_bytes())
+    assert heard.y is None and heard.recording.duration_s == 2.0
+    assert [s.midi_note for s in pipeline.process(heard)] == [69]
+    assert pipeline.process(heard) == []  # processed once only
+    assert pipeline.process(silent) == [] and pipeline.library.recording(silent.recording.id).status == "silent"
+    nan = y.copy()
+    nan[5] = np.nan
+    with pytest.raises(audio.InvalidSamples):
+        pipeline.receive(write(tmp_path / "n.wav", nan, subtype="FLOAT").read_bytes())
+    with pytest.raises(audio.UnsupportedAudio):
+        pipeline.receive(write(tmp_path / "m.wav", np.zeros((SR, 3), dtype=np.float32)).read_bytes())
+    assert pipeline.library.counts()["recordings"] == 2
+
+
+def test_unfinished_recordings_are_found_again_and_processed_once(cfg, tmp_path):
+    pipeline = make(cfg, None)
+    ids = [pipeline.receive(write(tmp_path / f"{i}.wav", tone(300 + 100 * i, 1.0)).read_bytes()).recording.id
+           for i in range(3)]
+    pipeline.process(pipeline.unfinished()[0])
+    restarted = make(cfg, None)
+    waiting = restarted.unfinished()
+    assert [i.recording.id for i in waiting] == ids[1:]
+    for intake in waiting:
+        restarted.process(intake)
+    assert {r.status for r in restarted.library.recordings()} == {"done"} and restarted.unfinished() == []

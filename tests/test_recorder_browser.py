@@ -92,3 +92,95 @@ def test_a_phone_records_trims_sends_offline_then_sees_its_sound_played(serve, c
     assert abs(100 * (hz_to_midi(sample.pitch_hz) - hz_to_midi(TONE_HZ))) <= 50  # within 50 cents
     assert sample.status == "sent" and osc_peer.wait_for(1)[0][1][0] == sample.id
     assert np.isfinite(sample.confidence)
+
+
+# -- a venue's phones: mini-browsers, no microphone API, a device id, refusals not retried ----------------------
+
+IOS_CAPTIVE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+               "Mobile/15E148")  # Apple's captive-portal window (and in-app web views): no "Safari/" token
+ANDROID_WEBVIEW = ("Mozilla/5.0 (Linux; Android 14; Pixel 7 Build/UQ1A; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+                   "Version/4.0 Chrome/124.0.0.0 Mobile Safari/537.36")
+INSTAGRAM = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+             "Mobile/15E148 Instagram 330.0.0.0 (iPhone14,5; iOS 17_5; en_US)")
+
+
+@pytest.fixture
+def chromium(fake_mic):
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium (make system-deps)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={fake_mic}", *QUIET])
+        yield browser
+        browser.close()
+
+
+@pytest.mark.parametrize("agent,browser_name", [(IOS_CAPTIVE, "Safari"), (ANDROID_WEBVIEW, "Chrome"),
+                                                (INSTAGRAM, "Safari")], ids=["ios-captive", "android-webview",
+                                                                              "instagram"])
+def test_a_mini_browser_is_told_to_open_the_link_in_the_real_browser(serve, chromium, agent, browser_name):  # noqa: F811
+    from playwright.sync_api import expect
+
+    live = serve()
+    page = chromium.new_context(user_agent=agent).new_page()
+    page.goto(live.server.urls["local"])
+    notice = page.locator("#mini-browser")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text(browser_name)
+    expect(page.locator("#copy-link")).to_be_visible()
+    page.click("#copy-link")  # copies the show's link (with its token) or selects it for a long press
+    expect(page.locator("#link-text")).to_have_value(live.server.urls["local"])
+
+
+def test_a_browser_without_a_microphone_api_says_so_before_the_tap(serve, chromium):  # noqa: F811
+    from playwright.sync_api import expect
+
+    live = serve()
+    context = chromium.new_context()
+    context.add_init_script("delete Navigator.prototype.mediaDevices;")  # as in a web view without capture
+    page = context.new_page()
+    page.goto(live.server.urls["local"])
+    expect(page.locator("#mini-browser")).to_be_visible()
+    expect(page.locator("#mini-browser")).to_contain_text("cannot record")
+    expect(page.locator("#record")).to_be_disabled()
+
+
+def record_and_send(page, seconds_ms: int = 1200) -> None:
+    from playwright.sync_api import expect
+
+    page.click("#record")
+    expect(page.locator("body")).to_have_attribute("data-phase", "recording")
+    page.wait_for_timeout(seconds_ms)
+    page.click("#stop")
+    expect(page.locator("#review")).to_be_visible()
+    page.click("#send")
+
+
+def test_the_recorder_keeps_a_device_id_and_never_retries_a_refusal(serve, chromium):  # noqa: F811
+    from playwright.sync_api import expect
+
+    live = serve()
+    context = chromium.new_context()
+    page = context.new_page()
+    posts = []
+    page.on("request", lambda r: posts.append(r.headers) if r.method == "POST" else None)
+    page.goto(live.server.urls["local"])
+    expect(page.locator("#show")).to_have_attribute("data-state", "open")
+    record_and_send(page)
+    expect(page.locator("#steps")).to_contain_text("Received by the show", timeout=15000)
+    page.reload()
+    expect(page.locator("#show")).to_have_attribute("data-state", "open")
+    live.show.is_open = False  # closed after the page last looked: the next upload is refused (409)
+    record_and_send(page)
+    expect(page.locator("#error-text")).to_contain_text("closed", timeout=15000)
+    page.wait_for_timeout(5000)  # a refusal is final: no retry of its own
+    assert len(posts) == 2, [p.get("x-exsampling-device") for p in posts]
+    device = posts[0].get("x-exsampling-device")
+    assert device and len(device) >= 16 and posts[1].get("x-exsampling-device") == device  # kept across reloads
+    other = chromium.new_context().new_page()
+    other.goto(live.server.urls["local"])
+    assert other.evaluate("localStorage.getItem('exsampling.device')") not in (None, device)
+    assert live.pipeline.library.counts()["recordings"] == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import html
 import io
+import warnings
 import zlib
 from collections.abc import Callable
 from datetime import datetime
@@ -56,16 +57,23 @@ def spectrogram_png(path: str, params: Any, width: int = 432, height: int = 96) 
 
 @functools.lru_cache(maxsize=64)
 def photo_thumbnail(path: str, size: int = 320) -> bytes | None:
-    """A participant's photo shrunk to ``size`` px (JPEG bytes), upright; None if it cannot be read (e.g. HEIC)."""
+    """A participant's photo shrunk to ``size`` px (JPEG bytes), upright; None if it cannot be read (e.g. HEIC)
+    or holds more than :data:`~exsampling.photo.MAX_PIXELS` pixels (it is then never decoded)."""
     from PIL import Image, ImageOps
 
+    from ..photo import MAX_PIXELS
+
     try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img).convert("RGB")
-            img.thumbnail((size, size))
-            buf = io.BytesIO()
-            img.save(buf, format="JPEG", quality=80)
-    except (OSError, ValueError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked just below
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    return None
+                img = ImageOps.exif_transpose(img).convert("RGB")
+                img.thumbnail((size, size))
+                buf = io.BytesIO()
+                img.save(buf, format="JPEG", quality=80)
+    except (OSError, ValueError, Image.DecompressionBombError):
         return None
     return buf.getvalue()
 
