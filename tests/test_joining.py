@@ -1,0 +1,118 @@
+"""Joining at a venue: the plain-HTTP join page on the LAN, the LAN certificate that follows the laptop's
+addresses, and (in a real browser) the join page sending a phone on to the HTTPS recorder."""
+import hashlib
+import re
+import ssl
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+from test_server import TOKEN, cfg, loop, serve  # noqa: F401  (the live-server fixtures, shared)
+from test_recorder_browser import CHROMIUM, QUIET
+
+from exsampling.server import ensure_certificate, lan_address
+
+LAN = lan_address()
+needs_lan = pytest.mark.skipif(LAN is None, reason="this machine has no LAN address")
+
+
+def fingerprint(cert: Path) -> str:
+    """The certificate's SHA-256 fingerprint as browsers show it (AB:CD:…)."""
+    der = ssl.PEM_cert_to_DER_cert(cert.read_text())
+    return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+
+
+def names_in(cert: Path) -> set[str]:
+    text = subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-ext", "subjectAltName"],
+                          check=True, capture_output=True, text=True).stdout
+    return set(re.findall(r"(?:DNS|IP Address):([^,\s]+)", text))
+
+
+def test_the_certificate_follows_the_laptops_addresses(tmp_path):
+    folder = tmp_path / "tls"
+    cert, _ = ensure_certificate(folder, ["192.0.2.1"])
+    first = cert.read_bytes()
+    assert {"localhost", "127.0.0.1", "192.0.2.1"} <= names_in(cert)
+    assert ensure_certificate(folder, ["192.0.2.1"])[0].read_bytes() == first  # same venue: kept
+    cert, _ = ensure_certificate(folder, ["198.51.100.7"])  # another venue's network
+    assert "198.51.100.7" in names_in(cert) and cert.read_bytes() != first
+
+
+def test_a_certificate_about_to_expire_is_renewed(tmp_path):
+    folder = tmp_path / "tls"
+    folder.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "5", "-subj", "/CN=old",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:192.0.2.1",
+                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+                   check=True, capture_output=True)
+    old = (folder / "cert.pem").read_bytes()
+    cert, _ = ensure_certificate(folder, ["192.0.2.1"])
+    assert cert.read_bytes() != old
+    end = subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-checkend", str(400 * 86400)],
+                         check=False, capture_output=True)
+    assert end.returncode == 0  # valid for more than 400 days again
+
+
+@needs_lan
+def test_the_join_page_explains_the_warning_per_browser_and_shows_the_fingerprint(serve):
+    live = serve(host="0.0.0.0")
+    server = live.server
+    join = f"http://{LAN}:{server.port}/join?token={TOKEN}"
+    assert server.urls["join"] == join and server.recorder_url == join  # what the QR code holds
+    page = requests.get(join, timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    text = page.text
+    assert fingerprint(server.certificate) in text
+    assert f'href="https://{LAN}:{server.https_port}/?token={TOKEN}"' in text
+    for browser, steps in {"iOS Safari": ["Show Details", "visit this website"],
+                           "Android Chrome": ["Advanced", "Proceed to"],
+                           "Firefox": ["Advanced", "Accept the Risk and Continue"]}.items():
+        assert browser in text and all(s in text for s in steps), browser
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    # everything else over plain HTTP from the LAN leads to the join page; the API stays on HTTPS
+    home = requests.get(f"http://{LAN}:{server.port}/?token={TOKEN}", allow_redirects=False, timeout=10)
+    assert home.status_code in (302, 307) and home.headers["Location"] == f"/join?token={TOKEN}"
+    upload = requests.post(f"http://{LAN}:{server.port}/api/recordings?token={TOKEN}",
+                           files={"audio": ("a.wav", b"RIFF")}, timeout=10)
+    assert upload.status_code == 403 and upload.json()["error"] == "use_https"
+    assert requests.get(f"http://{LAN}:{server.port}/api/samples", timeout=10).status_code == 403
+    # the performer's own machine keeps the whole app on plain HTTP
+    assert requests.get(live.url("/healthz")).text == "ok\n"
+    assert requests.get(live.url(f"/join?token={TOKEN}")).status_code == 200
+
+
+def test_the_join_page_escapes_what_it_is_given(serve):
+    live = serve(host="0.0.0.0")
+    page = requests.get(live.url('/join?token="><script>alert(1)</script>'), timeout=10)
+    assert page.status_code == 200 and "<script>alert(1)" not in page.text
+
+
+@needs_lan
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+def test_the_join_page_picks_the_phones_browser_and_forwards_once_the_certificate_is_trusted(serve):
+    from playwright.sync_api import expect, sync_playwright
+
+    live = serve(host="0.0.0.0")
+    join, recorder = live.server.urls["join"], f"https://{LAN}:{live.server.https_port}/?token={TOKEN}"
+    agents = {"ios": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+                     "Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+              "android": "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) "
+                         "Chrome/124.0.0.0 Mobile Safari/537.36",
+              "firefox": "Mozilla/5.0 (Android 14; Mobile; rv:126.0) Gecko/126.0 Firefox/126.0"}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=QUIET)
+        for kind, agent in agents.items():
+            page = browser.new_context(user_agent=agent).new_page()
+            page.goto(join)
+            expect(page.locator(f"details#{kind}")).to_have_attribute("open", "")
+            assert page.locator("details[open]").count() == 1
+            expect(page.locator("#go")).to_have_attribute("href", recorder)
+            page.wait_for_timeout(1500)
+            assert page.url == join  # the certificate is not trusted yet: the phone stays to read
+        trusted = browser.new_context(ignore_https_errors=True).new_page()  # a phone that accepted it already
+        trusted.goto(join)
+        trusted.wait_for_url(recorder, timeout=10000)
+        expect(trusted.locator("#show")).to_have_attribute("data-state", "open")
+        browser.close()
