@@ -2,23 +2,30 @@
 
 The server runs as the performer would run it (its own process, the classifier loaded, OSC out); this
 process posts every recording at the same moment and listens for the OSC messages. Prints acknowledgement
-(request sent → 201) and end to end (request sent → the recording's first OSC message) p50/p95, and what was
-lost. One warm-up upload goes first and is reported apart (lazy start-up costs, paid once per show).
+(request sent → 201) and end to end (request sent → the recording's first OSC message) p50/p95, what was
+lost, and whether every acknowledged file is byte-identical in the library. One warm-up upload goes first and
+is reported apart (lazy start-up costs, paid once per show).
 
-    python bench/uploads.py [--n 50] [--timeout-s 180]
+``--baseline REF`` runs the server of another commit (``git archive REF``, same virtualenv) on the same clips
+in the same run, and prints its figures beside this tree's.
+
+    python bench/uploads.py [--clients 50] [--baseline REF] [--timeout-s 180]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import urllib3
@@ -27,7 +34,8 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from exsampling.library import wav_bytes
+from exsampling.config import PROJECT_ROOT
+from exsampling.library import Library, wav_bytes
 
 TOKEN = "bench-token"
 MAX_N = 200  # bounded: the loopback crowd never grows past this
@@ -54,18 +62,22 @@ def free_tcp_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(folder: Path, model: Path, osc_port: int, n: int) -> tuple[subprocess.Popen, str, float]:
-    """``exsampling serve`` on a free loopback port; returns the process, its base URL and its start-up time (s)."""
+def start_server(tree: Path, folder: Path, model: Path, osc_port: int, n: int) -> tuple[subprocess.Popen, str, float]:
+    """``exsampling serve`` from the source ``tree`` on a free loopback port: the process, its URL, its start-up (s)."""
+    limits = f"rate_limit = {2 * n + 10}\n"
+    if "rate_limit_per_address" in (tree / "exsampling" / "config.py").read_text():
+        limits += f"rate_limit_per_address = {2 * n + 10}\n"
     config = folder / "show.toml"
     config.write_text(f'[library]\npath = "lib"\n[classifier]\nmodel = "{model}"\n[osc]\nport = {osc_port}\n'
-                      f'[server]\nhost = "127.0.0.1"\nrate_limit = {2 * n + 10}\n')
+                      f'[server]\nhost = "127.0.0.1"\n{limits}')
     port = free_tcp_port()
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "exsampling.cli", "serve", "--port", str(port), "--token", TOKEN,
-                             "--config", str(config)], stdout=subprocess.PIPE, text=True,
-                            env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"})
+                             "--config", str(config)], stdout=subprocess.PIPE, text=True, cwd=folder,
+                            env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(tree)})
     for line in proc.stdout:
         if line.startswith("map:"):
+            threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep its pipe drained
             return proc, f"http://127.0.0.1:{port}", time.perf_counter() - t0
     raise SystemExit(f"exsampling serve exited with {proc.wait()} before listening")
 
@@ -76,7 +88,8 @@ async def post(client: AsyncHTTPClient, base: str, name: str, audio: bytes) -> t
         {"audio": ("recording.wav", audio, "audio/wav"), "name": name, "lat": "35.39", "lon": "139.43",
          "upload_id": f"bench-{name}"})
     request = HTTPRequest(f"{base}/api/recordings?token={TOKEN}", method="POST", body=body,
-                          headers={"Content-Type": content_type}, request_timeout=120)
+                          headers={"Content-Type": content_type, "X-Exsampling-Device": f"device-{name}"},
+                          request_timeout=120)
     start = time.perf_counter()
     try:
         status = (await client.fetch(request)).code
@@ -99,44 +112,84 @@ def wait_for(arrivals: Arrivals, names: list[str], timeout_s: float) -> None:
         time.sleep(0.05)
 
 
+@dataclass
+class Run:
+    """One server's figures."""
+
+    startup_s: float
+    warm: tuple[int, float, float]  # status, ack s, upload → OSC s
+    acked: int
+    others: list[int]
+    osc: int
+    intact: int
+    acks: list[float]
+    e2e: list[float]
+
+
+def run(tree: Path, model: Path, audio: dict[str, bytes], warm: tuple[str, bytes], timeout_s: float) -> Run:
+    arrivals = Arrivals()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, base, startup_s = start_server(tree, Path(tmp), model, arrivals.port, len(audio))
+        try:
+            [(_, w_start, w_ack, w_status)] = asyncio.run(crowd(base, dict([warm])))
+            wait_for(arrivals, [warm[0]], timeout_s)
+            results = asyncio.run(crowd(base, audio))
+            wait_for(arrivals, list(audio), timeout_s)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(60)
+            arrivals.server.shutdown()
+        stored = {r.participant: Path(r.path).read_bytes() for r in Library(Path(tmp) / "lib").recordings()}
+    acked = [r for r in results if r[3] == 201]
+    return Run(startup_s, (w_status, w_ack - w_start, arrivals.first.get(warm[0], float("nan")) - w_start),
+               len(acked), sorted(r[3] for r in results if r[3] != 201),
+               sum(1 for name, *_ in acked if name in arrivals.first),
+               sum(1 for name, *_ in acked if stored.get(name) == audio[name]),
+               [ack - start for _, start, ack, _ in acked],
+               [arrivals.first[name] - start for name, start, _, _ in acked if name in arrivals.first])
+
+
+def source_tree(ref: str, folder: Path) -> Path:
+    """The project's files at commit ``ref``, unpacked into ``folder``."""
+    archive = subprocess.run(["git", "-C", str(PROJECT_ROOT), "archive", ref], check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
+
+
+def report(label: str, r: Run, n: int) -> None:
+    ack50, ack95 = percentiles(r.acks) if r.acks else (float("nan"),) * 2
+    e2e50, e2e95 = percentiles(r.e2e) if r.e2e else (float("nan"),) * 2
+    print(f"\n== {label}")
+    print(f"server start-up (process start → listening, model loaded): {r.startup_s:.1f} s")
+    print(f"warm-up upload: status {r.warm[0]}, ack {1000 * r.warm[1]:.0f} ms, upload→OSC {1000 * r.warm[2]:.0f} ms "
+          "(not in the figures below)")
+    print(f"acknowledged (201): {r.acked}/{n}   other answers: {r.others}   intact on disk: {r.intact}/{r.acked}")
+    print(f"OSC received: {r.osc}/{n}   lost: {n - r.osc}")
+    print(f"ack          p50 {ack50:7.0f} ms   p95 {ack95:7.0f} ms   max {1000 * max(r.acks, default=0):7.0f} ms")
+    print(f"upload→OSC   p50 {e2e50:7.0f} ms   p95 {e2e95:7.0f} ms   max {1000 * max(r.e2e, default=0):7.0f} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=50, help=f"participants uploading at once (at most {MAX_N})")
+    ap.add_argument("--clients", "--n", dest="n", type=int, default=50,
+                    help=f"participants uploading at once (at most {MAX_N})")
+    ap.add_argument("--baseline", metavar="REF", help="also run the server of this commit, for comparison")
     ap.add_argument("--timeout-s", type=float, default=180.0, help="longest wait for every OSC message")
     args = ap.parse_args()
     n = max(1, min(args.n, MAX_N))
     model, what = model_path()
-    arrivals = Arrivals()
     sr = 22050  # what the recorder sends: it resamples to the chain's rate before uploading
     audio = {f"p{i:03d}": wav_bytes(y, sr) for i, y in enumerate(clips(n + 1, sr, seconds=5.0))}
-    warm_name = f"p{n:03d}"
-    warm_audio = audio.pop(warm_name)
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, base, startup_s = start_server(Path(tmp), model, arrivals.port, n)
-        try:
-            [(_, w_start, w_ack, w_status)] = asyncio.run(crowd(base, {warm_name: warm_audio}))
-            wait_for(arrivals, [warm_name], args.timeout_s)
-            results = asyncio.run(crowd(base, audio))
-            wait_for(arrivals, list(audio), args.timeout_s)
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(60)
-    acked = [r for r in results if r[3] == 201]
-    acks = [ack - start for _, start, ack, _ in acked]
-    e2e = [arrivals.first[name] - start for name, start, _, _ in acked if name in arrivals.first]
-    ack50, ack95 = percentiles(acks) if acks else (float("nan"),) * 2
-    e2e50, e2e95 = percentiles(e2e) if e2e else (float("nan"),) * 2
-    warm_e2e = arrivals.first.get(warm_name, float("nan")) - w_start
+    warm = (f"p{n:03d}", audio.pop(f"p{n:03d}"))
     print(f"model: {what}")
-    print(f"server start-up (process start → listening, model loaded): {startup_s:.1f} s")
-    print(f"warm-up upload: status {w_status}, ack {1000 * (w_ack - w_start):.0f} ms, upload→OSC "
-          f"{1000 * warm_e2e:.0f} ms (not in the figures below)")
-    print(f"{n} participants at once, 5-s 16-bit WAVs at {sr} Hz ({len(warm_audio) / 1024:.0f} KiB each), loopback")
-    print(f"acknowledged (201): {len(acked)}/{n}   other answers: {sorted(r[3] for r in results if r[3] != 201)}")
-    print(f"OSC received: {len(e2e)}/{n}   lost: {n - len(e2e)}")
-    print(f"ack          p50 {ack50:7.0f} ms   p95 {ack95:7.0f} ms   max {1000 * max(acks, default=0):7.0f} ms")
-    print(f"upload→OSC   p50 {e2e50:7.0f} ms   p95 {e2e95:7.0f} ms   max {1000 * max(e2e, default=0):7.0f} ms")
-    print("target: 50 at once, nothing lost, ack p95 <= 1000 ms")
+    print(f"{n} participants at once, 5-s 16-bit WAVs at {sr} Hz ({len(warm[1]) / 1024:.0f} KiB each), loopback")
+    report("this tree", run(PROJECT_ROOT, model, audio, warm, args.timeout_s), n)
+    if args.baseline:
+        with tempfile.TemporaryDirectory() as tmp:
+            tree = source_tree(args.baseline, Path(tmp))
+            report(f"baseline: {args.baseline}", run(tree, model, audio, warm, args.timeout_s), n)
+    print("\ntarget: every upload acknowledged, nothing lost, every file intact, ack p95 <= 1000 ms")
 
 
 if __name__ == "__main__":

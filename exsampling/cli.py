@@ -134,8 +134,9 @@ def parser() -> argparse.ArgumentParser:
     train.register(sub, add_config)
     from . import console
     console.register(sub, add_config)
-    from . import server
+    from . import certificate, server
     server.register(sub, add_config)
+    certificate.register(sub, add_config)
     return top
 
 

@@ -111,9 +111,15 @@ class ServerConfig:
     token: the show token ("" = a random one made on the first start and kept in the library, so the
     printed QR codes stay valid after a restart).
     max_upload_mb: largest request body, in MiB. max_recording_s: longest recording a participant may send.
-    rate_limit: uploads allowed per client per ``rate_window_s`` seconds.
+    rate_limit: recordings stored per phone (the recorder's device id, else the address) per ``rate_window_s``
+    seconds. rate_limit_per_address: recordings stored per address per window, whatever the device ids
+    (a venue's NAT or a tunnel puts many phones behind one address).
+    max_connections: open connections at most (also bounded by the process's file descriptors).
+    idle_timeout_s: seconds a connection may take to send a request's headers, or sit idle between requests.
+    body_timeout_s: seconds a request may take to send its body.
     public_url: the URL participants use, if it differs from what is served (a reverse proxy).
     ngrok_token: an ngrok auth token; also read from ``NGROK_AUTHTOKEN``. Empty = no tunnel.
+    ngrok_domain: a fixed ngrok domain (e.g. a free static one): the tunnel's URL, so the QR code, never changes.
     tls: serve HTTPS with a self-signed certificate when listening beyond localhost.
     """
 
@@ -123,9 +129,14 @@ class ServerConfig:
     max_upload_mb: float = 20.0
     max_recording_s: float = 30.0
     rate_limit: int = 10
+    rate_limit_per_address: int = 120
     rate_window_s: float = 60.0
+    max_connections: int = 1000
+    idle_timeout_s: float = 15.0
+    body_timeout_s: float = 120.0
     public_url: str = ""
     ngrok_token: str = ""
+    ngrok_domain: str = ""
     tls: bool = True
 
 
@@ -220,6 +231,10 @@ def validate(cfg: Config) -> None:
          f"osc.prefix {cfg.osc.prefix!r} must start with '/' and not end with it"),
         (0 <= cfg.server.port < 65536, f"server.port {cfg.server.port} is not a TCP port"),
         (cfg.server.max_upload_mb > 0 and cfg.server.max_recording_s > 0, "server limits must be > 0"),
+        (cfg.server.rate_limit >= 1 and cfg.server.rate_limit_per_address >= 1,
+         "server.rate_limit and rate_limit_per_address must be >= 1"),
+        (cfg.server.max_connections >= 8, "server.max_connections must be at least 8"),
+        (cfg.server.idle_timeout_s > 0 and cfg.server.body_timeout_s > 0, "server timeouts must be > 0"),
         (cfg.show.mode in ("auto", "preview"), f"show.mode {cfg.show.mode!r} must be 'auto' or 'preview'"),
     ]
     for ok, message in checks:

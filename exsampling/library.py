@@ -22,8 +22,9 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,9 @@ CREATE TABLE IF NOT EXISTS memory (
 );
 """
 
+#: Files written (and fsync'd) at once when many recordings are stored together.
+WRITERS = 8
+
 # Columns added after the first release: ``(name, declaration)``, added to older databases when opened.
 _ADDED_RECORDING_COLUMNS = (("upload_id", "TEXT"), ("worker", "TEXT"))
 
@@ -92,18 +96,24 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _fsync_write(path: Path, data: bytes) -> None:
+def _fsync_dir(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _fsync_write(path: Path, data: bytes, sync_dir: bool = True) -> None:
+    """Write ``data`` to ``path`` durably (``sync_dir=False``: the caller syncs the folder once for many files)."""
     tmp = path.with_name(path.name + ".part")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    if sync_dir:
+        _fsync_dir(path.parent)
 
 
 def wav_bytes(y: np.ndarray, sr: int) -> bytes:
@@ -126,6 +136,23 @@ def worker_alive(worker: str) -> bool:
         return f"{psutil.Process(int(pid)).create_time():.2f}" == started
     except (ValueError, psutil.Error):
         return False
+
+
+@dataclass(frozen=True)
+class Received:
+    """A received file to store (:meth:`Library.add_recordings`): its bytes, under a generated name, and its row.
+
+    ``photo`` is ``(bytes, extension)``. ``upload_id`` is the sender's own id for this upload (unique).
+    """
+
+    data: bytes
+    extension: str = "wav"
+    participant: str = ""
+    location: Location | None = None
+    photo: tuple[bytes, str] | None = None
+    source: str = "cli"
+    duration_s: float | None = None
+    upload_id: str | None = None
 
 
 class DuplicateUpload(Exception):
@@ -183,47 +210,90 @@ class Library:
 
     # -- recordings ---------------------------------------------------------------------------
 
-    def add_recording(
-        self, data: bytes, extension: str = "wav", *, participant: str = "", location: Location | None = None,
-        photo: tuple[bytes, str] | None = None, source: str = "cli", duration_s: float | None = None,
-        upload_id: str | None = None,
-    ) -> Recording:
-        """Store a received file (its bytes, under a generated name) and its row; return the row.
+    def add_recording(self, data: bytes, extension: str = "wav", **fields: Any) -> Recording:
+        """Store one received file and its row (see :class:`Received` for ``fields``); return the row.
 
-        ``photo`` is ``(bytes, extension)``. ``upload_id``, the sender's own id for this upload, is unique:
-        storing it again raises :class:`DuplicateUpload` (holding the first recording) and keeps nothing new.
-        When this returns, file and row are both durable.
+        Raises :class:`DuplicateUpload` (holding the first recording) when its ``upload_id`` is already stored;
+        nothing new is kept then. When this returns, file and row are both durable.
         """
-        stem = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:10]}"
-        path = self.root / "recordings" / f"{stem}.{extension}"
-        photo_path = self.root / "photos" / f"{stem}.{photo[1]}" if photo is not None else None
-        written = [p for p in (path, photo_path) if p is not None]
+        [stored] = self.add_recordings([Received(data, extension, **fields)])
+        if isinstance(stored, Exception):
+            raise stored
+        return stored
+
+    def add_recordings(self, items: list[Received]) -> list[Recording | Exception]:
+        """Store several received files and their rows together (a crowd's uploads share two commits and one
+        folder sync); for each, its row, or the exception that kept it out (:class:`DuplicateUpload` when its
+        ``upload_id`` is stored already, an ``OSError`` when its file could not be written).
+
+        Files are announced (``incoming``) before they are written, so a crash before their rows commit leaves
+        nothing :meth:`sweep` does not remove. When this returns, every file and row returned is durable.
+        """
+        results: list[Recording | Exception | None] = [None] * len(items)
+        with self._connect() as db:  # retries already stored write nothing
+            for i, item in enumerate(items):
+                first = item.upload_id and db.execute("SELECT * FROM recordings WHERE upload_id=?",
+                                                      (item.upload_id,)).fetchone()
+                if first:
+                    results[i] = DuplicateUpload(_recording(first))
+        stamp = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+        files: dict[int, tuple[Path, Path | None]] = {}
+        for i, item in enumerate(items):
+            if results[i] is None:
+                stem = f"{stamp}-{uuid.uuid4().hex[:10]}"
+                files[i] = (self.root / "recordings" / f"{stem}.{item.extension}",
+                            self.root / "photos" / f"{stem}.{item.photo[1]}" if item.photo is not None else None)
+        announced = [p for pair in files.values() for p in pair if p is not None]
+        if not announced:  # nothing new to store
+            return results
         with self._transaction() as db:
-            db.executemany("INSERT INTO incoming (path, worker) VALUES (?, ?)", [(str(p), self.worker) for p in written])
+            db.executemany("INSERT INTO incoming (path, worker) VALUES (?, ?)", [(str(p), self.worker) for p in announced])
+        def write(i: int) -> None:
+            path, photo_path = files[i]
+            try:
+                _fsync_write(path, items[i].data, sync_dir=False)
+                if photo_path is not None:
+                    _fsync_write(photo_path, items[i].photo[0], sync_dir=False)
+            except OSError as exc:
+                results[i] = exc
+
         try:
-            _fsync_write(path, data)
-            if photo is not None:
-                _fsync_write(photo_path, photo[0])
+            # Files are synced side by side: the file system commits many fsyncs at once (≈ 4× faster for 100).
+            with ThreadPoolExecutor(max_workers=min(WRITERS, len(files)), thread_name_prefix="exsampling-fsync") as pool:
+                list(pool.map(write, files))
+            for folder in {p.parent for p in announced}:
+                _fsync_dir(folder)
             with self._transaction() as db:
-                first = upload_id and db.execute("SELECT id FROM recordings WHERE upload_id=?", (upload_id,)).fetchone()
-                if not first:
-                    cur = db.execute(
+                for i, (path, photo_path) in files.items():
+                    item = items[i]
+                    first = results[i] is None and item.upload_id and db.execute(
+                        "SELECT * FROM recordings WHERE upload_id=?", (item.upload_id,)).fetchone()
+                    if first:  # the same upload twice in one batch, or stored meanwhile by another process
+                        results[i] = DuplicateUpload(_recording(first))
+                    if results[i] is not None:
+                        continue
+                    loc = item.location
+                    results[i] = db.execute(
                         "INSERT INTO recordings (path, received_at, participant, lat, lon, accuracy_m, photo_path,"
                         " source, duration_s, upload_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                        (str(path), utc_now(), participant, location.lat if location else None,
-                         location.lon if location else None, location.accuracy_m if location else None,
-                         str(photo_path) if photo_path else None, source, duration_s, upload_id),
-                    )
-                db.executemany("DELETE FROM incoming WHERE path=?", [(str(p),) for p in written])
+                        (str(path), utc_now(), item.participant, loc.lat if loc else None, loc.lon if loc else None,
+                         loc.accuracy_m if loc else None, str(photo_path) if photo_path else None, item.source,
+                         item.duration_s, item.upload_id)).lastrowid
+                db.executemany("DELETE FROM incoming WHERE path=?", [(str(p),) for p in announced])
         except BaseException:
-            self._forget_incoming(written)
+            self._forget_incoming(announced)
             raise
-        if first:
-            self._forget_incoming(written)
-            raise DuplicateUpload(self.recording(first["id"]))
-        return self.recording(cur.lastrowid)
+        self._forget_incoming([p for i, pair in files.items() if isinstance(results[i], Exception)
+                               for p in pair if p is not None])
+        ids = [r for r in results if isinstance(r, int)]
+        with self._connect() as db:
+            rows = {row["id"]: _recording(row) for row in db.execute(
+                f"SELECT * FROM recordings WHERE id IN ({','.join('?' * len(ids))})", ids)}
+        return [rows[r] if isinstance(r, int) else r for r in results]
 
     def _forget_incoming(self, paths: list[Path]) -> None:
+        if not paths:
+            return
         for p in paths:
             p.unlink(missing_ok=True)
             p.with_name(p.name + ".part").unlink(missing_ok=True)

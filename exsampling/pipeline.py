@@ -19,7 +19,7 @@ import numpy as np
 from . import audio, features, pitch
 from .classifier import Classifier, Recall, RelabelMemory, top_k
 from .config import Config
-from .library import Library, utc_now, wav_bytes
+from .library import Library, Received, utc_now, wav_bytes
 from .mapping import LABELS, Mapper, RuleFailure
 from .osc import OscSender
 from .records import Location, Recording, Sample
@@ -111,23 +111,42 @@ class Pipeline:
         )
         return Intake(rec, y, time.perf_counter())
 
-    def receive(self, data: bytes, extension: str = "wav", *, participant: str = "",
-                location: Location | None = None, photo: tuple[bytes, str] | None = None, source: str = "upload",
-                max_duration_s: float | None = None, upload_id: str | None = None) -> Intake:
-        """Store ``data`` on the strength of its header alone, for answering a participant at once.
+    def receive(self, arrival: Received, max_duration_s: float | None = None) -> Intake:
+        """Store one upload on the strength of its header alone (see :meth:`receive_all`); raise what refused it."""
+        [result] = self.receive_all([arrival], max_duration_s)
+        if isinstance(result, Exception):
+            raise result
+        return result
 
-        Refused here, before anything is stored: not audio, empty, over 192 kHz or stereo, too long (by the
-        header), and for float files (the only kind that can hold them) NaN or infinite samples. Everything
-        else (a damaged body, nothing audible) is found while processing and reported on the recording's
-        status. Raises an :class:`exsampling.audio.AudioError`, or :class:`exsampling.library.DuplicateUpload`
-        when ``upload_id`` is already stored.
+    def receive_all(self, arrivals: list[Received], max_duration_s: float | None = None) -> list[Intake | Exception]:
+        """Store uploads on the strength of their headers alone, for answering participants at once; together,
+        so a crowd's uploads share the library's commits. For each: its intake, or what refused it.
+
+        Refused before anything is stored: not audio, empty, over 192 kHz or stereo, longer than
+        ``max_duration_s`` (by the header), and for float files (the only kind that can hold them) NaN or
+        infinite samples: an :class:`exsampling.audio.AudioError`. An ``upload_id`` already stored gives
+        :class:`exsampling.library.DuplicateUpload`. Everything else (a damaged body, nothing audible) is found
+        while processing and reported on the recording's status.
         """
         limit = min(self.cfg.audio.max_duration_s, max_duration_s or np.inf)
-        header = audio.check_header(data, limit)
-        y = self._decode(data, limit) if header.is_float else None
-        rec = self.library.add_recording(data, extension, participant=participant, location=location, photo=photo,
-                                         source=source, duration_s=header.duration_s, upload_id=upload_id)
-        return Intake(rec, y, time.perf_counter())
+        checked: list[tuple[Received, np.ndarray | None] | Exception] = []
+        for arrival in arrivals:
+            try:
+                header = audio.check_header(arrival.data, limit)
+                y = self._decode(arrival.data, limit) if header.is_float else None
+                checked.append((replace(arrival, duration_s=header.duration_s), y))
+            except audio.AudioError as exc:
+                checked.append(exc)
+        kept = [c for c in checked if not isinstance(c, Exception)]
+        stored = iter(self.library.add_recordings([arrival for arrival, _ in kept]) if kept else [])
+        results: list[Intake | Exception] = []
+        for c in checked:
+            if isinstance(c, Exception):
+                results.append(c)
+                continue
+            rec = next(stored)
+            results.append(rec if isinstance(rec, Exception) else Intake(rec, c[1], time.perf_counter()))
+        return results
 
     def unfinished(self) -> list[Intake]:
         """Recordings stored but never processed (the process stopped or died first), oldest first."""

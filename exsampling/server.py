@@ -3,11 +3,15 @@
 One Tornado application (:func:`make_app`) runs both inside the console's Jupyter kernel (on the kernel's
 own asyncio loop, :func:`start`) and from ``exsampling serve``. The HTTP contract is docs/http.md.
 
-Listeners (see :func:`start`): plain HTTP on 127.0.0.1 at ``[server] port`` (the console, Max's jweb at
-``http://127.0.0.1:8765/map``, and the tunnel's target), and, when listening beyond localhost with
-``[server] tls``, HTTPS with a self-signed certificate on ``port + 1`` for phones on the LAN (a phone only
-gets a microphone and a location in a secure context). Only this application is ever put behind a tunnel,
-never the console's Jupyter/Voilà port.
+Listeners (see :func:`start`): plain HTTP at ``[server] port`` (the console, Max's jweb at
+``http://127.0.0.1:8765/map``, the tunnel's target; phones on the LAN get only the join page there), and,
+when listening beyond localhost with ``[server] tls``, HTTPS with the show's own certificate on ``port + 1``
+for phones on the LAN (a phone only gets a microphone and a location in a secure context). Only this
+application is ever put behind a tunnel, never the console's Jupyter/Voilà port.
+
+An acknowledged recording is never lost: it is stored (file and row) before the answer, processed from the
+library's queue, found again after a crash or a stop (:meth:`~exsampling.pipeline.Pipeline.unfinished`), and
+a phone retrying with its ``upload_id`` gets the first answer, even after a restart.
 """
 from __future__ import annotations
 
@@ -20,14 +24,12 @@ import math
 import os
 import re
 import secrets
-import shutil
 import socket
 import ssl
-import subprocess
-import tempfile
+import threading
 import time
 import unicodedata
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,21 +38,28 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import segno
-import tornado.httpserver
 import tornado.httputil
 import tornado.netutil
 import tornado.web
 
+from . import photo
 from .audio import AudioError
+from .certificate import CertificateError, authority_in, ensure_certificate, fingerprint
 from .config import PROJECT_ROOT, Config
+from .connections import ConnectionGuard, GuardedHTTPServer, connection_cap, quiet_floods, raise_descriptor_limit
 from .pitch import note_name
 from .records import Location, Recording, Sample, outcome_json
+from .tunnel import Agent, NgrokAgent, ShowTunnel, TunnelError
+
+__all__ = ["CertificateError", "PortInUse", "Server", "Show", "TunnelError", "ensure_certificate", "lan_address",
+           "make_app", "qr_png", "qr_text", "start"]
 
 if TYPE_CHECKING:  # the CLI imports this module for every command: keep its import light
-    from .library import Library
+    from .library import Library, Received
     from .pipeline import Intake, Pipeline
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("tornado.access")
 
 #: The recorder's and the map's static files (HTML, CSS, JS), served as they are: no build step.
 RECORDER_DIR = PROJECT_ROOT / "recorder"
@@ -61,31 +70,35 @@ MAX_NAME_CHARS = 60
 MAX_PROMPT_CHARS = 280
 #: Most samples ``GET /api/samples`` returns at once.
 MAX_SAMPLES_LISTED = 500
-#: Upload ids remembered for answering a retried upload with its first answer (oldest forgotten first).
-MAX_UPLOAD_IDS = 10_000
+#: Request bodies held in memory at once, all uploads together, in bytes: past it an upload is asked to come back
+#: (503, which the recorder retries by itself), so a crowd of slow 20-MiB uploads cannot exhaust the laptop.
+MAX_BUFFERED_BYTES = 512 * 2 ** 20
+#: Seconds a stopping server waits for the uploads it is receiving to be stored.
+DRAIN_S = 10.0
+#: Longest a stored recording waits for a quiet moment (no upload arriving) before it is processed, in seconds.
+PROCESS_DEFER_S = 2.0
+#: Host names that are this machine (a page elsewhere that rebinds its own name to 127.0.0.1 sends its own).
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 AUDIO_MAGIC = ((b"RIFF", "wav"), (b"RF64", "wav"), (b"fLaC", "flac"), (b"OggS", "ogg"), (b"ID3", "mp3"),
                (b"\xff\xfb", "mp3"), (b"\xff\xf3", "mp3"), (b"FORM", "aiff"))
 IMAGE_MAGIC = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF8", "gif"))
 
 # Status codes for each AudioError code: not audio at all → 415; audio we will not use → 422.
-AUDIO_STATUS = {"undecodable": 415, "empty": 422, "too_long": 422, "invalid_samples": 422, "silent": 422}
+AUDIO_STATUS = {"undecodable": 415, "empty": 422, "too_long": 422, "invalid_samples": 422, "silent": 422,
+                "unsupported_audio": 422}
 
-# Bidirectional overrides let a name rewrite how the text around it reads on the performer's screen.
-_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+# Characters that change how a name reads without being seen: line and paragraph separators (Zl, Zp), format
+# characters (Cf: zero-width spaces and joiners, direction marks and overrides, soft hyphens, tags), controls,
+# surrogates, private use and unassigned code points.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_ZWJ = "\u200d"
+# Upload and device ids: 8–64 letters, digits, '-' or '_' (they end up in logs and SQLite, never in a path).
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 class PortInUse(OSError):
     """The server's port is taken (often: another console kernel, or an earlier ``exsampling serve``)."""
-
-
-class TunnelError(OSError):
-    """The ngrok tunnel could not be opened (no binary, no network, bad token, …)."""
-
-
-class CertificateError(OSError):
-    """The self-signed certificate for HTTPS on the LAN could not be made."""
 
 
 class Refusal(tornado.web.HTTPError):
@@ -197,18 +210,29 @@ def parse_location(lat: str | None, lon: str | None, accuracy: str | None) -> Lo
     return Location(values["lat"], values["lon"], values["accuracy"])
 
 
+def _hidden(name: str, i: int) -> bool:
+    """Whether ``name[i]`` is an invisible or line-breaking character (see ``_HIDDEN``)."""
+    c = name[i]
+    if c == _ZWJ and 0 < i < len(name) - 1 and unicodedata.category(name[i + 1]) == "So" and (
+            unicodedata.category(name[i - 1]) in ("So", "Sk") or name[i - 1] == "\ufe0f"):
+        return False  # it joins two emoji into one picture (👩‍🎤): nothing hidden
+    return unicodedata.category(c) in _HIDDEN
+
+
 def parse_name(raw: str | None) -> str:
     """The participant's name, NFC-normalised and stripped ("" = anonymous).
 
-    Raises :class:`Refusal` (400 ``invalid_field``) for more than :data:`MAX_NAME_CHARS` characters, control
-    characters (line breaks, escapes) or bidirectional overrides.
+    Raises :class:`Refusal` (400 ``invalid_field``) for more than :data:`MAX_NAME_CHARS` characters, or any
+    character that is invisible or breaks a line: controls, line/paragraph separators, format characters
+    (zero-width spaces, direction marks and overrides, soft hyphens, tags). A zero-width joiner inside an emoji
+    sequence is kept.
     """
     name = unicodedata.normalize("NFC", raw or "").strip()
     if len(name) > MAX_NAME_CHARS:
         raise Refusal(400, "invalid_field", f"the name is {len(name)} characters; at most {MAX_NAME_CHARS}",
                       field="name")
-    if any(unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") or c in _BIDI_CONTROLS for c in name):
-        raise Refusal(400, "invalid_field", "the name holds control characters", field="name")
+    if any(_hidden(name, i) for i in range(len(name))):
+        raise Refusal(400, "invalid_field", "the name holds invisible or line-breaking characters", field="name")
     return name
 
 
@@ -226,54 +250,154 @@ def sniff_photo(data: bytes) -> str | None:
     return sniff(data, IMAGE_MAGIC)
 
 
+def check_photo(data: bytes) -> str:
+    """The photo's kind (``jpg``, …), after refusing what is not an image we keep (415 ``photo_not_image``) and,
+    from the header alone, an image of more than :data:`exsampling.photo.MAX_PIXELS` (422 ``photo_too_large``)."""
+    kind = sniff_photo(data)
+    if kind is None:
+        raise Refusal(415, "photo_not_image", "the photo is not a JPEG, PNG, GIF, WebP or HEIC image")
+    pixels = photo.pixels(data, kind)
+    if pixels is not None and pixels > photo.MAX_PIXELS:
+        raise Refusal(422, "photo_too_large", f"the photo has {pixels / 1e6:.0f} megapixels; at most "
+                      f"{photo.MAX_PIXELS / 1e6:.0f} are taken: send a smaller one, or none")
+    return kind
+
+
 # -- small shared pieces of the app ---------------------------------------------------------------
 
 
 class RateLimiter:
-    """At most ``limit`` events per client in any ``window_s`` seconds (a sliding window)."""
+    """Recordings stored per phone and per address in any ``window_s`` seconds (sliding windows).
 
-    def __init__(self, limit: int, window_s: float) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._events: dict[str, deque[float]] = {}
+    A phone is its address plus the device id its recorder keeps (one without an id counts as its address);
+    ``per_address`` bounds an address whatever ids it sends, high enough for a venue's NAT. :meth:`wait_s` only
+    looks; :meth:`record` counts a stored recording, so refused or unauthenticated requests spend nothing.
+    """
 
-    def allow(self, client: str, now: float | None = None) -> float:
-        """Record an event for ``client``; 0 if allowed, else the seconds until it would be."""
+    def __init__(self, per_device: int, per_address: int, window_s: float) -> None:
+        self.per_device, self.per_address, self.window_s = per_device, per_address, window_s
+        self._events: dict[tuple[str, ...], deque[float]] = {}
+
+    def _keys(self, address: str, device: str) -> tuple[tuple[tuple[str, ...], int], ...]:
+        return ((("phone", address, device), self.per_device), (("address", address), self.per_address))
+
+    def wait_s(self, address: str, device: str = "", now: float | None = None) -> float:
+        """0 if ``device`` at ``address`` may store one more recording now, else the seconds until it may."""
         now = time.monotonic() if now is None else now
-        events = self._events.setdefault(client, deque())
-        while events and events[0] <= now - self.window_s:
-            events.popleft()
-        if len(events) >= self.limit:
-            return events[0] + self.window_s - now
-        events.append(now)
+        wait = 0.0
+        for key, limit in self._keys(address, device):
+            events = self._events.get(key, ())
+            while events and events[0] <= now - self.window_s:
+                events.popleft()
+            if len(events) >= limit:
+                wait = max(wait, events[0] + self.window_s - now)
+        return wait
+
+    def record(self, address: str, device: str = "", now: float | None = None) -> None:
+        """Count one stored recording for ``device`` at ``address``."""
+        now = time.monotonic() if now is None else now
+        for key, _ in self._keys(address, device):
+            self._events.setdefault(key, deque()).append(now)
         if len(self._events) > 4096:  # forget idle clients so a crowd cannot grow this without bound
-            self._events = {c: e for c, e in self._events.items() if e and e[-1] > now - self.window_s}
-        return 0.0
+            self._events = {k: e for k, e in self._events.items() if e and e[-1] > now - self.window_s}
+
+
+@dataclass(frozen=True)
+class JoinInfo:
+    """What the LAN join page shows: the HTTPS recorder's origin, its certificate's fingerprint, the LAN
+    address, and the show's certificate authority (None without one)."""
+
+    origin: str
+    fingerprint: str
+    host: str
+    authority: Any
+
+
+class Storer:
+    """Stores uploads beside the loop, on one thread, in batches: the uploads that arrive while one batch is being
+    written share the next batch's commits (a crowd's acknowledgements wait on the disk once, not 200 times)."""
+
+    def __init__(self, pipeline: Pipeline, max_duration_s: float) -> None:
+        self.pipeline, self.max_duration_s = pipeline, max_duration_s
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exsampling-store")
+        self._pending: list[tuple[Received, asyncio.Future]] = []
+        self._lock = threading.Lock()
+        self._running = False
+
+    def store(self, arrival: Received) -> asyncio.Future:
+        """A future for ``arrival``'s :class:`~exsampling.pipeline.Intake` (or what refused it)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._lock:
+            self._pending.append((arrival, future))
+            start, self._running = not self._running, True
+        if start:
+            self.pool.submit(self._drain, loop)
+        return future
+
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            with self._lock:
+                batch, self._pending = self._pending, []
+                if not batch:
+                    self._running = False
+                    return
+            try:
+                results: list[Any] = self.pipeline.receive_all([arrival for arrival, _ in batch], self.max_duration_s)
+            except Exception as exc:  # the library failed as a whole (disk full…): every upload hears it
+                results = [exc] * len(batch)
+            for (_, future), result in zip(batch, results):
+                loop.call_soon_threadsafe(_settle, future, result)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False)
+
+
+def _settle(future: asyncio.Future, result: Any) -> None:
+    if future.done():  # its request went away meanwhile
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
 
 
 @dataclass
 class _Context:
-    """What the handlers share: the pipeline and show, the limiter, retried uploads, running jobs."""
+    """What the handlers share: the pipeline and show, the limiter, uploads being stored, the processing queue."""
 
     cfg: Config
     pipeline: Pipeline
     show: Show
     limiter: RateLimiter
-    # Ingest (decode, check, fsync) runs beside the loop so one upload's disk write never stalls another's
-    # acknowledgement; the pipeline's own single worker does the classifying.
-    ingest_pool: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="exsampling-ingest"))
-    uploads: OrderedDict[str, asyncio.Future] = field(default_factory=OrderedDict)
-    jobs: set[asyncio.Task] = field(default_factory=set)
+    storer: Storer
+    waiting: deque[Intake] = field(default_factory=deque)  # stored, not yet handed to the pipeline
+    feeder: asyncio.Task | None = None
+    join: JoinInfo | None = None  # set when HTTPS serves the LAN: plain HTTP from the LAN is then the join page
+    receiving: int = 0  # uploads whose body has arrived and that are being stored
+    buffered: int = 0  # bytes of request bodies held in memory
 
     @property
     def max_body_bytes(self) -> int:
         return int(self.cfg.server.max_upload_mb * 2 ** 20)
 
     def process(self, intake: Intake) -> None:
-        """Run the chain for ``intake`` in the background; a crash marks the recording "failed"."""
-        task = asyncio.ensure_future(self._process(intake))
-        self.jobs.add(task)
-        task.add_done_callback(self.jobs.discard)
+        """Run the chain for ``intake`` in the background, after the uploads arriving now are answered (see
+        :meth:`_feed`); a crash marks the recording "failed"."""
+        self.waiting.append(intake)
+        if self.feeder is None or self.feeder.done():
+            self.feeder = asyncio.ensure_future(self._feed())
+
+    async def _feed(self) -> None:
+        """Hand stored recordings to the pipeline one at a time. Acknowledging a crowd comes first: a recording
+        waits while bodies are arriving or being stored, at most :data:`PROCESS_DEFER_S` seconds. What is still
+        waiting when the process stops is in the library as "received", for the next start."""
+        while self.waiting:
+            intake = self.waiting[0]
+            while (self.receiving or self.buffered) and time.perf_counter() - intake.stored_at < PROCESS_DEFER_S:
+                await asyncio.sleep(0.02)
+            self.waiting.popleft()
+            await self._process(intake)
 
     async def _process(self, intake: Intake) -> None:
         try:
@@ -290,18 +414,29 @@ def _is_loopback(ip: str) -> bool:
         return False
 
 
-class ApiHandler(tornado.web.RequestHandler):
-    """Base for every route: JSON refusals, the show token, who the client is."""
+class ShowHandler(tornado.web.RequestHandler):
+    """What every route shares: JSON refusals, who the client is, this machine's own routes, the LAN gate.
+
+    ``over_lan_http``: whether a phone on the LAN may reach this route over plain HTTP. When the LAN has its
+    HTTPS listener, everything else answers it with the way to the join page (the recorder needs HTTPS).
+    """
 
     ctx: _Context
+    over_lan_http = False
 
-    def initialize(self, ctx: _Context) -> None:
-        self.ctx = ctx
+    def prepare(self) -> None:
+        if self.ctx.join is not None and self.request.protocol == "http" and not _is_loopback(self.request.remote_ip) \
+                and not self.over_lan_http:
+            if self.request.method in ("GET", "HEAD") and not self.request.path.startswith("/api/"):
+                token = self.get_query_argument("token", "")
+                self.redirect("/join" + (f"?{urlencode({'token': token})}" if token else ""))
+                return
+            raise Refusal(403, "use_https", "on the LAN the show takes sounds over HTTPS only: open the join page "
+                          f"(http://{self.ctx.join.host}:{self.request.host.rpartition(':')[2]}/join)")
 
-    def set_default_headers(self) -> None:
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")  # the page's URL carries the token
+    def _request_summary(self) -> str:
+        # Tornado's own summary holds the query string, and so the show token: keep it out of every log line.
+        return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None))[1]
@@ -327,8 +462,26 @@ class ApiHandler(tornado.web.RequestHandler):
 
     @property
     def is_local(self) -> bool:
-        """A request from this machine itself, not through the tunnel."""
-        return _is_loopback(self.request.remote_ip) and not self.forwarded
+        """A request from this machine itself, not through the tunnel, naming this machine in ``Host`` (a page
+        elsewhere whose name was rebound to 127.0.0.1 sends its own name there)."""
+        host = self.request.host_name
+        return _is_loopback(self.request.remote_ip) and not self.forwarded and host in LOCAL_HOSTS
+
+    def require_local(self) -> None:
+        if not self.is_local:
+            raise Refusal(403, "local_only", "this is for the performer's own machine")
+
+
+class ApiHandler(ShowHandler):
+    """Base for the API routes: no caching, the show token."""
+
+    def initialize(self, ctx: _Context) -> None:
+        self.ctx = ctx
+
+    def set_default_headers(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "no-referrer")  # the page's URL carries the token
 
     def check_token(self, given: str | None) -> None:
         """Refuse (403 ``bad_token``) unless ``given`` is the show's token."""
@@ -344,10 +497,14 @@ class ApiHandler(tornado.web.RequestHandler):
 
 class NotFound(ApiHandler):
     def prepare(self) -> None:
-        raise Refusal(404, "not_found", f"nothing at {self.request.path}")
+        super().prepare()
+        if not self._finished:
+            raise Refusal(404, "not_found", f"nothing at {self.request.path}")
 
 
 class Health(ApiHandler):
+    over_lan_http = True
+
     def get(self) -> None:
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish("ok\n")
@@ -361,23 +518,33 @@ class ShowState(ApiHandler):
 
 @tornado.web.stream_request_body
 class Upload(ApiHandler):
-    """``POST /api/recordings``: checks that cost nothing come before the body; the body is bounded as it streams."""
+    """``POST /api/recordings``: checks that cost nothing come before the body; the body is bounded as it streams;
+    the recording is stored on the strength of its header and answered at once, then processed."""
 
     def prepare(self) -> None:
-        self.body = bytearray()
+        self.body, self.held = bytearray(), 0
+        super().prepare()
+        if self._finished:
+            return
         token = self.request_token()
         if token is not None:  # a token in the URL lets us refuse before a byte of the body is read
             self.check_token(token)
-        self.check_open_and_rate()
+            self.check_open_and_rate()
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > self.ctx.max_body_bytes:
             self.refuse_too_large(int(length))
+
+    @property
+    def device(self) -> str:
+        """The phone's own id (``X-Exsampling-Device``, kept by the recorder), or "" when it sent none."""
+        given = self.request.headers.get("X-Exsampling-Device", "")
+        return given if _CLIENT_ID.fullmatch(given) else ""
 
     def check_open_and_rate(self) -> None:
         if not self.ctx.show.is_open:
             raise Refusal(409, "show_closed", "the performer has closed the show for new sounds; keep your "
                           "recording and send it when the show opens again")
-        wait_s = math.ceil(self.ctx.limiter.allow(self.client))
+        wait_s = math.ceil(self.ctx.limiter.wait_s(self.client, self.device))
         if wait_s:
             raise Refusal(429, "rate_limited", f"too many sounds from you in a short time; try again in {wait_s} s",
                           headers={"Retry-After": str(wait_s)}, retry_after_s=wait_s)
@@ -389,38 +556,65 @@ class Upload(ApiHandler):
     def data_received(self, chunk: bytes) -> None:
         if self._finished:  # already refused: the rest of the body is dropped, the connection closes
             return
-        if len(self.body) + len(chunk) > self.ctx.max_body_bytes:
-            try:
+        try:
+            if len(self.body) + len(chunk) > self.ctx.max_body_bytes:
                 self.refuse_too_large(len(self.body) + len(chunk))
-            except Refusal as exc:
-                self.body = bytearray()
-                self.send_error(413, exc_info=(Refusal, exc, None))
+            if self.ctx.buffered + len(chunk) > MAX_BUFFERED_BYTES:
+                raise Refusal(503, "busy", "the show is receiving many sounds right now; yours is sent again in a "
+                              "moment", headers={"Retry-After": "5"}, retry_after_s=5)
+        except Refusal as exc:
+            self._release()
+            self.send_error(exc.status_code, exc_info=(Refusal, exc, None))
             return
         self.body += chunk
+        self.held += len(chunk)
+        self.ctx.buffered += len(chunk)
+
+    def _release(self) -> None:
+        self.body = bytearray()
+        self.ctx.buffered -= self.held
+        self.held = 0
+
+    def on_finish(self) -> None:
+        self._release()
+
+    def on_connection_close(self) -> None:
+        self._release()
+        super().on_connection_close()
 
     async def post(self) -> None:
         if self._finished:  # refused while the body streamed in
             return
+        self.ctx.receiving += 1
+        try:
+            await self._receive()
+        finally:
+            self.ctx.receiving -= 1
+
+    async def _receive(self) -> None:
         args: dict[str, list[bytes]] = {}
         files: dict[str, list[tornado.httputil.HTTPFile]] = {}
-        tornado.httputil.parse_body_arguments(self.request.headers.get("Content-Type", ""), bytes(self.body),
-                                              args, files)
-        self.body = bytearray()
+        try:
+            tornado.httputil.parse_body_arguments(self.request.headers.get("Content-Type", ""), bytes(self.body),
+                                                  args, files)
+        except tornado.httputil.HTTPInputError:
+            raise Refusal(400, "bad_form", "the upload is not a complete multipart/form-data form (cut short, "
+                          "no boundary, or a broken part); send it again from the recorder page") from None
+        finally:
+            self._release()
         form = {k: self._text(k, v[0]) for k, v in args.items()}
         if self.request_token() is None:
             self.check_token(form.get("token"))
+            self.check_open_and_rate()
         upload_id = form.get("upload_id") or None
-        if upload_id is not None and not _UPLOAD_ID.fullmatch(upload_id):
+        if upload_id is not None and not _CLIENT_ID.fullmatch(upload_id):
             raise Refusal(400, "invalid_field", "upload_id must be 8–64 letters, digits, '-' or '_'",
                           field="upload_id")
         audio = files.get("audio", [None])[0]
         if audio is None:
             raise Refusal(400, "missing_audio", "the form has no 'audio' file")
-        ingest = self._ingest_call(audio.body, form, files.get("photo", [None])[0])
-        if upload_id is None:
-            rec = await self._ingest(ingest)
-            return self._created(rec)
-        rec, first = await self._ingest_once(upload_id, ingest)
+        arrival = self._arrival(audio.body, form, files.get("photo", [None])[0], upload_id)
+        rec, first = await self._store(arrival)
         self._created(rec, status=201 if first else 200)
 
     def _text(self, name: str, raw: bytes) -> str:
@@ -429,49 +623,32 @@ class Upload(ApiHandler):
         except UnicodeDecodeError:
             raise Refusal(400, "invalid_field", f"{name} is not UTF-8 text", field=name) from None
 
-    def _ingest_call(self, audio: bytes, form: dict[str, str],
-                     photo: tornado.httputil.HTTPFile | None) -> Callable[[], Intake]:
-        """Check every field now; return the call that stores the recording (run off the loop)."""
+    def _arrival(self, audio: bytes, form: dict[str, str], photo_file: tornado.httputil.HTTPFile | None,
+                 upload_id: str | None) -> Received:
+        """Check every field now; the recording to store."""
+        from .library import Received
+
         location = parse_location(form.get("lat"), form.get("lon"), form.get("accuracy"))
         name = parse_name(form.get("name"))
-        photo_file = None
-        if photo is not None and photo.body:
-            ext = sniff_photo(photo.body)
-            if ext is None:
-                raise Refusal(415, "photo_not_image", "the photo is not a JPEG, PNG, GIF, WebP or HEIC image")
-            photo_file = (photo.body, ext)
-        return lambda: self.ctx.pipeline.ingest(
-            audio, sniff(audio, AUDIO_MAGIC) or "bin", participant=name, location=location, photo=photo_file,
-            source="upload", max_duration_s=self.ctx.cfg.server.max_recording_s)
+        kept_photo = (photo_file.body, check_photo(photo_file.body)) if photo_file is not None and photo_file.body \
+            else None
+        return Received(audio, sniff(audio, AUDIO_MAGIC) or "bin", participant=name, location=location,
+                        photo=kept_photo, source="upload", upload_id=upload_id)
 
-    async def _ingest(self, ingest: Callable[[], Intake]) -> Recording:
+    async def _store(self, arrival: Received) -> tuple[Recording, bool]:
+        """Store the recording, or find the one its upload id stored before (a retry, perhaps after a restart,
+        from a phone that never heard the first answer): ``(recording, first time)``."""
+        from .library import DuplicateUpload
+
         try:
-            intake = await asyncio.get_running_loop().run_in_executor(self.ctx.ingest_pool, ingest)
+            intake = await self.ctx.storer.store(arrival)
+        except DuplicateUpload as dup:
+            return dup.recording, False
         except AudioError as exc:
             raise Refusal(AUDIO_STATUS.get(exc.code, 422), exc.code, str(exc)) from exc
+        self.ctx.limiter.record(self.client, self.device)
         self.ctx.process(intake)
-        return intake.recording
-
-    async def _ingest_once(self, upload_id: str, ingest: Callable[[], Intake]) -> tuple[Recording, bool]:
-        """Store an upload once per ``upload_id``: a retry (the answer was lost on the way) gets the first result."""
-        uploads = self.ctx.uploads
-        if upload_id in uploads:
-            return await asyncio.shield(uploads[upload_id]), False
-        future = uploads[upload_id] = asyncio.get_running_loop().create_future()
-        while len(uploads) > MAX_UPLOAD_IDS:
-            uploads.popitem(last=False)
-        try:
-            rec = await self._ingest(ingest)
-        except BaseException as exc:
-            uploads.pop(upload_id, None)  # refused or failed: a retry is a fresh attempt
-            if isinstance(exc, Exception):
-                future.set_exception(exc)
-                future.exception()  # mark retrieved: nobody else may be waiting
-            else:  # cancelled: a retry waiting on this one must not wait forever
-                future.cancel()
-            raise
-        future.set_result(rec)
-        return rec, True
+        return intake.recording, True
 
     def _created(self, rec: Recording, status: int = 201) -> None:
         self.set_status(status)
@@ -492,8 +669,7 @@ class RecordingStatus(ApiHandler):
 
 class SampleList(ApiHandler):
     def get(self) -> None:
-        if not self.is_local:
-            raise Refusal(403, "local_only", "the sample list is for the performer's own machine")
+        self.require_local()
         try:
             limit = int(self.get_query_argument("limit", "200"))
         except ValueError:
@@ -503,15 +679,59 @@ class SampleList(ApiHandler):
         self.finish({"samples": [map_sample_json(s) for s in samples]})
 
 
-class Page(tornado.web.StaticFileHandler):
+class Join(ApiHandler):
+    """``GET /join``: on plain HTTP, for a phone on the LAN: how to pass its browser's certificate warning, the
+    certificate's fingerprint to compare, and the way on to the HTTPS recorder."""
+
+    over_lan_http = True
+
+    def get(self) -> None:
+        join = self.ctx.join
+        if join is None:
+            raise Refusal(404, "not_found", "this show has no LAN recorder (it serves no HTTPS)")
+        token = self.get_query_argument("token", "")
+        self.set_header("Content-Security-Policy", f"default-src 'self'; connect-src 'self' {join.origin}; "
+                        "style-src 'self'; script-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+        self.render("join.html", recorder_url=with_token(f"{join.origin}/", token) if token else f"{join.origin}/",
+                    fingerprint=join.fingerprint, host=join.host, authority=join.authority)
+
+
+class JoinFile(ApiHandler):
+    """The show's certificate authority, for house devices to install once (see ``exsampling ca``)."""
+
+    over_lan_http = True
+    TYPES = {"exsampling-ca.pem": "application/x-x509-ca-cert",
+             "exsampling.mobileconfig": "application/x-apple-aspen-config"}
+
+    def get(self, name: str) -> None:
+        authority = self.ctx.join.authority if self.ctx.join else None
+        if authority is None:
+            raise Refusal(404, "not_found", "this show has no certificate authority (see 'exsampling ca')")
+        path = authority.cert if name == "exsampling-ca.pem" else authority.profile
+        self.set_header("Content-Type", self.TYPES[name])
+        self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        self.finish(path.read_bytes())
+
+
+class Page(ShowHandler, tornado.web.StaticFileHandler):
     """The recorder's and the map's files, with a policy that allows nothing from elsewhere.
 
-    ``file`` fixes the file a route serves (``/`` → index.html, ``/map`` → map.html).
+    ``file`` fixes the file a route serves (``/`` → index.html, ``/map`` → map.html); ``local_only`` keeps a
+    page for this machine (the map).
     """
 
-    def initialize(self, path: str, file: str | None = None) -> None:
+    #: What the join page needs over plain HTTP on the LAN.
+    LAN_FILES = frozenset({"join.js", "style.css"})
+
+    def initialize(self, path: str, ctx: _Context, file: str | None = None, local_only: bool = False) -> None:
         super().initialize(path)
-        self.file = file
+        self.ctx, self.file, self.local_only = ctx, file, local_only
+
+    def prepare(self) -> None:
+        self.over_lan_http = self.file is None and self.path_args[0] in self.LAN_FILES
+        super().prepare()
+        if self.local_only and not self._finished:
+            self.require_local()
 
     def parse_url_path(self, url_path: str) -> str:
         return self.file or super().parse_url_path(url_path)
@@ -555,15 +775,32 @@ def map_sample_json(s: Sample) -> dict[str, Any]:
     }
 
 
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """The access log: method, path (never the query string, which holds the show token), status, time;
+    a refusal is a warning, one line a minute per kind (see :class:`~exsampling.connections.OncePerMinute`)."""
+    status, request = handler.get_status(), handler.request
+    line = f"{request.method} {request.path} ({request.remote_ip}) %d %.0f ms"
+    elapsed_ms = 1000.0 * request.request_time()
+    if status < 400:
+        access_log.info(line, status, elapsed_ms)
+    else:
+        access_log.log(logging.WARNING if status < 500 else logging.ERROR, line, status, elapsed_ms,
+                       extra={"kind": f"{status} {request.method} {request.path}"})
+
+
 def make_app(cfg: Config, pipeline: Pipeline, show: Show) -> tornado.web.Application:
     """The upload server's application (routes in docs/http.md); ``app.settings["exsampling"]`` is its state."""
-    ctx = _Context(cfg, pipeline, show, RateLimiter(cfg.server.rate_limit, cfg.server.rate_window_s))
-    page = {"path": str(RECORDER_DIR)}
+    s = cfg.server
+    ctx = _Context(cfg, pipeline, show, RateLimiter(s.rate_limit, s.rate_limit_per_address, s.rate_window_s),
+                   Storer(pipeline, s.max_recording_s))
+    page = {"path": str(RECORDER_DIR), "ctx": ctx}
     return tornado.web.Application(
         [
             (r"/()", Page, page | {"file": "index.html"}),
-            (r"/map()", Page, page | {"file": "map.html"}),
+            (r"/map()", Page, page | {"file": "map.html", "local_only": True}),
             (r"/recorder/(.+)", Page, page),
+            (r"/join", Join, {"ctx": ctx}),
+            (r"/join/(exsampling-ca\.pem|exsampling\.mobileconfig)", JoinFile, {"ctx": ctx}),
             (r"/healthz", Health, {"ctx": ctx}),
             (r"/api/show", ShowState, {"ctx": ctx}),
             (r"/api/recordings", Upload, {"ctx": ctx}),
@@ -572,6 +809,7 @@ def make_app(cfg: Config, pipeline: Pipeline, show: Show) -> tornado.web.Applica
         ],
         default_handler_class=NotFound, default_handler_args={"ctx": ctx}, exsampling=ctx,
         static_hash_cache=False, compress_response=True,  # gzip: the page is ≈ 31 kB, ≈ 11 kB on 3G
+        template_path=str(RECORDER_DIR), log_function=log_request,
     )
 
 
@@ -596,57 +834,6 @@ def lan_address() -> str | None:
     return None if _is_loopback(ip) else ip
 
 
-def ensure_certificate(folder: Path, addresses: list[str]) -> tuple[Path, Path]:
-    """A self-signed certificate and key in ``folder`` (``cert.pem``/``key.pem``), made with openssl on first use.
-
-    The certificate names localhost, 127.0.0.1 and ``addresses``; it lasts 825 days (the longest Apple
-    devices accept). Raises :class:`CertificateError` when the ``openssl`` command is missing or fails.
-    """
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    if cert.exists() and key.exists():
-        return cert, key
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        raise CertificateError("HTTPS on the LAN needs the 'openssl' command to make a certificate; install it, "
-                               "or set [server] tls = false and give participants a tunnel (ngrok_token)")
-    folder.mkdir(parents=True, exist_ok=True)
-    names = ["DNS:localhost", "IP:127.0.0.1"] + [f"IP:{a}" for a in addresses]
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        new_cert, new_key = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
-        result = subprocess.run(
-            [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "825",
-             "-subj", "/CN=ExSampling show", "-addext", f"subjectAltName={','.join(names)}",
-             "-keyout", str(new_key), "-out", str(new_cert)],
-            check=False, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-        if result.returncode != 0:
-            raise CertificateError(f"openssl could not make a certificate: {result.stderr.strip()[-300:]}")
-        os.chmod(new_key, 0o600)
-        new_key.replace(key)
-        new_cert.replace(cert)
-    return cert, key
-
-
-def open_tunnel(port: int, auth_token: str) -> tuple[str, Callable[[], None]]:
-    """An ngrok HTTPS tunnel to ``http://127.0.0.1:<port>``: its public URL and the call that closes it.
-
-    Blocking (pyngrok may download the ngrok binary first). Raises :class:`TunnelError` with ngrok's reason.
-    """
-    from pyngrok import conf, ngrok
-    from pyngrok.exception import PyngrokError
-
-    config = conf.PyngrokConfig(auth_token=auth_token, monitor_thread=False)
-    try:
-        tunnel = ngrok.connect(f"127.0.0.1:{port}", "http", pyngrok_config=config)
-    except PyngrokError as exc:
-        raise TunnelError(f"the ngrok tunnel could not start ({exc}); participants can still use the LAN "
-                          "address, or remove the ngrok token ([server] ngrok_token, NGROK_AUTHTOKEN)") from exc
-
-    def close() -> None:
-        ngrok.disconnect(tunnel.public_url, pyngrok_config=config)
-
-    return tunnel.public_url, close
-
-
 def qr_png(url: str, scale: int = 8) -> bytes:
     """The QR code of ``url`` as PNG bytes; ``scale`` is pixels per module (8 → ≈ 300 px for a show URL)."""
     buf = io.BytesIO()
@@ -661,17 +848,24 @@ def qr_text(url: str) -> str:
     return buf.getvalue()
 
 
-def _listen(app: tornado.web.Application, port: int, address: str, max_body: int,
-            ssl_options: ssl.SSLContext | None = None) -> tuple[tornado.httpserver.HTTPServer, int]:
+def _listen(app: tornado.web.Application, port: int, addresses: list[str], guard: ConnectionGuard, cfg: Config,
+            ssl_options: ssl.SSLContext | None = None) -> tuple[GuardedHTTPServer, int]:
+    s = cfg.server
+    sockets: list[socket.socket] = []
     try:
-        sockets = tornado.netutil.bind_sockets(port, address)
+        for address in addresses:  # the first picks the port when asked for any (0); the others take the same
+            sockets += tornado.netutil.bind_sockets(sockets[0].getsockname()[1] if sockets else port, address)
     except OSError as exc:
+        for sock in sockets:
+            sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise PortInUse(exc.errno, f"port {port} on {address} is already in use (another console or "
-                            f"'exsampling serve' still running?); stop it or choose another port") from exc
+            raise PortInUse(exc.errno, f"port {port} on {' and '.join(addresses)} is already in use (another "
+                            f"console or 'exsampling serve' still running?); stop it or choose another port") from exc
         raise
     # Tornado's own bound sits above ours so the handler, not the transport, answers 413 with its JSON.
-    server = tornado.httpserver.HTTPServer(app, ssl_options=ssl_options, max_body_size=max_body + 2 ** 20)
+    server = GuardedHTTPServer(app, ssl_options=ssl_options, max_body_size=int(s.max_upload_mb * 2 ** 20) + 2 ** 20,
+                               idle_connection_timeout=s.idle_timeout_s, body_timeout=s.body_timeout_s,
+                               max_header_size=16 * 1024, guard=guard)
     server.add_sockets(sockets)
     return server, sockets[0].getsockname()[1]
 
@@ -680,11 +874,12 @@ def _listen(app: tornado.web.Application, port: int, address: str, max_body: int
 class Server:
     """A running upload server (see :func:`start`).
 
-    port: the plain-HTTP port on 127.0.0.1 (or on ``host`` when that is loopback or TLS is off).
+    port: the plain-HTTP port (127.0.0.1, and the LAN's join page when HTTPS serves the LAN).
     https_port: the HTTPS port on the LAN, or None. urls: recorder URLs with ``?token=``, by kind:
-    ``local`` always; ``lan`` when reachable from other machines; ``public`` through a tunnel or
-    ``[server] public_url``. recorder_url: the one for the QR code (public, else LAN, else local).
-    map_url: the performer's map page (for Max's jweb). certificate: the HTTPS certificate file, or None.
+    ``local`` always; ``lan`` (the HTTPS recorder) and ``join`` (the plain-HTTP join page) when reachable from
+    other machines; ``public`` through a tunnel or ``[server] public_url``. recorder_url: the one for the QR
+    code (public, else the join page, else LAN, else local). map_url: the performer's map page (for Max's
+    jweb). certificate: the HTTPS certificate file, or None. tunnel: the show's tunnel, or None.
     """
 
     port: int
@@ -694,57 +889,92 @@ class Server:
     map_url: str
     certificate: Path | None
     app: tornado.web.Application
+    tunnel: ShowTunnel | None
+    _guard: ConnectionGuard
     _closers: list[Callable[[], None]]
 
     def stop(self) -> None:
-        """Stop listening and close the tunnel; uploads already acknowledged keep being processed."""
+        """Stop listening and close idle connections; uploads already acknowledged keep being processed, uploads
+        being received are still stored (see :meth:`drain`). The show's tunnel stays open for the next console
+        (:meth:`~exsampling.tunnel.ShowTunnel.close` ends it)."""
         for close in reversed(self._closers):
             try:
                 close()
             except Exception:  # one failing closer must not keep the others open
                 log.exception("while stopping the upload server")
         self._closers.clear()
+        self._guard.close_idle()
+
+    async def drain(self, timeout_s: float = DRAIN_S) -> bool:
+        """Wait (at most ``timeout_s``) until every upload whose body had arrived is stored; True if all were."""
+        ctx: _Context = self.app.settings["exsampling"]
+        deadline = time.monotonic() + timeout_s
+        while ctx.receiving and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return ctx.receiving == 0
 
 
 async def start(cfg: Config, pipeline: Pipeline, show: Show, host: str | None = None, port: int | None = None,
-                tunnel: bool | None = None) -> Server:
+                tunnel: bool | None = None, tunnel_agent: Agent | None = None) -> Server:
     """Start the upload server on the running asyncio loop (in a Jupyter kernel: the kernel's; no thread).
+
+    Before listening, files a crash left without a row are swept from the library; once listening, recordings
+    a stopped or killed server never processed are queued again.
 
     Parameters
     ----------
     host, port : override ``[server] host``/``port``; port 0 picks free ports (tests).
-    tunnel : open an ngrok tunnel; None = when an ngrok token is configured (``[server] ngrok_token`` or
-        ``NGROK_AUTHTOKEN``).
+    tunnel : open (or reuse) the show's ngrok tunnel; None = when an ngrok token is configured
+        (``[server] ngrok_token`` or ``NGROK_AUTHTOKEN``).
+    tunnel_agent : the :class:`~exsampling.tunnel.Agent` behind the tunnel (default: the real ngrok).
 
     Raises :class:`PortInUse` when a port is taken, :class:`CertificateError` when HTTPS cannot be set up,
     :class:`TunnelError` when a wanted tunnel cannot open; nothing is left listening after a failure.
     """
     s = cfg.server
     host, port = host or s.host, s.port if port is None else port
+    library = pipeline.library
+    raise_descriptor_limit()
+    quiet_floods("tornado.access", "tornado.general", "tornado.application", "exsampling.connections", __name__)
+    swept = library.sweep()
+    if swept:
+        log.warning("removed %d file(s) a crash left without a row", len(swept))
     app = make_app(cfg, pipeline, show)
     ctx: _Context = app.settings["exsampling"]
-    closers: list[Callable[[], None]] = [lambda: ctx.ingest_pool.shutdown(wait=False)]
+    guard = ConnectionGuard(connection_cap(s.max_connections))
+    closers: list[Callable[[], None]] = [ctx.storer.close]
     lan = None if _is_loopback_host(host) else (lan_address() if host in ("0.0.0.0", "::", "") else host)
+    show_tunnel = None
     try:
-        local_host = host if _is_loopback_host(host) or not s.tls else "127.0.0.1"
-        http, http_port = _listen(app, port, local_host, ctx.max_body_bytes)
+        # plain HTTP on the host itself (0.0.0.0 reaches loopback too), else on loopback and the host
+        everywhere = host in ("0.0.0.0", "::", "") or _is_loopback_host(host)
+        http, http_port = _listen(app, port, [host] if everywhere else ["127.0.0.1", host], guard, cfg)
         closers.append(http.stop)
         urls = {"local": with_token(f"http://127.0.0.1:{http_port}/", show.token)}
         https_port = certificate = None
         if not _is_loopback_host(host) and s.tls:
-            certificate, key = ensure_certificate(pipeline.library.root / "tls", [lan] if lan else [])
+            tls = library.root / "tls"
+            certificate, key = ensure_certificate(tls, [lan] if lan else [])
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(certificate, key)
-            https, https_port = _listen(app, port + 1 if port else 0, host, ctx.max_body_bytes, context)
+            https, https_port = _listen(app, port + 1 if port else 0, [host], guard, cfg, context)
             closers.append(https.stop)
+            ctx.join = JoinInfo(f"https://{lan or '127.0.0.1'}:{https_port}", fingerprint(certificate),
+                                lan or "127.0.0.1", authority_in(tls))
         if lan:
             scheme, lan_port = ("https", https_port) if https_port else ("http", http_port)
             urls["lan"] = with_token(f"{scheme}://{lan}:{lan_port}/", show.token)
+            if https_port:
+                urls["join"] = f"http://{lan}:{http_port}/join?{urlencode({'token': show.token})}"
         ngrok_token = s.ngrok_token or os.environ.get("NGROK_AUTHTOKEN", "")
         if tunnel or (tunnel is None and ngrok_token):
-            public, close_tunnel = await asyncio.get_running_loop().run_in_executor(
-                None, open_tunnel, http_port, ngrok_token)
-            closers.append(close_tunnel)
+            show_tunnel = ShowTunnel(library, tunnel_agent or NgrokAgent(library.root / "tunnel"))
+            try:
+                public = await asyncio.get_running_loop().run_in_executor(
+                    None, show_tunnel.ensure, http_port, ngrok_token, s.ngrok_domain)
+            except TunnelError as exc:
+                raise TunnelError(f"the ngrok tunnel could not start ({exc}); participants can still use the LAN "
+                                  "address, or remove the ngrok token ([server] ngrok_token, NGROK_AUTHTOKEN)") from exc
             urls["public"] = with_token(public, show.token)
         elif s.public_url:
             urls["public"] = with_token(s.public_url, show.token)
@@ -752,9 +982,11 @@ async def start(cfg: Config, pipeline: Pipeline, show: Show, host: str | None = 
         for close in reversed(closers):
             close()
         raise
-    recorder_url = urls.get("public") or urls.get("lan") or urls["local"]
+    for intake in pipeline.unfinished():  # acknowledged before a stop or a crash, never processed
+        ctx.process(intake)
+    recorder_url = urls.get("public") or urls.get("join") or urls.get("lan") or urls["local"]
     return Server(http_port, https_port, urls, recorder_url, f"http://127.0.0.1:{http_port}/map", certificate,
-                  app, closers)
+                  app, show_tunnel, guard, closers)
 
 
 def _is_loopback_host(host: str) -> bool:
@@ -789,7 +1021,8 @@ def _serve(args) -> int:
     try:
         asyncio.run(_serve_until_stopped(cfg, pipeline, show, args.host, args.port))
     finally:
-        pipeline.close()
+        pipeline.close()  # the recording in progress is finished; the rest wait, stored, for the next start
+    print("exsampling: stopped", flush=True)
     return 0
 
 
@@ -802,12 +1035,19 @@ async def _serve_until_stopped(cfg: Config, pipeline: Pipeline, show: Show, host
         print(f"{kind}: {url}", flush=True)
     print(f"map: {server.map_url}", flush=True)
     if server.certificate is not None:
-        print(f"HTTPS uses a self-signed certificate ({server.certificate}); phones ask once to accept it.")
+        print(f"HTTPS uses the show's own certificate ({server.certificate}, SHA-256 "
+              f"{fingerprint(server.certificate)}); phones pass one warning, explained on the join page.")
     print(f"\nParticipants scan this ({server.recorder_url}):\n{qr_text(server.recorder_url)}", flush=True)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopped.set)
     await stopped.wait()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C stops at once
+        loop.remove_signal_handler(sig)
+    print("exsampling: stopping: no new uploads; storing those being received", flush=True)
     server.stop()
-    print("exsampling: stopped", flush=True)
+    if not await server.drain():
+        print("exsampling: some uploads were still arriving; their phones send them again", flush=True)
+    if server.tunnel is not None:
+        server.tunnel.close()  # the end of the show

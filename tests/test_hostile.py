@@ -261,7 +261,7 @@ def test_absurd_sample_values_are_clipped_not_a_failure(serve):
     assert done["samples"][0]["note"] == "A4"
 
 
-SNEAKY = {"line separator U+2028": "Aiko\u2028Bob", "paragraph separator U+2029": "Aiko\u2029",
+SNEAKY = {"line separator U+2028": "Aiko\u2028Bob", "paragraph separator U+2029": "Ai\u2029ko",
           "zero-width space": "Ai\u200bko", "right-to-left mark": "\u200fAiko", "left-to-right mark": "Aiko\u200e",
           "byte order mark": "\ufeffAiko", "soft hyphen": "Ai\u00adko", "word joiner": "Ai\u2060ko",
           "tag characters": "Aiko\U000e0041", "zero-width joiner between letters": "Ai\u200dko"}
@@ -328,7 +328,8 @@ def test_refused_and_unauthenticated_posts_spend_no_allowance(serve):
 
 
 def test_fifteen_participants_behind_one_address_all_get_in(serve):
-    live = serve(rate_limit=ServerConfig().rate_limit)  # the venue default
+    venue = ServerConfig()  # the defaults
+    live = serve(rate_limit=venue.rate_limit, rate_limit_per_address=venue.rate_limit_per_address)
     codes = [phone(live, f"phone-{i:02d}-device").status_code for i in range(15) for _ in range(2)]
     assert codes == [201] * 30
 
@@ -346,3 +347,12 @@ def test_changing_device_ids_meets_the_address_ceiling(serve):
     live = serve(rate_limit=2, rate_limit_per_address=5)
     codes = [phone(live, f"forged-device-{i}").status_code for i in range(6)]
     assert codes == [201] * 5 + [429]
+
+
+def test_a_flood_of_one_refusal_is_one_log_line(serve, caplog):
+    live = serve()
+    caplog.set_level(logging.INFO)
+    for _ in range(300):
+        assert requests.get(live.url("/api/recordings/424242?token=wrong")).status_code == 403
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len([line for line in lines if "/api/recordings/424242" in line]) == 1, lines[:5]

@@ -76,7 +76,7 @@ def test_the_join_page_explains_the_warning_per_browser_and_shows_the_fingerprin
     upload = requests.post(f"http://{LAN}:{server.port}/api/recordings?token={TOKEN}",
                            files={"audio": ("a.wav", b"RIFF")}, timeout=10)
     assert upload.status_code == 403 and upload.json()["error"] == "use_https"
-    assert requests.get(f"http://{LAN}:{server.port}/api/samples", timeout=10).status_code == 403
+    assert requests.get(f"http://{LAN}:{server.port}/api/samples", timeout=10).json()["error"] == "use_https"
     # the performer's own machine keeps the whole app on plain HTTP
     assert requests.get(live.url("/healthz")).text == "ok\n"
     assert requests.get(live.url(f"/join?token={TOKEN}")).status_code == 200
@@ -116,3 +116,45 @@ def test_the_join_page_picks_the_phones_browser_and_forwards_once_the_certificat
         trusted.wait_for_url(recorder, timeout=10000)
         expect(trusted.locator("#show")).to_have_attribute("data-state", "open")
         browser.close()
+
+
+def test_the_shows_authority_signs_the_lan_certificate_and_installs_on_house_devices(serve, cfg, tmp_path):
+    import plistlib
+    import sys
+
+    toml = tmp_path / "show.toml"
+    toml.write_text(f'[library]\npath = "{cfg.resolve(cfg.library.path)}"\n')
+    made = subprocess.run([sys.executable, "-m", "exsampling.cli", "ca", "--config", str(toml)], check=False,
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    tls = cfg.resolve(cfg.library.path) / "tls"
+    ca, profile = tls / "ca" / "exsampling-ca.pem", tls / "ca" / "exsampling.mobileconfig"
+    assert str(ca) in made.stdout and fingerprint(ca) in made.stdout
+    live = serve(host="0.0.0.0")
+    # a device that installed the authority trusts the recorder: no warning
+    assert requests.get(f"https://127.0.0.1:{live.server.https_port}/healthz", verify=str(ca)).text == "ok\n"
+    payload = plistlib.loads(profile.read_bytes())["PayloadContent"][0]
+    assert payload["PayloadType"] == "com.apple.security.root"
+    assert payload["PayloadContent"] == ssl.PEM_cert_to_DER_cert(ca.read_text())
+    join = requests.get(live.url(f"/join?token={TOKEN}")).text
+    assert "/join/exsampling.mobileconfig" in join and "/join/exsampling-ca.pem" in join
+    served = requests.get(live.url("/join/exsampling.mobileconfig"))
+    assert served.headers["Content-Type"] == "application/x-apple-aspen-config" and served.content == profile.read_bytes()
+    # its key can never vouch for a site on the Internet (name constraints)
+    leaf = tmp_path / "leaf"
+    leaf.mkdir()
+    subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=x", "-keyout",
+                    str(leaf / "k.pem"), "-out", str(leaf / "r.csr")], check=True, capture_output=True)
+    (leaf / "ext").write_text("subjectAltName=IP:8.8.8.8\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", str(leaf / "r.csr"), "-CA", str(ca), "-CAkey",
+                    str(tls / "ca" / "exsampling-ca-key.pem"), "-set_serial", "7", "-days", "30", "-extfile",
+                    str(leaf / "ext"), "-out", str(leaf / "c.pem")], check=True, capture_output=True)
+    verdict = subprocess.run(["openssl", "verify", "-CAfile", str(ca), str(leaf / "c.pem")], capture_output=True,
+                             text=True)
+    assert verdict.returncode != 0 and "subtree violation" in verdict.stdout + verdict.stderr
+
+
+def test_without_an_authority_there_is_nothing_to_install(serve):
+    live = serve(host="0.0.0.0")
+    assert requests.get(live.url("/join/exsampling-ca.pem")).status_code == 404
+    assert "mobileconfig" not in requests.get(live.url(f"/join?token={TOKEN}")).text

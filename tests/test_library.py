@@ -111,3 +111,16 @@ def test_two_pipelines_on_one_library_do_not_corrupt_it(tmp_path, tiny_model):
     assert all(Path(s.path).exists() for s in samples)
     assert lib.counts()["recordings"] == 12
     assert {r.status for r in lib.recordings()} == {"done"}
+
+
+def test_many_recordings_stored_together_each_get_their_answer(tmp_path):
+    from exsampling.library import DuplicateUpload, Received
+
+    lib = Library(tmp_path / "lib")
+    first = lib.add_recording(b"one", "wav", upload_id="upload-0001")
+    results = lib.add_recordings([Received(b"a", upload_id="upload-0002"), Received(b"b", upload_id="upload-0001"),
+                                  Received(b"c", "flac", photo=(b"\x89PNG", "png")), Received(b"d", upload_id="upload-0002")])
+    assert [type(r).__name__ for r in results] == ["Recording", "DuplicateUpload", "Recording", "DuplicateUpload"]
+    assert results[1].recording.id == first.id and results[3].recording.id == results[0].id
+    assert Path(results[2].path).read_bytes() == b"c" and Path(results[2].photo_path).read_bytes() == b"\x89PNG"
+    assert len(list((lib.root / "recordings").iterdir())) == 3 and lib.sweep() == []

@@ -8,7 +8,7 @@ from conftest import SR, noise_bursts, tone, write
 
 from exsampling import audio
 from exsampling.classifier import Classifier
-from exsampling.library import Library
+from exsampling.library import Library, Received
 from exsampling.osc import OscSender
 from exsampling.pipeline import Pipeline, build
 
@@ -195,24 +195,26 @@ def test_received_on_its_header_then_processed_from_its_file(cfg, tmp_path):
     the recording's status, and nothing float-only (NaN) gets in."""
     pipeline = make(cfg, None)
     y = tone(440, 2.0)
-    heard = pipeline.receive(write(tmp_path / "a.wav", y).read_bytes(), upload_id="first-upload")
-    silent = pipeline.receive(write(tmp_path / "s.wav", np.zeros(SR, dtype=np.float32)).read_bytes())
+    heard = pipeline.receive(Received(write(tmp_path / "a.wav", y).read_bytes(), upload_id="first-upload"))
+    silent = pipeline.receive(Received(write(tmp_path / "s.wav", np.zeros(SR, dtype=np.float32)).read_bytes()))
     assert heard.y is None and heard.recording.duration_s == 2.0
     assert [s.midi_note for s in pipeline.process(heard)] == [69]
     assert pipeline.process(heard) == []  # processed once only
     assert pipeline.process(silent) == [] and pipeline.library.recording(silent.recording.id).status == "silent"
     nan = y.copy()
     nan[5] = np.nan
-    with pytest.raises(audio.InvalidSamples):
-        pipeline.receive(write(tmp_path / "n.wav", nan, subtype="FLOAT").read_bytes())
-    with pytest.raises(audio.UnsupportedAudio):
-        pipeline.receive(write(tmp_path / "m.wav", np.zeros((SR, 3), dtype=np.float32)).read_bytes())
-    assert pipeline.library.counts()["recordings"] == 2
+    results = pipeline.receive_all([Received(write(tmp_path / "n.wav", nan, subtype="FLOAT").read_bytes()),
+                                    Received(write(tmp_path / "m.wav", np.zeros((SR, 3), dtype=np.float32)).read_bytes()),
+                                    Received(write(tmp_path / "b.wav", y).read_bytes(), upload_id="first-upload"),
+                                    Received(write(tmp_path / "c.wav", y).read_bytes(), upload_id="other-upload")])
+    assert [type(r).__name__ for r in results] == ["InvalidSamples", "UnsupportedAudio", "DuplicateUpload", "Intake"]
+    assert results[2].recording.id == heard.recording.id
+    assert pipeline.library.counts()["recordings"] == 3
 
 
 def test_unfinished_recordings_are_found_again_and_processed_once(cfg, tmp_path):
     pipeline = make(cfg, None)
-    ids = [pipeline.receive(write(tmp_path / f"{i}.wav", tone(300 + 100 * i, 1.0)).read_bytes()).recording.id
+    ids = [pipeline.receive(Received(write(tmp_path / f"{i}.wav", tone(300 + 100 * i, 1.0)).read_bytes())).recording.id
            for i in range(3)]
     pipeline.process(pipeline.unfinished()[0])
     restarted = make(cfg, None)

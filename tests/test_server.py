@@ -101,7 +101,7 @@ def serve(cfg, loop):
     running = []
 
     def _serve(classifier=None, host="127.0.0.1", token=TOKEN, osc_port=None, **server):
-        c = cfg.with_changes(server={"port": 0, "rate_limit": 1000, **server},
+        c = cfg.with_changes(server={"port": 0, "rate_limit": 1000, "rate_limit_per_address": 1000, **server},
                              osc={"port": osc_port or cfg.osc.port})
         pipeline = Pipeline(c, Library.from_config(c), classifier, OscSender.from_config(c))
         show = Show(c, pipeline.library, token=token)
@@ -227,7 +227,6 @@ REFUSALS = {
     "wrong token in the URL": ({}, None, None, "?token=nope", 403, "bad_token"),
     "text named .wav": ({}, {"audio": ("a.wav", b"GIF89a not sound at all", "audio/wav")}, TOKEN, "", 415, "undecodable"),
     "empty file": ({}, {"audio": ("a.wav", b"", "audio/wav")}, TOKEN, "", 422, "empty"),
-    "digital silence": ({}, {"audio": ("a.wav", wav(np.zeros(SR)), "audio/wav")}, TOKEN, "", 422, "silent"),
     "31 s, over the 30 s limit": ({}, {"audio": ("a.wav", wav(tone(300.0, 31.0, sr=8000), sr=8000))}, TOKEN, "", 422,
                                   "too_long"),
     "NaN samples": ({}, {"audio": ("a.wav", _nan_wav())}, TOKEN, "", 422, "invalid_samples"),
@@ -262,6 +261,15 @@ def test_refusals_are_json_with_the_right_status_and_store_nothing(serve, case):
     if code == "invalid_field":
         assert body["field"] in ("lat", "lon", "accuracy", "name", "upload_id")
     assert_nothing_stored(live.pipeline.library)
+
+
+def test_silence_is_taken_on_its_header_then_reported_on_the_recording(serve):
+    """Only decoding finds silence: the upload is answered at once (issue 11), and its status says why."""
+    live = serve()
+    answer = live.post(files={"audio": ("a.wav", wav(np.zeros(SR)), "audio/wav")})
+    assert answer.status_code == 201
+    done = live.wait_processed(answer.json()["id"])
+    assert done["status"] == "silent" and "nothing audible" in done["error"] and done["samples"] == []
 
 
 def _raw_request(port: int, head: str) -> socket.socket:
@@ -314,17 +322,16 @@ def test_a_streamed_oversize_body_is_cut_off_while_streaming(serve):
 
 
 def test_rate_limit_per_client_and_forwarded_for_only_from_loopback(serve):
-    live = serve(rate_limit=2)
-    no_audio = {"x": ("a", b"1")}  # refused after the limiter counted it: cheap to send
-    assert [live.post(files=no_audio).status_code for _ in range(2)] == [400, 400]
-    limited = live.post(files=no_audio)
+    live = serve(rate_limit=2, rate_limit_per_address=2)
+    assert [live.post().status_code for _ in range(2)] == [201, 201]  # only stored recordings count
+    limited = live.post()
     assert limited.status_code == 429 and limited.json()["error"] == "rate_limited"
     assert 0 < int(limited.headers["Retry-After"]) <= 60
     # Through the tunnel (loopback + X-Forwarded-For) each participant has their own allowance, keyed on
     # the hop the tunnel appended, so a forged first entry buys nothing.
     for forged in ("1.1.1.1, 198.51.100.9", "2.2.2.2, 198.51.100.9"):
-        assert live.post(files=no_audio, headers={"X-Forwarded-For": forged}).status_code == 400
-    again = live.post(files=no_audio, headers={"X-Forwarded-For": "198.51.100.9"})
+        assert live.post(headers={"X-Forwarded-For": forged}).status_code == 201
+    again = live.post(headers={"X-Forwarded-For": "198.51.100.9"})
     assert again.status_code == 429
 
 
@@ -380,23 +387,23 @@ def test_a_taken_port_is_a_clear_error(serve, loop):
 
 def test_lan_https_with_a_self_signed_certificate_kept_in_the_library(serve):
     lan = lan_address()
-    live = serve(host="0.0.0.0", rate_limit=2)
+    live = serve(host="0.0.0.0", rate_limit=2, rate_limit_per_address=2)
     cert = live.server.certificate
     assert cert == live.pipeline.library.root / "tls" / "cert.pem"
     assert requests.get(f"https://127.0.0.1:{live.server.https_port}/healthz", verify=str(cert)).text == "ok\n"
-    assert requests.get(live.url("/healthz")).text == "ok\n"  # plain HTTP stays on loopback
+    assert requests.get(live.url("/healthz")).text == "ok\n"
     assert live.server.urls["local"] == f"http://127.0.0.1:{live.server.port}/?token={TOKEN}"
     if lan is None:
         return
-    assert live.server.recorder_url == live.server.urls["lan"] == f"https://{lan}:{live.server.https_port}/?token={TOKEN}"
+    assert live.server.urls["lan"] == f"https://{lan}:{live.server.https_port}/?token={TOKEN}"
+    assert live.server.recorder_url == live.server.urls["join"]  # the QR code leads to the join page first
     base = f"https://{lan}:{live.server.https_port}"
     # From the LAN, X-Forwarded-For is the client's own claim: ignored, so it cannot dodge the limit.
-    codes = [requests.post(f"{base}/api/recordings?token={TOKEN}", files={"x": ("a", b"1")}, verify=str(cert),
-                           headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code for i in range(3)]
-    assert codes == [400, 400, 429]
+    codes = [requests.post(f"{base}/api/recordings?token={TOKEN}", files={"audio": ("a.wav", TONE)},
+                           verify=str(cert), headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
+             for i in range(3)]
+    assert codes == [201, 201, 429]
     assert requests.get(f"{base}/api/samples", verify=str(cert)).status_code == 403
-    with pytest.raises(requests.ConnectionError):
-        requests.get(f"http://{lan}:{live.server.port}/healthz", timeout=2)
     first = cert.read_bytes()
     assert serve(host="0.0.0.0").server.certificate.read_bytes() == first  # made once, then reused
 

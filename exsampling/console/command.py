@@ -18,6 +18,7 @@ from typing import Any
 
 from ..config import PROJECT_ROOT
 from ..library import Library
+from ..tunnel import NgrokAgent, ShowTunnel
 from .environment import ENV_CONFIG, ENV_TILES, ENV_TOKEN, ENV_UPLOAD_PORT, config_path, load_config
 from .ownership import OWNER_KEY
 
@@ -93,9 +94,10 @@ def _run(args: Any) -> int:
     env = {**os.environ, ENV_CONFIG: str(path), ENV_UPLOAD_PORT: str(upload_port), ENV_TOKEN: args.token or "",
            ENV_TILES: args.tiles or os.environ.get(ENV_TILES, "")}
     started = time.time()
+    library = Library(cfg.resolve(cfg.library.path))
     voila = subprocess.Popen(voila_command(args.port), cwd=NOTEBOOK.parent, env=env)
     try:
-        record = _wait_until_ready(voila, Library(cfg.resolve(cfg.library.path)), upload_port, started)
+        record = _wait_until_ready(voila, library, upload_port, started)
         if record is None:
             print("exsampling: Voilà stopped before the console was ready (see its messages above)", file=sys.stderr)
             return 1
@@ -118,3 +120,5 @@ def _run(args: Any) -> int:
                 voila.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 voila.kill()
+        # The show's tunnel outlives its kernels (so a takeover keeps the QR code's URL); the show ends here.
+        ShowTunnel(library, NgrokAgent(library.root / "tunnel")).close()

@@ -1,0 +1,99 @@
+"""The show's one tunnel across takeovers, reloads, a dead agent and the end of the show.
+
+ngrok cannot run here (no Internet): the reuse rules are tested with an in-memory stand-in behind the same
+:class:`~exsampling.tunnel.Agent` interface, and the real :class:`~exsampling.tunnel.NgrokAgent` is tested on the
+one path that runs offline, failing clearly. docs/http.md says what this does and does not exercise.
+"""
+import itertools
+
+import psutil
+import pytest
+
+from exsampling.library import Library
+from exsampling.tunnel import TUNNEL_KEY, NgrokAgent, ShowTunnel, TunnelError
+
+
+class StandInAgent:
+    """Agents as ngrok runs them, in memory: each open starts one; a fixed domain keeps its URL."""
+
+    def __init__(self) -> None:
+        self.running: dict[int, dict] = {}
+        self.opened = 0
+        self.fail_with: str | None = None
+        self._pids = itertools.count(1000)
+
+    def open(self, addr, auth_token, domain):
+        if self.fail_with:
+            raise TunnelError(self.fail_with)
+        if self.running:
+            raise TunnelError("your account is limited to 1 simultaneous ngrok agent session")
+        self.opened += 1
+        pid = next(self._pids)
+        self.running[pid] = {"addr": addr, "url": f"https://{domain or f'random-{pid}.ngrok.app'}"}
+        return {"public_url": self.running[pid]["url"], "pid": pid}
+
+    def find(self, record):
+        agent = self.running.get(record["pid"])
+        return agent["url"] if agent and agent["addr"] == record["addr"] else None
+
+    def close(self, record):
+        self.running.pop(record["pid"], None)
+
+
+@pytest.fixture
+def agent():
+    return StandInAgent()
+
+
+def console(tmp_path, agent) -> ShowTunnel:
+    """A console's view of the show's tunnel, from its own Library object (as a new kernel would have)."""
+    return ShowTunnel(Library(tmp_path / "lib"), agent)
+
+
+def test_takeovers_and_reloads_reuse_the_one_tunnel(tmp_path, agent):
+    url = console(tmp_path, agent).ensure(8765, "tok")
+    for _ in range(3):  # three later consoles take the show over
+        assert console(tmp_path, agent).ensure(8765, "tok") == url
+    assert agent.opened == 1 and len(agent.running) == 1
+
+
+def test_a_dead_agent_is_replaced_and_a_fixed_domain_keeps_the_qr_code_valid(tmp_path, agent):
+    first = console(tmp_path, agent).ensure(8765, "tok", domain="show.example.app")
+    agent.running.clear()  # the agent died with the machine's sleep, say
+    assert console(tmp_path, agent).ensure(8765, "tok", domain="show.example.app") == first
+    assert agent.opened == 2 and len(agent.running) == 1
+    agent.running.clear()
+    random = console(tmp_path, agent).ensure(8765, "tok")
+    assert random != first and random.startswith("https://random-")
+
+
+def test_a_new_port_or_domain_stops_the_old_agent_first(tmp_path, agent):
+    console(tmp_path, agent).ensure(8765, "tok")
+    moved = console(tmp_path, agent).ensure(9000, "tok")  # one agent per account: the old one must go
+    assert len(agent.running) == 1 and next(iter(agent.running.values()))["addr"] == "127.0.0.1:9000"
+    assert console(tmp_path, agent).ensure(9000, "tok", domain="fixed.example.app") == "https://fixed.example.app"
+    assert moved != "https://fixed.example.app" and len(agent.running) == 1
+
+
+def test_the_end_of_the_show_closes_it(tmp_path, agent):
+    show = console(tmp_path, agent)
+    show.ensure(8765, "tok")
+    show.close()
+    assert agent.running == {} and Library(tmp_path / "lib").setting(TUNNEL_KEY) is None
+    console(tmp_path, agent).close()  # closing twice is harmless
+
+
+def test_a_failure_records_nothing(tmp_path, agent):
+    agent.fail_with = "authentication failed: bad token"
+    with pytest.raises(TunnelError, match="bad token"):
+        console(tmp_path, agent).ensure(8765, "tok")
+    assert Library(tmp_path / "lib").setting(TUNNEL_KEY) is None
+
+
+def test_the_real_agent_fails_clearly_offline_and_leaves_no_process(tmp_path):
+    before = {p.pid for p in psutil.process_iter() if "ngrok" in p.name()}
+    show = ShowTunnel(Library(tmp_path / "lib"), NgrokAgent(tmp_path / "agent", startup_s=10))
+    with pytest.raises(TunnelError, match="ngrok"):
+        show.ensure(8765, "not-a-real-token")
+    assert Library(tmp_path / "lib").setting(TUNNEL_KEY) is None
+    assert {p.pid for p in psutil.process_iter() if "ngrok" in p.name()} <= before
