@@ -247,7 +247,8 @@ class Library:
         if not announced:  # nothing new to store
             return results
         with self._transaction() as db:
-            db.executemany("INSERT INTO incoming (path, worker) VALUES (?, ?)", [(str(p), self.worker) for p in announced])
+            db.executemany("INSERT INTO incoming (path, worker) VALUES (?, ?)",
+                           [(str(p), self.worker) for p in announced])
         def write(i: int) -> None:
             path, photo_path = files[i]
             try:
@@ -259,8 +260,8 @@ class Library:
 
         try:
             # Files are synced side by side: the file system commits many fsyncs at once (≈ 4× faster for 100).
-            with ThreadPoolExecutor(max_workers=min(WRITERS, len(files)), thread_name_prefix="exsampling-fsync") as pool:
-                list(pool.map(write, files))
+            with ThreadPoolExecutor(min(WRITERS, len(files)), thread_name_prefix="exsampling-fsync") as writers:
+                list(writers.map(write, files))
             for folder in {p.parent for p in announced}:
                 _fsync_dir(folder)
             with self._transaction() as db:

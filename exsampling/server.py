@@ -31,7 +31,6 @@ import time
 import unicodedata
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -319,20 +318,20 @@ class Storer:
 
     def __init__(self, pipeline: Pipeline, max_duration_s: float) -> None:
         self.pipeline, self.max_duration_s = pipeline, max_duration_s
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exsampling-store")
         self._pending: list[tuple[Received, asyncio.Future]] = []
         self._lock = threading.Lock()
         self._running = False
 
     def store(self, arrival: Received) -> asyncio.Future:
-        """A future for ``arrival``'s :class:`~exsampling.pipeline.Intake` (or what refused it)."""
+        """A future for ``arrival``'s :class:`~exsampling.pipeline.Intake` (or what refused it). Works after the
+        server stopped listening too: an upload already received is always stored."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         with self._lock:
             self._pending.append((arrival, future))
             start, self._running = not self._running, True
-        if start:
-            self.pool.submit(self._drain, loop)
+        if start:  # a thread while there is work, none when idle
+            threading.Thread(target=self._drain, args=(loop,), name="exsampling-store").start()
         return future
 
     def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -348,9 +347,6 @@ class Storer:
                 results = [exc] * len(batch)
             for (_, future), result in zip(batch, results):
                 loop.call_soon_threadsafe(_settle, future, result)
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=False)
 
 
 def _settle(future: asyncio.Future, result: Any) -> None:
@@ -942,7 +938,7 @@ async def start(cfg: Config, pipeline: Pipeline, show: Show, host: str | None = 
     app = make_app(cfg, pipeline, show)
     ctx: _Context = app.settings["exsampling"]
     guard = ConnectionGuard(connection_cap(s.max_connections))
-    closers: list[Callable[[], None]] = [ctx.storer.close]
+    closers: list[Callable[[], None]] = []
     lan = None if _is_loopback_host(host) else (lan_address() if host in ("0.0.0.0", "::", "") else host)
     show_tunnel = None
     try:
