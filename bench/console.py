@@ -27,7 +27,7 @@ from pathlib import Path
 
 from _common import clips, model_path, percentiles
 
-from exsampling.library import wav_bytes
+from exsampling.audio import wav_bytes
 
 CHROMIUM = "/usr/bin/chromium"
 VISIBLE_CARDS = "() => [...document.querySelectorAll('.exs-card')].filter(c => c.offsetParent !== null).length"

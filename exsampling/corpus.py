@@ -41,7 +41,6 @@ from pathlib import Path
 import numpy as np
 
 from . import audio
-from .library import wav_bytes
 from .mapping import LABELS
 
 SF2_DIR = Path("/usr/share/sounds/sf2")
@@ -557,14 +556,14 @@ def augment(o: Origin, rng: np.random.Generator, sr: int) -> np.ndarray:
     return (y * 10 ** (rng.uniform(-20, -1) / 20)).astype(np.float32)
 
 
-def cut_like_live(y: np.ndarray, sr: int, segment_s: float, min_tail_s: float, top_db: float) -> list[np.ndarray]:
-    """Trim ``top_db`` below the peak and cut into ≤ ``segment_s`` pieces, as the live console does."""
+def cut_like_live(y: np.ndarray, sr: int, segment_s: float, min_tail_s: float, top_db: float,
+                  silence_floor_dbfs: float) -> list[np.ndarray]:
+    """Trim and cut into ≤ ``segment_s`` pieces with :func:`exsampling.audio.pieces`, as the live console does."""
     try:
-        span = audio.audible_span(y, sr, top_db=top_db)
+        spans = audio.pieces(y, sr, segment_s, min_tail_s, top_db, silence_floor_dbfs)
     except audio.NothingAudible:
         return []
-    y = y[span.start:span.end]
-    return [y[s.start:s.end] for s in audio.segments(len(y), sr, segment_s, min_tail_s)]
+    return [y[s.start:s.end] for s in spans]
 
 
 # ------------------------------------------------------------------------------------------------- build
@@ -623,8 +622,8 @@ def plan_variants(origins: list[Origin], per_label: dict[str, int], max_per_orig
     return counts
 
 
-def build(out: Path, sr: int, segment_s: float, min_tail_s: float, top_db: float, per_label: dict[str, int],
-          seed: int) -> dict:
+def build(out: Path, sr: int, segment_s: float, min_tail_s: float, top_db: float, silence_floor_dbfs: float,
+          per_label: dict[str, int], seed: int) -> dict:
     """Write the corpus under ``out``; return the coverage summary (also written to coverage.json)."""
     from tqdm import tqdm
 
@@ -639,10 +638,11 @@ def build(out: Path, sr: int, segment_s: float, min_tail_s: float, top_db: float
     for o, n in tqdm(list(zip(origins, counts)), desc="augmenting", unit="origin"):
         for v in range(n):
             vr = np.random.default_rng([seed, int(hashlib.md5(o.origin.encode()).hexdigest()[:8], 16), v])
-            for k, piece in enumerate(cut_like_live(augment(o, vr, sr), sr, segment_s, min_tail_s, top_db)):
+            cut = cut_like_live(augment(o, vr, sr), sr, segment_s, min_tail_s, top_db, silence_floor_dbfs)
+            for k, piece in enumerate(cut):
                 rel = Path("clips") / o.split / o.label / f"{o.origin}-{v}-{k}.wav"
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
-                audio_bytes = wav_bytes(piece, sr)
+                audio_bytes = audio.wav_bytes(piece, sr)
                 (out / rel).write_bytes(audio_bytes)
                 rows.append({"file": rel.as_posix(), "label": o.label, "source": o.source, "family": o.family,
                              "licence": o.licence, "split": o.split, "origin": o.origin})
@@ -711,7 +711,7 @@ def run(args) -> int:
     try:
         out.mkdir(parents=True, exist_ok=True)
         summary = build(out, cfg.audio.sample_rate, cfg.audio.segment_s, cfg.audio.min_tail_s,
-                        cfg.audio.trim_top_db, {"train": args.per_label, "test": args.test_per_label}, args.seed)
+                        cfg.audio.trim_top_db, cfg.audio.silence_floor_dbfs, {"train": args.per_label, "test": args.test_per_label}, args.seed)
     except (CorpusError, OSError, subprocess.CalledProcessError) as exc:
         print(f"exsampling corpus: {exc}", file=sys.stderr)
         return 1

@@ -245,9 +245,9 @@ def test_augmented_variants_are_cut_like_live_recordings():
     for v in range(5):
         y = augment(o, np.random.default_rng(v), SR)
         assert y.dtype == np.float32 and np.isfinite(y).all() and 0.09 < np.abs(y).max() <= 0.9
-        pieces = cut_like_live(y, SR, 5.0, 1.0, 20.0)
+        pieces = cut_like_live(y, SR, 5.0, 1.0, 20.0, -60.0)
         assert pieces and all(len(p) <= 5 * SR for p in pieces)
-    assert cut_like_live(np.zeros(SR, np.float32), SR, 5.0, 1.0, 20.0) == []
+    assert cut_like_live(np.zeros(SR, np.float32), SR, 5.0, 1.0, 20.0, -60.0) == []
 
 
 def test_wilson_interval_brackets_the_measured_accuracy():
