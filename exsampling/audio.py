@@ -77,7 +77,7 @@ def decode(source: Source, sample_rate: int, max_duration_s: float) -> np.ndarra
     or truncated. TooLongAudio — longer than ``max_duration_s`` seconds. InvalidSamples — NaN or
     infinite samples.
     """
-    if isinstance(source, (str, Path)) and Path(source).stat().st_size == 0 or (
+    if (isinstance(source, (str, Path)) and Path(source).stat().st_size == 0) or (
         isinstance(source, (bytes, bytearray, memoryview)) and len(source) == 0
     ):
         raise EmptyAudio("the file is empty")
@@ -150,8 +150,8 @@ def segments(n_samples: int, sr: int, segment_s: float = 5.0, min_tail_s: float 
     ``min_tail_s`` seconds, and dropped otherwise — except when it is the only piece: a short
     recording always gives one sample, so a participant's 0.5 s knock is not thrown away.
     """
-    seg = int(round(segment_s * sr))
-    tail_min = int(round(min_tail_s * sr))
+    seg = round(segment_s * sr)
+    tail_min = round(min_tail_s * sr)
     spans = [Span(s, min(s + seg, n_samples)) for s in range(0, n_samples, seg)]
     if len(spans) > 1 and spans[-1].end - spans[-1].start < tail_min:
         spans.pop()

@@ -35,7 +35,8 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 def add_config(parser: argparse.ArgumentParser) -> None:
     """The ``--config PATH`` option every subcommand takes."""
     parser.add_argument("--config", metavar="PATH",
-                        help="TOML config file, docs/config.md (default: built-in defaults; console: ./exsampling.toml)")
+                        help="TOML config file, docs/config.md "
+                             "(default: built-in defaults; console: ./exsampling.toml)")
 
 
 def _config(args: argparse.Namespace) -> Config:

@@ -180,7 +180,8 @@ class Config:
         updates: dict[str, Any] = {}
         for name, values in sections.items():
             current = getattr(self, name)
-            updates[name] = replace(current, **values) if is_dataclass(current) else values
+            is_section = is_dataclass(current) and not isinstance(current, type)
+            updates[name] = replace(current, **values) if is_section else values
         cfg = replace(self, **updates)
         validate(cfg)
         return cfg
@@ -257,7 +258,8 @@ def from_dict(raw: dict[str, Any], source: Path | None = None) -> Config:
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise ConfigError(f"unknown section(s) {unknown}; known: {sorted(allowed)}")
-    values: dict[str, Any] = {name: _coerce(name, cls, raw[name]) for name, cls in _SECTION_TYPES.items() if name in raw}
+    values: dict[str, Any] = {name: _coerce(name, cls, raw[name])
+                              for name, cls in _SECTION_TYPES.items() if name in raw}
     mapping = dict(DEFAULT_MAPPING)
     for label, instrument in raw.get("mapping", {}).items():
         if not isinstance(instrument, str):

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS memory (
 
 _SAMPLE_COLUMNS = (
     "recording_id", "path", "start_s", "duration_s", "label", "confidence", "top", "unsure", "label_source",
-    "recalled_from", "instrument", "melodic", "pitch_hz", "midi_note", "pitch_confidence", "status", "relabel", "sent_at",
+    "recalled_from", "instrument", "melodic", "pitch_hz", "midi_note", "pitch_confidence", "status", "relabel",
+    "sent_at",
 )
 
 
@@ -152,7 +153,7 @@ class Library:
 
         ``photo`` is ``(bytes, extension)``. When this returns, file and row are both durable.
         """
-        stem = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:10]}"
+        stem = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:10]}"
         path = self.root / "recordings" / f"{stem}.{extension}"
         written = [path]
         _fsync_write(path, data)
@@ -170,7 +171,7 @@ class Library:
                      location.lon if location else None, location.accuracy_m if location else None,
                      str(photo_path) if photo_path else None, source, duration_s),
                 )
-                rec_id = cur.lastrowid
+                rec_id = _row_id(cur)
         except BaseException:
             for p in written:
                 p.unlink(missing_ok=True)
@@ -211,7 +212,7 @@ class Library:
                 f"VALUES ({', '.join('?' * len(_SAMPLE_COLUMNS))}, ?)",
                 [values[c] for c in _SAMPLE_COLUMNS] + [utc_now()],
             )
-            sample_id = cur.lastrowid
+            sample_id = _row_id(cur)
             path = self.root / "samples" / f"{sample_id:06d}.wav"
             _fsync_write(path, wav_bytes(y, sr))
             db.execute("UPDATE samples SET path=? WHERE id=?", (str(path), sample_id))
@@ -298,6 +299,12 @@ class Library:
     def forget(self, sample_id: int) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM memory WHERE sample_id=?", (sample_id,))
+
+
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    if cursor.lastrowid is None:  # never after an INSERT; the check is for the type checker's sake
+        raise sqlite3.DatabaseError("the INSERT gave no row id")
+    return cursor.lastrowid
 
 
 def _location(row: sqlite3.Row) -> Location | None:

@@ -125,7 +125,8 @@ class Mapper:
                 chosen = rule(sample)
             except Exception as exc:  # a live-coded rule must never stop the show
                 if self.on_rule_error is not None:
-                    self.on_rule_error(RuleFailure(getattr(rule, "__name__", repr(rule)), f"{type(exc).__name__}: {exc}"))
+                    self.on_rule_error(RuleFailure(getattr(rule, "__name__", repr(rule)),
+                                                   f"{type(exc).__name__}: {exc}"))
                 continue
             if chosen is not None:
                 try:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -151,11 +152,11 @@ class Pipeline:
         if self.classifier is not None:
             probs, embeddings = self.classifier.classify(np.stack([features.image(p, self.params) for p in pieces]))
         samples = []
-        for i, (span, piece) in enumerate(zip(spans, pieces)):
-            sample = Sample(id=0, recording_id=rec.id, path="", start_s=span.start / sr, duration_s=len(piece) / sr, participant=rec.participant, location=rec.location,
-                            recorded_at=rec.received_at)
+        for i, (span, piece) in enumerate(zip(spans, pieces, strict=True)):
+            sample = Sample(id=0, recording_id=rec.id, path="", start_s=span.start / sr, duration_s=len(piece) / sr,
+                            participant=rec.participant, location=rec.location, recorded_at=rec.received_at)
             if self.classifier is not None:
-                self._label(sample, probs[i], embeddings[i])
+                self._label(sample, self.classifier.info.labels, probs[i], embeddings[i])
             self._pitch(sample, piece)
             sample.instrument = self.mapper.instrument_for(sample.label, sample)
             sample.melodic = self.mapper.is_melodic(sample.instrument)
@@ -184,8 +185,7 @@ class Pipeline:
         self._notify(samples)
         return samples
 
-    def _label(self, sample: Sample, probs: np.ndarray, embedding: np.ndarray) -> None:
-        labels = self.classifier.info.labels
+    def _label(self, sample: Sample, labels: tuple[str, ...], probs: np.ndarray, embedding: np.ndarray) -> None:
         sample.top = top_k(probs, labels, self.cfg.classifier.top_k)
         sample.label, sample.confidence = sample.top[0]
         sample.unsure = sample.confidence < self.cfg.classifier.unsure_below
@@ -241,8 +241,8 @@ class Pipeline:
         The sample's status is kept; a sample already on stage is sent again under its new instrument.
         """
         check_label(label)
-        chosen = {"label": label, "confidence": 1.0, "unsure": False, "label_source": LabelSource.PERFORMER,
-                  "recalled_from": None, "relabel": label}
+        chosen: dict[str, Any] = {"label": label, "confidence": 1.0, "unsure": False,
+                                  "label_source": LabelSource.PERFORMER, "recalled_from": None, "relabel": label}
         instrument = self.mapper.instrument_for(label, replace(self.library.sample(sample_id), **chosen))
         sample = self.library.update_sample(sample_id, **chosen, instrument=instrument,
                                             melodic=self.mapper.is_melodic(instrument))

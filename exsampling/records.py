@@ -7,7 +7,7 @@ SQLite and written in the HTTP/JSON and OSC contracts stay the plain strings doc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -43,7 +43,7 @@ class LabelSource(StrEnum):
 
 def utc_now() -> str:
     """Now, as the records write times: ISO 8601 UTC with a ``Z``, second precision."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)

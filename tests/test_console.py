@@ -116,7 +116,7 @@ def test_every_live_coding_change_is_refused_on_a_read_only_console(local_cfg, t
 
     show.ownership.role = Role.VIEWER  # another console took the show over
     assert show.frozen
-    with pytest.raises(ReadOnlyConsole, match="read-only.*take_over"):
+    with pytest.raises(ReadOnlyConsole, match=r"read-only.*take_over"):
         MUTATORS[mutator](show, sample.id)
     assert (dict(show.pipeline.mapper.table), dict(show.pipeline.mapper.melodic), show.rules,
             show.library.sample(sample.id), show.prompt, show.is_open, show.mode) == before

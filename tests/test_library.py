@@ -86,6 +86,7 @@ def test_a_restart_finds_everything_again(tmp_path):
     assert lib.recordings()[0].participant == "P"
 
 
+@pytest.mark.slow  # a process that loads TensorFlow
 def test_two_pipelines_on_one_library_do_not_corrupt_it(tmp_path, tiny_model):
     root = tmp_path / "lib"
     files = [write(tmp_path / f"t{i}.wav", tone(220 * (1 + i % 4), 6.0)) for i in range(6)]
@@ -126,7 +127,8 @@ def test_a_library_written_before_recalled_from_opens_and_keeps_the_memory_s_cho
         CREATE TABLE samples (id INTEGER PRIMARY KEY AUTOINCREMENT,
             recording_id INTEGER NOT NULL REFERENCES recordings(id), path TEXT NOT NULL,
             start_s REAL NOT NULL, duration_s REAL NOT NULL, label TEXT, confidence REAL NOT NULL DEFAULT 0,
-            top TEXT NOT NULL DEFAULT '[]', unsure INTEGER NOT NULL DEFAULT 0, label_source TEXT NOT NULL DEFAULT 'model',
+            top TEXT NOT NULL DEFAULT '[]', unsure INTEGER NOT NULL DEFAULT 0,
+            label_source TEXT NOT NULL DEFAULT 'model',
             instrument TEXT, melodic INTEGER NOT NULL DEFAULT 0, pitch_hz REAL, midi_note INTEGER,
             pitch_confidence REAL NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'new', relabel TEXT, sent_at TEXT,
             created_at TEXT NOT NULL);

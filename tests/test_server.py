@@ -226,7 +226,8 @@ REFUSALS = {
     "no token": ({}, None, None, "", 403, "bad_token"),
     "wrong token in the form": ({}, None, "nope", "", 403, "bad_token"),
     "wrong token in the URL": ({}, None, None, "?token=nope", 403, "bad_token"),
-    "text named .wav": ({}, {"audio": ("a.wav", b"GIF89a not sound at all", "audio/wav")}, TOKEN, "", 415, "undecodable"),
+    "text named .wav": ({}, {"audio": ("a.wav", b"GIF89a not sound at all", "audio/wav")}, TOKEN, "", 415,
+                        "undecodable"),
     "empty file": ({}, {"audio": ("a.wav", b"", "audio/wav")}, TOKEN, "", 422, "empty"),
     "digital silence": ({}, {"audio": ("a.wav", wav(np.zeros(SR)), "audio/wav")}, TOKEN, "", 422, "silent"),
     "31 s, over the 30 s limit": ({}, {"audio": ("a.wav", wav(tone(300.0, 31.0, sr=8000), sr=8000))}, TOKEN, "", 422,
@@ -418,12 +419,14 @@ def test_qr_code_decodes_back_to_the_url(tmp_path):
     url = f"https://192.0.2.2:8766/?token={TOKEN}"
     png = tmp_path / "qr.png"
     png.write_bytes(qr_png(url))
-    decoded = subprocess.run(["zbarimg", "--raw", "-q", str(png)], check=False, capture_output=True, text=True, timeout=30)
+    decoded = subprocess.run(["zbarimg", "--raw", "-q", str(png)], check=False, capture_output=True, text=True,
+                             timeout=30)
     assert decoded.stdout.strip() == url
     text = qr_text(url)
     assert len(text.splitlines()) > 10 and set(text) & set("█▀▄")
 
 
+@pytest.mark.slow  # a process that loads TensorFlow
 def test_serve_command_prints_the_url_and_qr_then_stops_on_sigterm(tmp_path):
     port = free_port(socket.SOCK_STREAM)
     toml = tmp_path / "show.toml"

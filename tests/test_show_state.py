@@ -25,7 +25,7 @@ def test_first_run_values_come_from_the_config_and_changes_persist(cfg):
 
 def test_bad_values_are_refused_and_name_the_value(cfg):
     state = ShowState(cfg, Library.from_config(cfg))
-    with pytest.raises(ValueError, match="'wild'.*auto"):
+    with pytest.raises(ValueError, match=r"'wild'.*auto"):
         state.mode = "wild"
     with pytest.raises(ValueError, match="281 characters"):
         state.prompt = "x" * 281

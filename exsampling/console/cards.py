@@ -50,7 +50,7 @@ def spectrogram_png(path: str, params: Any, width: int = 432, height: int = 96) 
     level = (log_mel(y, params)[:, :frames] + DYNAMIC_RANGE_DB) / DYNAMIC_RANGE_DB
     rgb = (colormaps["magma"](level[::-1])[..., :3] * 255).astype("uint8")
     buf = io.BytesIO()
-    Image.fromarray(rgb).resize((width, height), Image.BILINEAR).save(buf, format="PNG", optimize=False)
+    Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR).save(buf, format="PNG", optimize=False)
     return buf.getvalue()
 
 
@@ -60,8 +60,8 @@ def photo_thumbnail(path: str, size: int = 320) -> bytes | None:
     from PIL import Image, ImageOps
 
     try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img).convert("RGB")
+        with Image.open(path) as original:
+            img = ImageOps.exif_transpose(original).convert("RGB")
             img.thumbnail((size, size))
             buf = io.BytesIO()
             img.save(buf, format="JPEG", quality=80)
@@ -106,8 +106,8 @@ def top_text(sample: Sample) -> str:
     return f"{chosen} <span class='exs-small'>{guesses}</span>"
 
 
-_STATUS_BADGE = {SampleStatus.NEW: "exs-new", SampleStatus.SENT: "exs-sent", SampleStatus.REJECTED: "exs-rejected-badge",
-                 SampleStatus.ACCEPTED: ""}
+_STATUS_BADGE = {SampleStatus.NEW: "exs-new", SampleStatus.SENT: "exs-sent",
+                 SampleStatus.REJECTED: "exs-rejected-badge", SampleStatus.ACCEPTED: ""}
 
 
 def status_badge(sample: Sample) -> str:

@@ -6,6 +6,7 @@ there with the secret; the owner stops its upload server and answers, and the ne
 """
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Callable
 
@@ -46,7 +47,5 @@ async def ask_to_release(owner: OwnerRecord) -> None:
     request = tornado.httpclient.HTTPRequest(
         f"http://127.0.0.1:{owner.control_port}/handover", method="POST", body=b"",
         headers={"X-Exsampling-Secret": owner.secret}, request_timeout=5.0)
-    try:
+    with contextlib.suppress(OSError, tornado.httpclient.HTTPClientError):  # gone or stuck: binding the port tells
         await tornado.httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
-    except (OSError, tornado.httpclient.HTTPClientError):  # gone or stuck: binding the port tells which
-        pass

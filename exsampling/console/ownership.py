@@ -23,6 +23,7 @@ import os
 import secrets
 import time
 import uuid
+from collections.abc import Coroutine
 from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qs
@@ -84,6 +85,7 @@ class ShowOwnership(traitlets.HasTraits):
         self._control: tornado.httpserver.HTTPServer | None = None
         self._secret = secrets.token_urlsafe(16)
         self._taking_over = False
+        self._tasks: set[asyncio.Task[Any]] = set()  # kept until done: the loop holds tasks only weakly
         state.listeners.append(self._on_state)
         self._on_state(state)
 
@@ -108,7 +110,7 @@ class ShowOwnership(traitlets.HasTraits):
         owner = self.live_owner()
         if self.preheated and owner is not None:
             self.role = Role.STANDBY
-            asyncio.ensure_future(self._wait_for_page())
+            self._spawn(self._wait_for_page())
         elif self._defers_to(owner):
             self.role = Role.VIEWER
         else:
@@ -162,7 +164,16 @@ class ShowOwnership(traitlets.HasTraits):
     def follow(self) -> None:
         """Called once a second while not the owner: take over if the owner's process died."""
         if self.role in (Role.VIEWER, Role.STANDBY) and self.live_owner() is None and not self._taking_over:
-            asyncio.ensure_future(self.take_over())
+            self.take_over_soon()
+
+    def take_over_soon(self) -> None:
+        """:meth:`take_over` in the background (e.g. from a button)."""
+        self._spawn(self.take_over())
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def close(self) -> None:
         """Stop serving; the show's record is cleared if this console owned it."""
@@ -176,7 +187,7 @@ class ShowOwnership(traitlets.HasTraits):
         """Start the upload server, waiting a little while a previous owner lets go of the port."""
         from ..server import CertificateError, PortInUse, TunnelError, start
 
-        deadline, kwargs = time.monotonic() + BIND_PATIENCE_S, {}
+        deadline, kwargs = time.monotonic() + BIND_PATIENCE_S, dict[str, Any]()
         self.problems.pop("server", None)
         while True:
             try:

@@ -41,7 +41,7 @@ def fit_view(points: list[tuple[float, float]], width_px: int = 520, height_px: 
     span_x = (max(lons) - min(lons)) / 360.0
     span_y = (y_north - y_south) / (2 * math.pi)
     zooms = [math.log2(px * 0.8 / (256 * span)) for px, span in ((width_px, span_x), (height_px, span_y)) if span > 0]
-    zoom = int(math.floor(min(zooms))) if zooms else max_zoom - 1
+    zoom = math.floor(min(zooms)) if zooms else max_zoom - 1
     return centre, max(1, min(zoom, max_zoom))
 
 

@@ -8,7 +8,6 @@ to the panels, and follows the library once a second.
 """
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
@@ -23,12 +22,20 @@ from ..mapping import MappingError
 from ..records import Sample
 from ..show_state import ShowState
 from .cards import Media, SoundsPanel
-from .environment import (ENV_CONFIG, ENV_TILES, ENV_TOKEN, ENV_UPLOAD_PORT, config_path, current_kernel_id,
-                          load_config, native_stderr_to_log)
+from .environment import (
+    ENV_CONFIG,
+    ENV_TILES,
+    ENV_TOKEN,
+    ENV_UPLOAD_PORT,
+    config_path,
+    current_kernel_id,
+    load_config,
+    native_stderr_to_log,
+)
 from .header import CSS, Header, RoleBanner, Warnings, stage_problems
+from .live import LiveCoding
 from .ownership import ReadOnlyConsole, Role, ShowOwnership
 from .panels import LiveCodingPanel, MapPanel, MappingPanel, PromptPanel
-from .live import LiveCoding
 from .store import MappingStore
 
 #: How often every console follows the library, the config file and the owner, in milliseconds.
@@ -89,7 +96,7 @@ class Console(LiveCoding, widgets.VBox):
         self.sounds.on_action(self._on_action)
         self.map.on_select(self.sounds.show_sample)
         self.mapping_panel.on_edit(self._on_mapping_edit)
-        self.banner.take_over.on_click(lambda _button: asyncio.ensure_future(self.take_over()))
+        self.banner.take_over.on_click(lambda _button: self.ownership.take_over_soon())
         pipeline.listeners.append(self._on_sample)
 
         mapping_box = widgets.Accordion(children=[self.mapping_panel], titles=("Mapping: class → instrument",))
@@ -144,9 +151,10 @@ class Console(LiveCoding, widgets.VBox):
         if self._ticker is not None:
             self._ticker.stop()
         self.ownership.close()
-        for listeners, listener in ((self.state.listeners, self._on_state), (self.pipeline.listeners, self._on_sample)):
-            if listener in listeners:
-                listeners.remove(listener)
+        if self._on_state in self.state.listeners:
+            self.state.listeners.remove(self._on_state)
+        if self._on_sample in self.pipeline.listeners:
+            self.pipeline.listeners.remove(self._on_sample)
 
     def tick(self) -> None:
         """Once a second: follow the config file, the library and the owner; refresh the header."""
@@ -218,7 +226,9 @@ class Console(LiveCoding, widgets.VBox):
         try:
             action()
             self.problems.pop(topic, None)
-        except (ReadOnlyConsole, *errors) as exc:
+        except Exception as exc:
+            if not isinstance(exc, (ReadOnlyConsole, *errors)):
+                raise
             self.problems[topic] = describe(exc)
         self._refresh()
 
@@ -239,8 +249,10 @@ class Console(LiveCoding, widgets.VBox):
 
     def _on_mapping_edit(self, kind: str, key: str, value: Any) -> None:
         """A mapping widget was edited (a refused edit is undone in the widgets)."""
-        edit = {"mapping": self.store.set_instrument, "melodic": self.store.set_melodic,
-                "instrument": self.store.set_melodic}[kind]
+        edits: dict[str, Callable[[str, Any], None]] = {
+            "mapping": self.store.set_instrument, "melodic": self.store.set_melodic,
+            "instrument": self.store.set_melodic}
+        edit = edits[kind]
         self._report("mapping", lambda: edit(key, value), (MappingError, ValueError))
         if "mapping" in self.problems:
             self._on_table()

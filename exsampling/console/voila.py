@@ -54,7 +54,8 @@ class ShowKernelManager(AsyncMappingKernelManager):
             return None
         return owner.kernel if owner else ""
 
-    async def shutdown_kernel(self, kernel_id: str, now: bool = False, restart: bool = False) -> None:
+    async def shutdown_kernel(  # type: ignore[override]  # jupyter_client declares it through a decorator
+            self, kernel_id: str, now: bool = False, restart: bool = False) -> None:
         if not restart and kernel_id == self._owner_kernel():
             self.log.info("ExSampling: keeping kernel %s running: it runs the show's upload server", kernel_id)
             return

@@ -24,8 +24,19 @@ from ..audio import AudioError
 from ..config import Config
 from ..records import Recording, RecordingStatus
 from ..show_state import ShowState
-from .checks import (AUDIO_MAGIC, AUDIO_STATUS, MAX_SAMPLES_LISTED, MAX_UPLOAD_IDS, RateLimiter, Refusal, parse_location,
-                     parse_name, parse_upload_id, sniff, sniff_photo)
+from .checks import (
+    AUDIO_MAGIC,
+    AUDIO_STATUS,
+    MAX_SAMPLES_LISTED,
+    MAX_UPLOAD_IDS,
+    RateLimiter,
+    Refusal,
+    parse_location,
+    parse_name,
+    parse_upload_id,
+    sniff,
+    sniff_photo,
+)
 from .network import is_loopback
 from .shapes import created_json, map_sample_json, recording_json, show_json
 
@@ -93,21 +104,26 @@ class ApiHandler(tornado.web.RequestHandler):
         self.finish(body)
 
     @property
+    def remote_ip(self) -> str:
+        """The peer's address ("" for a socket without one)."""
+        return self.request.remote_ip or ""
+
+    @property
     def forwarded(self) -> bool:
         """True when the request came through a proxy or tunnel (it reaches us on loopback, with the header)."""
-        return is_loopback(self.request.remote_ip) and "X-Forwarded-For" in self.request.headers
+        return is_loopback(self.remote_ip) and "X-Forwarded-For" in self.request.headers
 
     @property
     def client(self) -> str:
         """The client's address: the tunnel's ``X-Forwarded-For`` (the hop it appended) only from loopback."""
         if self.forwarded:
             return self.request.headers["X-Forwarded-For"].split(",")[-1].strip()
-        return self.request.remote_ip
+        return self.remote_ip
 
     @property
     def is_local(self) -> bool:
         """A request from this machine itself, not through the tunnel."""
-        return is_loopback(self.request.remote_ip) and not self.forwarded
+        return is_loopback(self.remote_ip) and not self.forwarded
 
     def check_token(self, given: str | None) -> None:
         """Refuse (403 ``bad_token``) unless ``given`` is the show's token."""
@@ -285,7 +301,7 @@ class Page(tornado.web.StaticFileHandler):
     ``file`` fixes the file a route serves (``/`` → index.html, ``/map`` → map.html).
     """
 
-    def initialize(self, path: str, file: str | None = None) -> None:
+    def initialize(self, path: str, file: str | None = None) -> None:  # type: ignore[override]  # + the file
         super().initialize(path)
         self.file = file
 
