@@ -34,8 +34,9 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
+from exsampling.audio import wav_bytes
 from exsampling.config import PROJECT_ROOT
-from exsampling.library import Library, wav_bytes
+from exsampling.library import Library
 
 TOKEN = "bench-token"
 MAX_N = 200  # bounded: the loopback crowd never grows past this

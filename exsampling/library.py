@@ -16,7 +16,6 @@ being processed names its worker process, so one that died mid-way is found agai
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import sqlite3
@@ -25,15 +24,15 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psutil
-import soundfile as sf
 
-from .records import Location, Recording, Sample
+from .audio import wav_bytes
+from .records import LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS recordings (
@@ -60,7 +59,7 @@ CREATE TABLE IF NOT EXISTS samples (
     path TEXT NOT NULL,
     start_s REAL NOT NULL, duration_s REAL NOT NULL,
     label TEXT, confidence REAL NOT NULL DEFAULT 0, top TEXT NOT NULL DEFAULT '[]',
-    unsure INTEGER NOT NULL DEFAULT 0, label_source TEXT NOT NULL DEFAULT 'model',
+    unsure INTEGER NOT NULL DEFAULT 0, label_source TEXT NOT NULL DEFAULT 'model', recalled_from INTEGER,
     instrument TEXT, melodic INTEGER NOT NULL DEFAULT 0,
     pitch_hz REAL, midi_note INTEGER, pitch_confidence REAL NOT NULL DEFAULT 0,
     status TEXT NOT NULL DEFAULT 'new', relabel TEXT, sent_at TEXT,
@@ -79,21 +78,19 @@ CREATE TABLE IF NOT EXISTS memory (
 );
 """
 
-#: Files written (and fsync'd) at once when many recordings are stored together.
-WRITERS = 8
-
-# Columns added after the first release: ``(name, declaration)``, added to older databases when opened.
-_ADDED_RECORDING_COLUMNS = (("upload_id", "TEXT"), ("worker", "TEXT"))
-
 _SAMPLE_COLUMNS = (
     "recording_id", "path", "start_s", "duration_s", "label", "confidence", "top", "unsure", "label_source",
-    "instrument", "melodic", "pitch_hz", "midi_note", "pitch_confidence", "status", "relabel", "sent_at",
+    "recalled_from", "instrument", "melodic", "pitch_hz", "midi_note", "pitch_confidence", "status", "relabel",
+    "sent_at",
 )
 
 
-def utc_now() -> str:
-    """Now, as ISO 8601 UTC with a ``Z`` (second precision)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+#: ``PRAGMA user_version`` of the schema above. 1: ``samples.recalled_from`` holds the re-label memory's choice,
+#: which version 0 wrote into ``label_source`` as ``"memory:<id>"``. 2: ``recordings.upload_id`` (unique) and
+#: ``recordings.worker``, and the ``incoming`` table (a venue full of phones, issue 11).
+SCHEMA_VERSION = 2
+#: Files written (and fsync'd) at once when many recordings are stored together.
+WRITERS = 8
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -114,13 +111,6 @@ def _fsync_write(path: Path, data: bytes, sync_dir: bool = True) -> None:
     tmp.replace(path)
     if sync_dir:
         _fsync_dir(path.parent)
-
-
-def wav_bytes(y: np.ndarray, sr: int) -> bytes:
-    """``y`` (mono float, −1..1) as a 16-bit PCM WAV file's bytes at ``sr`` Hz."""
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(y, -1.0, 1.0), sr, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
 
 
 def this_worker() -> str:
@@ -175,12 +165,25 @@ class Library:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
-            have = {row["name"] for row in db.execute("PRAGMA table_info(recordings)")}
-            for name, declaration in _ADDED_RECORDING_COLUMNS:
-                if name not in have:
-                    db.execute(f"ALTER TABLE recordings ADD COLUMN {name} {declaration}")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a library written by an earlier version up to :data:`SCHEMA_VERSION` (once, in one transaction)."""
+        with self._transaction() as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+                return
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(samples)")}
+            if "recalled_from" not in columns:
+                db.execute("ALTER TABLE samples ADD COLUMN recalled_from INTEGER")
+            db.execute("UPDATE samples SET recalled_from = CAST(substr(label_source, 8) AS INTEGER), label_source = ? "
+                       "WHERE label_source LIKE 'memory:%'", (LabelSource.MEMORY,))
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(recordings)")}
+            for name in ("upload_id", "worker"):
+                if name not in columns:
+                    db.execute(f"ALTER TABLE recordings ADD COLUMN {name} TEXT")
             db.execute("CREATE UNIQUE INDEX IF NOT EXISTS recordings_by_upload ON recordings(upload_id) "
                        "WHERE upload_id IS NOT NULL")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @classmethod
     def from_config(cls, cfg) -> Library:
@@ -229,35 +232,38 @@ class Library:
         Files are announced (``incoming``) before they are written, so a crash before their rows commit leaves
         nothing :meth:`sweep` does not remove. When this returns, every file and row returned is durable.
         """
-        results: list[Recording | Exception | None] = [None] * len(items)
+        refused: dict[int, Exception] = {}
         with self._connect() as db:  # retries already stored write nothing
             for i, item in enumerate(items):
                 first = item.upload_id and db.execute("SELECT * FROM recordings WHERE upload_id=?",
                                                       (item.upload_id,)).fetchone()
                 if first:
-                    results[i] = DuplicateUpload(_recording(first))
-        stamp = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+                    refused[i] = DuplicateUpload(_recording(first))
+        stamp = f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
         files: dict[int, tuple[Path, Path | None]] = {}
         for i, item in enumerate(items):
-            if results[i] is None:
+            if i not in refused:
                 stem = f"{stamp}-{uuid.uuid4().hex[:10]}"
                 files[i] = (self.root / "recordings" / f"{stem}.{item.extension}",
                             self.root / "photos" / f"{stem}.{item.photo[1]}" if item.photo is not None else None)
         announced = [p for pair in files.values() for p in pair if p is not None]
         if not announced:  # nothing new to store
-            return results
+            return [refused[i] for i in range(len(items))]
         with self._transaction() as db:
             db.executemany("INSERT INTO incoming (path, worker) VALUES (?, ?)",
                            [(str(p), self.worker) for p in announced])
+
         def write(i: int) -> None:
             path, photo_path = files[i]
+            photo = items[i].photo
             try:
                 _fsync_write(path, items[i].data, sync_dir=False)
-                if photo_path is not None:
-                    _fsync_write(photo_path, items[i].photo[0], sync_dir=False)
+                if photo_path is not None and photo is not None:
+                    _fsync_write(photo_path, photo[0], sync_dir=False)
             except OSError as exc:
-                results[i] = exc
+                refused[i] = exc
 
+        row_ids: dict[int, int] = {}
         try:
             # Files are synced side by side: the file system commits many fsyncs at once (≈ 4× faster for 100).
             with ThreadPoolExecutor(min(WRITERS, len(files)), thread_name_prefix="exsampling-fsync") as writers:
@@ -267,30 +273,28 @@ class Library:
             with self._transaction() as db:
                 for i, (path, photo_path) in files.items():
                     item = items[i]
-                    first = results[i] is None and item.upload_id and db.execute(
+                    first = i not in refused and item.upload_id and db.execute(
                         "SELECT * FROM recordings WHERE upload_id=?", (item.upload_id,)).fetchone()
                     if first:  # the same upload twice in one batch, or stored meanwhile by another process
-                        results[i] = DuplicateUpload(_recording(first))
-                    if results[i] is not None:
+                        refused[i] = DuplicateUpload(_recording(first))
+                    if i in refused:
                         continue
                     loc = item.location
-                    results[i] = db.execute(
+                    row_ids[i] = _row_id(db.execute(
                         "INSERT INTO recordings (path, received_at, participant, lat, lon, accuracy_m, photo_path,"
                         " source, duration_s, upload_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
                         (str(path), utc_now(), item.participant, loc.lat if loc else None, loc.lon if loc else None,
                          loc.accuracy_m if loc else None, str(photo_path) if photo_path else None, item.source,
-                         item.duration_s, item.upload_id)).lastrowid
+                         item.duration_s, item.upload_id)))
                 db.executemany("DELETE FROM incoming WHERE path=?", [(str(p),) for p in announced])
         except BaseException:
             self._forget_incoming(announced)
             raise
-        self._forget_incoming([p for i, pair in files.items() if isinstance(results[i], Exception)
-                               for p in pair if p is not None])
-        ids = [r for r in results if isinstance(r, int)]
+        self._forget_incoming([p for i, pair in files.items() if i in refused for p in pair if p is not None])
         with self._connect() as db:
             rows = {row["id"]: _recording(row) for row in db.execute(
-                f"SELECT * FROM recordings WHERE id IN ({','.join('?' * len(ids))})", ids)}
-        return [rows[r] if isinstance(r, int) else r for r in results]
+                f"SELECT * FROM recordings WHERE id IN ({','.join('?' * len(row_ids))})", list(row_ids.values()))}
+        return [rows[row_ids[i]] if i in row_ids else refused[i] for i in range(len(items))]
 
     def _forget_incoming(self, paths: list[Path]) -> None:
         if not paths:
@@ -327,18 +331,20 @@ class Library:
     def claim(self, recording_id: int) -> bool:
         """Take a "received" recording for processing by this process; False if another worker has it."""
         with self._transaction() as db:
-            cur = db.execute("UPDATE recordings SET status='processing', worker=? WHERE id=? AND status='received'",
-                             (self.worker, recording_id))
+            cur = db.execute("UPDATE recordings SET status=?, worker=? WHERE id=? AND status=?",
+                             (RecordingStatus.PROCESSING, self.worker, recording_id, RecordingStatus.RECEIVED))
         return cur.rowcount == 1
 
     def unfinished(self) -> list[Recording]:
         """Recordings still waiting to be processed, oldest first: every "received" one, and the "processing"
         ones whose worker died (they are "received" again)."""
         with self._transaction() as db:
-            busy = db.execute("SELECT id, worker FROM recordings WHERE status='processing'").fetchall()
-            stale = [(r["id"],) for r in busy if not worker_alive(r["worker"] or "")]
-            db.executemany("UPDATE recordings SET status='received', worker=NULL WHERE id=?", stale)
-            rows = db.execute("SELECT * FROM recordings WHERE status='received' ORDER BY id").fetchall()
+            busy = db.execute("SELECT id, worker FROM recordings WHERE status=?",
+                              (RecordingStatus.PROCESSING,)).fetchall()
+            stale = [(RecordingStatus.RECEIVED, r["id"]) for r in busy if not worker_alive(r["worker"] or "")]
+            db.executemany("UPDATE recordings SET status=?, worker=NULL WHERE id=?", stale)
+            rows = db.execute("SELECT * FROM recordings WHERE status=? ORDER BY id",
+                              (RecordingStatus.RECEIVED,)).fetchall()
         return [_recording(r) for r in rows]
 
     def recording(self, recording_id: int) -> Recording:
@@ -355,7 +361,7 @@ class Library:
             rows = db.execute("SELECT * FROM recordings ORDER BY id DESC LIMIT ?", (limit or -1,)).fetchall()
         return [_recording(r) for r in rows]
 
-    def set_recording_status(self, recording_id: int, status: str, error: str | None = None,
+    def set_recording_status(self, recording_id: int, status: RecordingStatus, error: str | None = None,
                              duration_s: float | None = None) -> None:
         with self._transaction() as db:
             db.execute(
@@ -375,7 +381,7 @@ class Library:
                 f"VALUES ({', '.join('?' * len(_SAMPLE_COLUMNS))}, ?)",
                 [values[c] for c in _SAMPLE_COLUMNS] + [utc_now()],
             )
-            sample_id = cur.lastrowid
+            sample_id = _row_id(cur)
             path = self.root / "samples" / f"{sample_id:06d}.wav"
             _fsync_write(path, wav_bytes(y, sr))
             db.execute("UPDATE samples SET path=? WHERE id=?", (str(path), sample_id))
@@ -389,7 +395,7 @@ class Library:
         return rows[0]
 
     def samples(self, recording_id: int | None = None, limit: int | None = None, before_id: int | None = None,
-                status: str | None = None) -> list[Sample]:
+                status: SampleStatus | None = None) -> list[Sample]:
         """Samples newest first, optionally of one recording, older than ``before_id``, or in one status."""
         clauses, args = [], []
         for column, value in (("s.recording_id = ?", recording_id), ("s.id < ?", before_id), ("s.status = ?", status)):
@@ -428,7 +434,7 @@ class Library:
             s = db.execute("SELECT COUNT(*) FROM samples").fetchone()
         return {"recordings": r[0], "participants": r[1], "samples": s[0]}
 
-    # -- show settings that must outlive a restart (prompt, open/closed, mode) --------------------
+    # -- settings that must outlive a restart (the show's own keys belong to exsampling.show_state) --
 
     def setting(self, key: str, default: Any = None) -> Any:
         """A JSON value stored under ``key``, or ``default``."""
@@ -464,6 +470,12 @@ class Library:
             db.execute("DELETE FROM memory WHERE sample_id=?", (sample_id,))
 
 
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    if cursor.lastrowid is None:  # never after an INSERT; the check is for the type checker's sake
+        raise sqlite3.DatabaseError("the INSERT gave no row id")
+    return cursor.lastrowid
+
+
 def _location(row: sqlite3.Row) -> Location | None:
     if row["lat"] is None or row["lon"] is None:
         return None
@@ -474,7 +486,7 @@ def _recording(row: sqlite3.Row) -> Recording:
     return Recording(
         id=row["id"], path=row["path"], received_at=row["received_at"], participant=row["participant"],
         location=_location(row), photo_path=row["photo_path"], source=row["source"],
-        duration_s=row["duration_s"], status=row["status"], error=row["error"],
+        duration_s=row["duration_s"], status=RecordingStatus(row["status"]), error=row["error"],
     )
 
 
@@ -491,8 +503,9 @@ def _sample(row: sqlite3.Row) -> Sample:
         id=row["id"], recording_id=row["recording_id"], path=row["path"], start_s=row["start_s"],
         duration_s=row["duration_s"], label=row["label"], confidence=row["confidence"],
         top=[(label, p) for label, p in json.loads(row["top"])], unsure=bool(row["unsure"]),
-        label_source=row["label_source"], instrument=row["instrument"], melodic=bool(row["melodic"]),
+        label_source=LabelSource(row["label_source"]), recalled_from=row["recalled_from"],
+        instrument=row["instrument"], melodic=bool(row["melodic"]),
         pitch_hz=row["pitch_hz"], midi_note=row["midi_note"], pitch_confidence=row["pitch_confidence"],
         participant=row["participant"], location=_location(row), recorded_at=row["received_at"],
-        status=row["status"], relabel=row["relabel"], sent_at=row["sent_at"],
+        status=SampleStatus(row["status"]), relabel=row["relabel"], sent_at=row["sent_at"],
     )

@@ -13,16 +13,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from . import audio, features, pitch
 from .classifier import Classifier, Recall, RelabelMemory, top_k
-from .config import Config
-from .library import Library, Received, utc_now, wav_bytes
-from .mapping import LABELS, Mapper, RuleFailure
+from .config import Config, Mode
+from .library import Library, Received
+from .mapping import Mapper, RuleFailure, check_label
 from .osc import OscSender
-from .records import Location, Recording, Sample
+from .records import LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now
 
 Listener = Callable[[Sample], None]
 
@@ -32,14 +33,16 @@ EMBEDDINGS_KEPT = 256
 
 @dataclass
 class Intake:
-    """A stored recording: its row and, when already decoded, its audio (mono, at the model's rate).
+    """A stored recording: its row; when already known, its audio (mono, at the model's rate) and the span of it
+    that is audible (found while checking it, used when cutting it); and when it was stored (``time.perf_counter``).
 
-    ``y`` is None for a recording taken on the strength of its header (:meth:`Pipeline.receive`) or found
-    unfinished after a restart (:meth:`Pipeline.unfinished`): processing decodes its file.
+    ``y`` and ``span`` are None for a recording taken on the strength of its header (:meth:`Pipeline.receive`) or
+    found unfinished after a restart (:meth:`Pipeline.unfinished`): processing decodes its file and trims it.
     """
 
     recording: Recording
     y: np.ndarray | None
+    span: audio.Span | None
     stored_at: float
 
 
@@ -65,7 +68,7 @@ class Pipeline:
         self.sender = sender
         self.params = features.FeatureParams.from_config(cfg)
         self.mapper = mapper or Mapper(dict(cfg.mapping), dict(cfg.melodic), on_rule_error=self._rule_failed)
-        self.mode = cfg.show.mode
+        self.mode = Mode(cfg.show.mode)
         self.memory_enabled = cfg.classifier.memory
         self.memory = RelabelMemory(cfg.classifier.memory_max_distance)
         for sample_id, label, vector, at in library.memory():
@@ -75,6 +78,7 @@ class Pipeline:
         self.timings: deque[tuple[float, float]] = deque(maxlen=1000)
         self._embeddings: OrderedDict[int, np.ndarray] = OrderedDict()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exsampling-pipeline")
+        self.closed = False
 
     def warm_up(self) -> None:
         """Run every stage once on a second of synthetic sound, storing nothing.
@@ -84,9 +88,9 @@ class Pipeline:
         """
         sr = self.cfg.audio.sample_rate
         t = np.arange(sr) / sr
-        data = wav_bytes(0.5 * np.sin(2 * np.pi * 440 * t), 44100 if sr != 44100 else 22050)
+        data = audio.wav_bytes(0.5 * np.sin(2 * np.pi * 440 * t), 44100 if sr != 44100 else 22050)
         y = audio.decode(data, sr, self.cfg.audio.max_duration_s)
-        audio.audible_span(y, sr, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
+        self._pieces(y)
         self._pitch(Sample(id=0, recording_id=0, path="", start_s=0, duration_s=1), y)
         image = features.image(y, self.params)
         if self.classifier is not None:
@@ -104,12 +108,13 @@ class Pipeline:
         """
         limit = min(self.cfg.audio.max_duration_s, max_duration_s or np.inf)
         y = audio.decode(data, self.cfg.audio.sample_rate, limit)
-        audio.audible_span(y, self.cfg.audio.sample_rate, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
+        a = self.cfg.audio
+        span = audio.audible_span(y, a.sample_rate, a.trim_top_db, a.silence_floor_dbfs)
         rec = self.library.add_recording(
             data, extension, participant=participant, location=location, photo=photo, source=source,
-            duration_s=len(y) / self.cfg.audio.sample_rate,
+            duration_s=len(y) / a.sample_rate,
         )
-        return Intake(rec, y, time.perf_counter())
+        return Intake(rec, y, span, time.perf_counter())
 
     def receive(self, arrival: Received, max_duration_s: float | None = None) -> Intake:
         """Store one upload on the strength of its header alone (see :meth:`receive_all`); raise what refused it."""
@@ -145,12 +150,12 @@ class Pipeline:
                 results.append(c)
                 continue
             rec = next(stored)
-            results.append(rec if isinstance(rec, Exception) else Intake(rec, c[1], time.perf_counter()))
+            results.append(rec if isinstance(rec, Exception) else Intake(rec, c[1], None, time.perf_counter()))
         return results
 
     def unfinished(self) -> list[Intake]:
         """Recordings stored but never processed (the process stopped or died first), oldest first."""
-        return [Intake(rec, None, time.perf_counter()) for rec in self.library.unfinished()]
+        return [Intake(rec, None, None, time.perf_counter()) for rec in self.library.unfinished()]
 
     def _decode(self, source: str | bytes, max_duration_s: float) -> np.ndarray:
         return audio.decode(source, self.cfg.audio.sample_rate, max_duration_s, audio.MAX_RATE_HZ, audio.MAX_CHANNELS)
@@ -177,51 +182,51 @@ class Pipeline:
         if not self.library.claim(rec.id):
             return []  # already processed, or being processed by another worker
         try:
-            if intake.y is None:
-                intake.y = self._decode(rec.path, self.cfg.audio.max_duration_s)
-            samples = self._cut_and_classify(intake)
+            y = intake.y if intake.y is not None else self._decode(rec.path, self.cfg.audio.max_duration_s)
+            samples = self._cut_and_classify(intake, y)
         except audio.NothingAudible as exc:
-            self.library.set_recording_status(rec.id, "silent", str(exc))
+            self.library.set_recording_status(rec.id, RecordingStatus.SILENT, str(exc))
             return []
         except audio.AudioError as exc:  # taken on its header, then found unusable: the participant reads why
-            self.library.set_recording_status(rec.id, "failed", str(exc))
+            self.library.set_recording_status(rec.id, RecordingStatus.FAILED, str(exc))
             return []
         except Exception as exc:
             # the recording stays in the library, marked, so nothing a participant sent is lost
-            self.library.set_recording_status(rec.id, "failed", f"{type(exc).__name__}: {exc}")
+            self.library.set_recording_status(rec.id, RecordingStatus.FAILED, f"{type(exc).__name__}: {exc}")
             raise
-        self.library.set_recording_status(rec.id, "done")
+        self.library.set_recording_status(rec.id, RecordingStatus.DONE)
         self.timings.append((intake.stored_at, time.perf_counter()))  # (stored, done) for the console and bench
         if notify:
             self._notify(samples)
         return samples
 
-    def _cut_and_classify(self, intake: Intake) -> list[Sample]:
-        rec, y, sr = intake.recording, intake.y, self.cfg.audio.sample_rate
-        span = audio.audible_span(y, sr, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
-        trimmed = y[span.start:span.end]
-        pieces = [trimmed[s.start:s.end] for s in audio.segments(len(trimmed), sr, self.cfg.audio.segment_s,
-                                                                 self.cfg.audio.min_tail_s)]
+    def _cut_and_classify(self, intake: Intake, y: np.ndarray) -> list[Sample]:
+        rec, sr = intake.recording, self.cfg.audio.sample_rate
+        spans = self._pieces(y, intake.span)
+        pieces = [y[s.start:s.end] for s in spans]
         if self.classifier is not None:
             probs, embeddings = self.classifier.classify(np.stack([features.image(p, self.params) for p in pieces]))
         samples = []
-        offset = span.start / sr
-        for i, piece in enumerate(pieces):
-            sample = Sample(id=0, recording_id=rec.id, path="", start_s=offset + i * self.cfg.audio.segment_s,
-                            duration_s=len(piece) / sr, participant=rec.participant, location=rec.location,
-                            recorded_at=rec.received_at)
+        for i, (span, piece) in enumerate(zip(spans, pieces, strict=True)):
+            sample = Sample(id=0, recording_id=rec.id, path="", start_s=span.start / sr, duration_s=len(piece) / sr,
+                            participant=rec.participant, location=rec.location, recorded_at=rec.received_at)
             if self.classifier is not None:
-                self._label(sample, probs[i], embeddings[i])
+                self._label(sample, self.classifier.info.labels, probs[i], embeddings[i])
             self._pitch(sample, piece)
             sample.instrument = self.mapper.instrument_for(sample.label, sample)
             sample.melodic = self.mapper.is_melodic(sample.instrument)
             stored = self.library.add_sample(sample, piece, sr)
             if self.classifier is not None:
                 self._keep_embedding(stored.id, embeddings[i])
-            if self.mode == "auto" and stored.instrument:
+            if self.mode == Mode.AUTO and stored.instrument:
                 stored = self._send(stored)
             samples.append(stored)
         return samples
+
+    def _pieces(self, y: np.ndarray, span: audio.Span | None = None) -> list[audio.Span]:
+        a = self.cfg.audio
+        return audio.pieces(y, a.sample_rate, a.segment_s, a.min_tail_s, a.trim_top_db, a.silence_floor_dbfs,
+                            span=span)
 
     def _keep_embedding(self, sample_id: int, embedding: np.ndarray) -> None:
         self._embeddings[sample_id] = embedding
@@ -235,15 +240,14 @@ class Pipeline:
         self._notify(samples)
         return samples
 
-    def _label(self, sample: Sample, probs: np.ndarray, embedding: np.ndarray) -> None:
-        labels = self.classifier.info.labels
+    def _label(self, sample: Sample, labels: tuple[str, ...], probs: np.ndarray, embedding: np.ndarray) -> None:
         sample.top = top_k(probs, labels, self.cfg.classifier.top_k)
         sample.label, sample.confidence = sample.top[0]
         sample.unsure = sample.confidence < self.cfg.classifier.unsure_below
         recall = self.memory.lookup(embedding) if self.memory_enabled else None
         if recall is not None:
             sample.label, sample.confidence, sample.unsure = recall.label, 1.0 - recall.distance, False
-            sample.label_source = f"memory:{recall.sample_id}"
+            sample.label_source, sample.recalled_from = LabelSource.MEMORY, recall.sample_id
 
     def _pitch(self, sample: Sample, piece: np.ndarray) -> None:
         p = self.cfg.pitch
@@ -252,9 +256,10 @@ class Pipeline:
 
     def _send(self, sample: Sample) -> Sample:
         if self.sender is None or not sample.instrument:
-            return self.library.update_sample(sample.id, status="accepted")
-        status = "sent" if self.sender.sample(sample) else "accepted"
-        return self.library.update_sample(sample.id, status=status, sent_at=utc_now() if status == "sent" else None)
+            return self.library.update_sample(sample.id, status=SampleStatus.ACCEPTED)
+        if not self.sender.sample(sample):
+            return self.library.update_sample(sample.id, status=SampleStatus.ACCEPTED, sent_at=None)
+        return self.library.update_sample(sample.id, status=SampleStatus.SENT, sent_at=utc_now())
 
     def _notify(self, samples: list[Sample]) -> None:
         for sample in samples:
@@ -275,9 +280,9 @@ class Pipeline:
     def reject(self, sample_id: int) -> Sample:
         """Keep a sample off the stage; if it was already sent, tell the device to withdraw it."""
         sample = self.library.sample(sample_id)
-        if sample.status == "sent" and self.sender is not None:
+        if sample.status == SampleStatus.SENT and self.sender is not None:
             self.sender.withdraw(sample)
-        sample = self.library.update_sample(sample_id, status="rejected")
+        sample = self.library.update_sample(sample_id, status=SampleStatus.REJECTED)
         self._notify([sample])
         return sample
 
@@ -290,20 +295,17 @@ class Pipeline:
 
         The sample's status is kept; a sample already on stage is sent again under its new instrument.
         """
-        if label not in LABELS:
-            raise ValueError(f"unknown label {label!r}; labels are the 41 FSDKaggle2018 names")
-        sample = self.library.sample(sample_id)
-        sample = replace(sample, label=label, confidence=1.0, unsure=False, label_source="performer", relabel=label)
-        instrument = self.mapper.instrument_for(label, sample)
-        sample = self.library.update_sample(
-            sample_id, label=label, confidence=1.0, unsure=False, label_source="performer", relabel=label,
-            instrument=instrument, melodic=self.mapper.is_melodic(instrument),
-        )
+        check_label(label)
+        chosen: dict[str, Any] = {"label": label, "confidence": 1.0, "unsure": False,
+                                  "label_source": LabelSource.PERFORMER, "recalled_from": None, "relabel": label}
+        instrument = self.mapper.instrument_for(label, replace(self.library.sample(sample_id), **chosen))
+        sample = self.library.update_sample(sample_id, **chosen, instrument=instrument,
+                                            melodic=self.mapper.is_melodic(instrument))
         embedding = self._embedding(sample)
         if embedding is not None:
             self.library.remember(sample_id, label, embedding)
             self.memory.add(sample_id, label, embedding, utc_now())
-        if sample.status == "sent":
+        if sample.status == SampleStatus.SENT:
             sample = self._send(sample)
         self._notify([sample])
         return sample
@@ -318,17 +320,17 @@ class Pipeline:
 
     def recall_of(self, sample: Sample) -> Recall | None:
         """For a sample labelled from memory: which remembered sample decided it, and when."""
-        if not sample.label_source.startswith("memory:"):
+        if sample.recalled_from is None:
             return None
-        sample_id = int(sample.label_source.split(":", 1)[1])
         for remembered_id, label, _, at in self.library.memory():
-            if remembered_id == sample_id:
-                return Recall(sample_id, label, 1.0 - sample.confidence, at)
+            if remembered_id == sample.recalled_from:
+                return Recall(remembered_id, label, 1.0 - sample.confidence, at)
         return None
 
     def close(self) -> None:
         """Stop the worker thread: the recording in progress is finished; those still queued stay "received"
         in the library, for :meth:`unfinished` at the next start."""
+        self.closed = True
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 

@@ -29,8 +29,8 @@ def bodies() -> dict[str, bytes]:
 def statuses(library: Path, ids) -> dict[int, str]:
     """Each recording's status, read straight from the database while no server runs."""
     with sqlite3.connect(f"file:{library / 'library.sqlite3'}?mode=ro", uri=True) as db:
-        return {i: s for i, s in db.execute(
-            f"SELECT id, status FROM recordings WHERE id IN ({','.join('?' * len(ids))})", list(ids))}
+        return dict(db.execute(f"SELECT id, status FROM recordings WHERE id IN ({','.join('?' * len(ids))})",
+                               list(ids)))
 
 
 def assert_no_file_without_a_row(library: Path) -> None:

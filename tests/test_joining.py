@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from test_server import TOKEN, cfg, loop, serve  # noqa: F401  (the live-server fixtures, shared)
 from test_recorder_browser import CHROMIUM, QUIET
+from test_server import TOKEN, cfg, loop, serve  # noqa: F401  (the live-server fixtures, shared)
 
 from exsampling.server import ensure_certificate, lan_address
 
@@ -55,7 +55,7 @@ def test_a_certificate_about_to_expire_is_renewed(tmp_path):
 
 
 @needs_lan
-def test_the_join_page_explains_the_warning_per_browser_and_shows_the_fingerprint(serve):
+def test_the_join_page_explains_the_warning_per_browser_and_shows_the_fingerprint(serve):  # noqa: F811
     live = serve(host="0.0.0.0")
     server = live.server
     join = f"http://{LAN}:{server.port}/join?token={TOKEN}"
@@ -82,7 +82,7 @@ def test_the_join_page_explains_the_warning_per_browser_and_shows_the_fingerprin
     assert requests.get(live.url(f"/join?token={TOKEN}")).status_code == 200
 
 
-def test_the_join_page_escapes_what_it_is_given(serve):
+def test_the_join_page_escapes_what_it_is_given(serve):  # noqa: F811
     live = serve(host="0.0.0.0")
     page = requests.get(live.url('/join?token="><script>alert(1)</script>'), timeout=10)
     assert page.status_code == 200 and "<script>alert(1)" not in page.text
@@ -91,7 +91,7 @@ def test_the_join_page_escapes_what_it_is_given(serve):
 @needs_lan
 @pytest.mark.browser
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
-def test_the_join_page_picks_the_phones_browser_and_forwards_once_the_certificate_is_trusted(serve):
+def test_the_join_page_picks_the_phones_browser_and_forwards_once_the_certificate_is_trusted(serve):  # noqa: F811
     from playwright.sync_api import expect, sync_playwright
 
     live = serve(host="0.0.0.0")
@@ -118,7 +118,7 @@ def test_the_join_page_picks_the_phones_browser_and_forwards_once_the_certificat
         browser.close()
 
 
-def test_the_shows_authority_signs_the_lan_certificate_and_installs_on_house_devices(serve, cfg, tmp_path):
+def test_the_shows_authority_signs_the_lan_certificate_and_installs_on_house_devices(serve, cfg, tmp_path):  # noqa: F811
     import plistlib
     import sys
 
@@ -139,7 +139,8 @@ def test_the_shows_authority_signs_the_lan_certificate_and_installs_on_house_dev
     join = requests.get(live.url(f"/join?token={TOKEN}")).text
     assert "/join/exsampling.mobileconfig" in join and "/join/exsampling-ca.pem" in join
     served = requests.get(live.url("/join/exsampling.mobileconfig"))
-    assert served.headers["Content-Type"] == "application/x-apple-aspen-config" and served.content == profile.read_bytes()
+    assert served.headers["Content-Type"] == "application/x-apple-aspen-config"
+    assert served.content == profile.read_bytes()
     # its key can never vouch for a site on the Internet (name constraints)
     leaf = tmp_path / "leaf"
     leaf.mkdir()
@@ -154,7 +155,7 @@ def test_the_shows_authority_signs_the_lan_certificate_and_installs_on_house_dev
     assert verdict.returncode != 0 and "subtree violation" in verdict.stdout + verdict.stderr
 
 
-def test_without_an_authority_there_is_nothing_to_install(serve):
+def test_without_an_authority_there_is_nothing_to_install(serve):  # noqa: F811
     live = serve(host="0.0.0.0")
     assert requests.get(live.url("/join/exsampling-ca.pem")).status_code == 404
     assert "mobileconfig" not in requests.get(live.url(f"/join?token={TOKEN}")).text

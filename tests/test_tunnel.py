@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from exsampling.library import Library
-from exsampling.tunnel import TUNNEL_KEY, NgrokAgent, ShowTunnel, TunnelError
+from exsampling.server.tunnel import TUNNEL_KEY, NgrokAgent, ShowTunnel, TunnelError
 
 
 class StandInAgent:

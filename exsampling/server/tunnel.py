@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any, Protocol
@@ -87,7 +86,7 @@ class ShowTunnel:
 def _api(url: str, method: str = "GET", body: dict | None = None, timeout: float = 5.0) -> Any:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 (a loopback agent URL)
+    with urllib.request.urlopen(request, timeout=timeout) as answer:
         text = answer.read()
     return json.loads(text) if text else None
 

@@ -14,7 +14,7 @@ import resource
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import psutil
@@ -164,11 +164,11 @@ class _Watched(tornado.httputil.HTTPMessageDelegate):
 class GuardedHTTPServer(tornado.httpserver.HTTPServer):
     """Tornado's HTTPServer counting its connections in a shared :class:`ConnectionGuard` (``guard=``)."""
 
-    def initialize(self, *args: Any, guard: ConnectionGuard, **kwargs: Any) -> None:
+    def initialize(self, *args: Any, guard: ConnectionGuard, **kwargs: Any) -> None:  # type: ignore[override]
         super().initialize(*args, **kwargs)
         self.guard = guard
 
-    def add_sockets(self, sockets: list[socket.socket]) -> None:
+    def add_sockets(self, sockets: Iterable[socket.socket]) -> None:
         # Tornado's accept loop raises on EMFILE and the IOLoop calls it again at once, for ever (100 % CPU
         # and a traceback each time); this one makes room or pauses.
         for sock in sockets:

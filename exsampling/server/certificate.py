@@ -81,9 +81,8 @@ def _fresh(cert: Path, wanted: set[str], authority: Authority | None) -> bool:
         return False
     if _openssl("x509", "-in", str(cert), "-noout", "-checkend", str(RENEW_DAYS * 86400), check=False).returncode:
         return False
-    signed = authority is not None
-    return _openssl("verify", "-CAfile", str(authority.cert if signed else cert), str(cert),
-                    check=False).returncode == 0
+    issuer = authority.cert if authority is not None else cert  # self-signed: its own issuer
+    return _openssl("verify", "-CAfile", str(issuer), str(cert), check=False).returncode == 0
 
 
 def ensure_certificate(folder: Path, addresses: list[str]) -> tuple[Path, Path]:
@@ -167,32 +166,3 @@ def mobileconfig(ca_cert: Path) -> bytes:
         "PayloadDescription": "Trust for the ExSampling show's recorder on this venue's network.",
     })
 
-
-# -- ``exsampling ca`` ------------------------------------------------------------------------------------------
-
-
-def register(sub, add_config) -> None:
-    """Add ``exsampling ca`` to the command line's subparsers."""
-    p = sub.add_parser("ca", help="make the show's own certificate authority, to install once on house devices")
-    add_config(p)
-    p.set_defaults(func=_ca)
-
-
-def _ca(args) -> int:
-    from .config import load
-
-    cfg = load(args.config)
-    folder = cfg.resolve(cfg.library.path) / "tls"
-    authority = ensure_authority(folder)
-    print(f"certificate authority: {authority.cert}\n"
-          f"  SHA-256 {fingerprint(authority.cert)}\n"
-          f"iOS/iPadOS profile:    {authority.profile}\n"
-          f"key (keep it on this laptop): {authority.key}\n\n"
-          "Install it once on each house device:\n"
-          "  iPhone/iPad: open the profile (AirDrop, mail, or the join page's link), Settings → Profile Downloaded →\n"
-          "    Install; then Settings → General → About → Certificate Trust Settings → turn on full trust.\n"
-          "  Android: Settings → Security → Encryption & credentials → Install a certificate → CA certificate.\n"
-          "  Firefox: Settings → Privacy & Security → Certificates → View Certificates → Authorities → Import.\n"
-          "The next start signs the LAN certificate with it; those devices then open the recorder with no warning.\n"
-          "It can only vouch for private and local addresses, never for a site on the Internet.")
-    return 0
