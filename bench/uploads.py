@@ -83,14 +83,18 @@ def start_server(tree: Path, folder: Path, model: Path, osc_port: int, n: int) -
     raise SystemExit(f"exsampling serve exited with {proc.wait()} before listening")
 
 
-async def post(client: AsyncHTTPClient, base: str, name: str, audio: bytes) -> tuple[str, float, float, int]:
-    """One participant's upload: (name, start, acknowledged, HTTP status), times from ``perf_counter``."""
+def upload_request(base: str, name: str, audio: bytes) -> HTTPRequest:
+    """One participant's upload, as the recorder sends it (made before the clock starts)."""
     body, content_type = urllib3.encode_multipart_formdata(
         {"audio": ("recording.wav", audio, "audio/wav"), "name": name, "lat": "35.39", "lon": "139.43",
          "upload_id": f"bench-{name}"})
-    request = HTTPRequest(f"{base}/api/recordings?token={TOKEN}", method="POST", body=body,
-                          headers={"Content-Type": content_type, "X-Exsampling-Device": f"device-{name}"},
-                          request_timeout=120)
+    return HTTPRequest(f"{base}/api/recordings?token={TOKEN}", method="POST", body=body,
+                       headers={"Content-Type": content_type, "X-Exsampling-Device": f"device-{name}"},
+                       request_timeout=120)
+
+
+async def post(client: AsyncHTTPClient, name: str, request: HTTPRequest) -> tuple[str, float, float, int]:
+    """One participant's upload: (name, start, acknowledged, HTTP status), times from ``perf_counter``."""
     start = time.perf_counter()
     try:
         status = (await client.fetch(request)).code
@@ -100,9 +104,10 @@ async def post(client: AsyncHTTPClient, base: str, name: str, audio: bytes) -> t
 
 
 async def crowd(base: str, named_audio: dict[str, bytes]) -> list[tuple[str, float, float, int]]:
+    requests = {name: upload_request(base, name, audio) for name, audio in named_audio.items()}
     client = AsyncHTTPClient(force_instance=True, max_clients=len(named_audio))
     try:
-        return await asyncio.gather(*(post(client, base, name, audio) for name, audio in named_audio.items()))
+        return await asyncio.gather(*(post(client, name, request) for name, request in requests.items()))
     finally:
         client.close()
 
