@@ -16,8 +16,6 @@ from serving import Serve, crowd_upload, wav
 
 from exsampling.library import Library
 
-pytestmark = pytest.mark.slow
-
 N = 30
 
 
@@ -74,6 +72,7 @@ def restart_and_check(serve: Serve, acked: dict[str, int]) -> None:
     assert_no_file_without_a_row(serve.library)
 
 
+@pytest.mark.slow
 def test_kill_9_in_the_middle_of_30_uploads_loses_no_acknowledged_recording(tmp_path):
     serve = Serve.start(tmp_path)
     acked = interrupted_crowd(serve, signal.SIGKILL, after_acks=10)
@@ -85,6 +84,7 @@ def test_kill_9_in_the_middle_of_30_uploads_loses_no_acknowledged_recording(tmp_
     restart_and_check(serve, acked)
 
 
+@pytest.mark.slow
 def test_sigterm_in_the_middle_of_30_uploads_stops_cleanly_and_loses_nothing(tmp_path):
     serve = Serve.start(tmp_path)
     acked = interrupted_crowd(serve, signal.SIGTERM, after_acks=15)
@@ -97,6 +97,7 @@ def test_sigterm_in_the_middle_of_30_uploads_stops_cleanly_and_loses_nothing(tmp
     restart_and_check(serve, acked)
 
 
+@pytest.mark.slow
 def test_a_kill_between_the_file_and_its_row_leaves_nothing_behind(tmp_path):
     """The process dies after the recording's file is on disk and before its row commits: the next start
     removes the file (another live process's files in flight are left alone)."""
@@ -124,6 +125,7 @@ def test_a_kill_between_the_file_and_its_row_leaves_nothing_behind(tmp_path):
     assert [p for sub in ("recordings", "photos") for p in (root / sub).iterdir()] == []
 
 
+@pytest.mark.slow
 def test_a_retry_after_a_restart_answers_the_first_id(tmp_path):
     serve = Serve.start(tmp_path)
     audio = wav(tone(330.0, 1.0))
