@@ -28,7 +28,8 @@ from urllib.parse import urlencode
 import tornado.netutil
 import tornado.web
 
-from ..config import PROJECT_ROOT, Config
+from ..config import Config
+from ..resources import recorder_dir
 from ..show_state import ShowState
 from .certificate import authority_in, ensure_certificate, fingerprint
 from .checks import RateLimiter
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: The recorder's and the map's static files (HTML, CSS, JS), served as they are: no build step.
-RECORDER_DIR = PROJECT_ROOT / "recorder"
+RECORDER_DIR = recorder_dir()
 #: Seconds a stopping server waits for the uploads it is receiving to be stored.
 DRAIN_S = 10.0
 
