@@ -35,10 +35,10 @@ from pythonosc.osc_server import ThreadingOSCUDPServer
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from exsampling.audio import wav_bytes
-from exsampling.config import PROJECT_ROOT
 from exsampling.library import Library
 
 TOKEN = "bench-token"
+REPOSITORY = Path(__file__).resolve().parent.parent
 MAX_N = 200  # bounded: the loopback crowd never grows past this
 
 
@@ -157,7 +157,7 @@ def run(tree: Path, model: Path, audio: dict[str, bytes], warm: tuple[str, bytes
 
 def source_tree(ref: str, folder: Path) -> Path:
     """The project's files at commit ``ref``, unpacked into ``folder``."""
-    archive = subprocess.run(["git", "-C", str(PROJECT_ROOT), "archive", ref], check=True, capture_output=True).stdout
+    archive = subprocess.run(["git", "-C", str(REPOSITORY), "archive", ref], check=True, capture_output=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(folder, filter="data")
     return folder
@@ -190,7 +190,7 @@ def main() -> None:
     warm = (f"p{n:03d}", audio.pop(f"p{n:03d}"))
     print(f"model: {what}")
     print(f"{n} participants at once, 5-s 16-bit WAVs at {sr} Hz ({len(warm[1]) / 1024:.0f} KiB each), loopback")
-    report("this tree", run(PROJECT_ROOT, model, audio, warm, args.timeout_s), n)
+    report("this tree", run(REPOSITORY, model, audio, warm, args.timeout_s), n)
     if args.baseline:
         with tempfile.TemporaryDirectory() as tmp:
             tree = source_tree(args.baseline, Path(tmp))
