@@ -142,7 +142,7 @@ class Server:
     def stop(self) -> None:
         """Stop listening and close idle connections; uploads already acknowledged keep being processed, uploads
         being received are still stored (see :meth:`drain`). The show's tunnel stays open for the next console
-        (:meth:`~exsampling.tunnel.ShowTunnel.close` ends it)."""
+        (:meth:`~exsampling.server.tunnel.ShowTunnel.close` ends it)."""
         for close in reversed(self._closers):
             try:
                 close()
@@ -172,7 +172,7 @@ async def start(cfg: Config, pipeline: Pipeline, show: ShowState, host: str | No
     host, port : override ``[server] host``/``port``; port 0 picks free ports (tests).
     tunnel : open (or reuse) the show's ngrok tunnel; None = when an ngrok token is configured
         (``[server] ngrok_token`` or ``NGROK_AUTHTOKEN``).
-    tunnel_agent : the :class:`~exsampling.tunnel.Agent` behind the tunnel (default: the real ngrok).
+    tunnel_agent : the :class:`~exsampling.server.tunnel.Agent` behind the tunnel (default: the real ngrok).
 
     Raises :class:`PortInUse` when a port is taken, :class:`CertificateError` when HTTPS cannot be set up,
     :class:`TunnelError` when a wanted tunnel cannot open; nothing is left listening after a failure.
