@@ -2,13 +2,17 @@
 
 Layout of the folder::
 
-    library.sqlite3          recordings, samples, settings, memory (WAL: several processes may share it)
+    library.sqlite3          recordings, samples, events, settings, memory (WAL: several processes may share it)
     recordings/<name>.<ext>  what was received, byte for byte, under a generated name
     samples/<id>.wav         each sample, mono 16-bit PCM at the model's rate
     photos/<name>.<ext>      participants' optional photos
 
 Every write lands on disk (fsync) before its row is committed, and a row is committed before
 anyone is told, so a crash never leaves a row pointing at a missing file.
+
+The ``events`` table is the show's history (:class:`exsampling.records.Event`, docs/shows.md). A change of
+state and the event that tells it are written in one transaction, so history and state never disagree.
+``PRAGMA user_version`` is the schema's version; opening an older library migrates it in place.
 """
 from __future__ import annotations
 
@@ -17,9 +21,9 @@ import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -27,7 +31,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from .records import Location, Recording, Sample
+from .records import EVENT_KINDS, Event, Location, Recording, Sample
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS recordings (
@@ -65,7 +69,21 @@ CREATE TABLE IF NOT EXISTS memory (
     embedding BLOB NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    recording_id INTEGER REFERENCES recordings(id),
+    sample_id INTEGER REFERENCES samples(id),
+    actor TEXT NOT NULL DEFAULT '',
+    data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS events_by_recording ON events(recording_id);
+CREATE INDEX IF NOT EXISTS events_by_sample ON events(sample_id);
 """
+
+#: The schema's version (``PRAGMA user_version``): 0 = before the event history, 1 = with it.
+SCHEMA_VERSION = 1
 
 _SAMPLE_COLUMNS = (
     "recording_id", "path", "start_s", "duration_s", "label", "confidence", "top", "unsure", "label_source",
@@ -76,6 +94,15 @@ _SAMPLE_COLUMNS = (
 def utc_now() -> str:
     """Now, as ISO 8601 UTC with a ``Z`` (second precision)."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def event_time() -> str:
+    """Now, as ISO 8601 UTC with milliseconds and a ``Z``: events a few ms apart keep their order and pace."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class LibraryError(RuntimeError):
+    """The library cannot be used by this version of ExSampling (e.g. a newer schema)."""
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -110,6 +137,24 @@ class Library:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring an older library's schema up to :data:`SCHEMA_VERSION` in place, keeping every row.
+
+        Version 0 → 1: the history starts with the events the older rows still tell (see :func:`_history_of`).
+        One transaction: a crash leaves the old version, and two processes opening it at once migrate it once.
+        """
+        with self._transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise LibraryError(f"{self.db_path} has schema version {version}; this ExSampling knows up to "
+                                   f"{SCHEMA_VERSION}: update ExSampling to open it")
+            if version < 1:
+                if db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0:
+                    for event in _history_of(db):
+                        _insert_event(db, event)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @classmethod
     def from_config(cls, cfg) -> Library:
@@ -142,10 +187,11 @@ class Library:
     def add_recording(
         self, data: bytes, extension: str = "wav", *, participant: str = "", location: Location | None = None,
         photo: tuple[bytes, str] | None = None, source: str = "cli", duration_s: float | None = None,
+        actor: str = "",
     ) -> Recording:
-        """Store a received file (its bytes, under a generated name) and its row; return the row.
+        """Store a received file (its bytes, under a generated name), its row and its ``received`` event.
 
-        ``photo`` is ``(bytes, extension)``. When this returns, file and row are both durable.
+        ``photo`` is ``(bytes, extension)``. When this returns, file, row and event are all durable.
         """
         stem = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:10]}"
         path = self.root / "recordings" / f"{stem}.{extension}"
@@ -166,6 +212,10 @@ class Library:
                      str(photo_path) if photo_path else None, source, duration_s),
                 )
                 rec_id = cur.lastrowid
+                _insert_event(db, Event(0, "received", event_time(), rec_id, None, actor, {
+                    "source": source, "participant": participant,
+                    "duration_s": None if duration_s is None else round(float(duration_s), 3),
+                    "located": location is not None, "photo": photo_path is not None}))
         except BaseException:
             for p in written:
                 p.unlink(missing_ok=True)
@@ -187,17 +237,22 @@ class Library:
         return [_recording(r) for r in rows]
 
     def set_recording_status(self, recording_id: int, status: str, error: str | None = None,
-                             duration_s: float | None = None) -> None:
+                             duration_s: float | None = None, actor: str = "") -> None:
+        """Move a recording on; "silent" and "failed" are also events of the history (with ``error``)."""
         with self._transaction() as db:
             db.execute(
                 "UPDATE recordings SET status=?, error=?, duration_s=COALESCE(?, duration_s) WHERE id=?",
                 (status, error, duration_s, recording_id),
             )
+            if status in ("silent", "failed"):
+                _insert_event(db, Event(0, status, event_time(), recording_id, None, actor, {"error": error}))
 
     # -- samples ------------------------------------------------------------------------------
 
-    def add_sample(self, sample: Sample, y: np.ndarray, sr: int) -> Sample:
-        """Write the audio ``y`` (at ``sr`` Hz) and the sample's row; return it with its id and path."""
+    def add_sample(self, sample: Sample, y: np.ndarray, sr: int, *, model: str | None = None,
+                   actor: str = "") -> Sample:
+        """Write the audio ``y`` (at ``sr`` Hz), the sample's row and its ``classified`` event; return the sample
+        with its id and path. ``model``: the name of the model that classified it (None: no model)."""
         with self._transaction() as db:
             values = _sample_values(sample)
             values["path"] = ""
@@ -210,6 +265,8 @@ class Library:
             path = self.root / "samples" / f"{sample_id:06d}.wav"
             _fsync_write(path, wav_bytes(y, sr))
             db.execute("UPDATE samples SET path=? WHERE id=?", (str(path), sample_id))
+            _insert_event(db, Event(0, "classified", event_time(), sample.recording_id, sample_id, actor,
+                                    classified_data(sample, model)))
         return self.sample(sample_id)
 
     def sample(self, sample_id: int) -> Sample:
@@ -239,17 +296,27 @@ class Library:
             ).fetchall()
         return [_sample(r) for r in rows]
 
-    def update_sample(self, sample_id: int, **changes: Any) -> Sample:
-        """Change some of a sample's stored fields (e.g. ``status="accepted"``) and return it."""
+    def update_sample(self, sample_id: int, *, events: Sequence[tuple[str, dict[str, Any]]] = (), actor: str = "",
+                      **changes: Any) -> Sample:
+        """Change some of a sample's stored fields (e.g. ``status="accepted"``) and return it.
+
+        ``events``: ``(kind, data)`` pairs telling the change, recorded by ``actor`` in the same transaction.
+        """
         unknown = set(changes) - set(_SAMPLE_COLUMNS)
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}; fields: {_SAMPLE_COLUMNS}")
         values = _sample_values(Sample(id=0, recording_id=0, path="", start_s=0, duration_s=0, **changes))
         with self._transaction() as db:
-            db.execute(
-                f"UPDATE samples SET {', '.join(f'{c}=?' for c in changes)} WHERE id=?",
-                [values[c] for c in changes] + [sample_id],
-            )
+            if changes:
+                db.execute(
+                    f"UPDATE samples SET {', '.join(f'{c}=?' for c in changes)} WHERE id=?",
+                    [values[c] for c in changes] + [sample_id],
+                )
+            if events:
+                recording_id = _recording_of(db, sample_id)
+                at = event_time()
+                for kind, data in events:
+                    _insert_event(db, Event(0, kind, at, recording_id, sample_id, actor, dict(data)))
         return self.sample(sample_id)
 
     def counts(self) -> dict[str, int]:
@@ -258,6 +325,40 @@ class Library:
             r = db.execute("SELECT COUNT(*), COUNT(DISTINCT NULLIF(participant, '')) FROM recordings").fetchone()
             s = db.execute("SELECT COUNT(*) FROM samples").fetchone()
         return {"recordings": r[0], "participants": r[1], "samples": s[0]}
+
+    # -- the show's history ----------------------------------------------------------------------
+
+    def add_event(self, kind: str, *, recording_id: int | None = None, sample_id: int | None = None,
+                  actor: str = "", data: dict[str, Any] | None = None) -> Event:
+        """Record that ``kind`` happened now (e.g. the stage's ``loaded``/``played``) and return the event.
+
+        A sample's event also names the sample's recording. Raises ValueError for an unknown kind or data
+        that is not JSON, KeyError for an unknown recording or sample.
+        """
+        event = Event(0, kind, event_time(), recording_id, sample_id, actor, dict(data or {}))
+        with self._transaction() as db:
+            if sample_id is not None:
+                event = replace(event, recording_id=_recording_of(db, sample_id))
+            elif recording_id is not None and db.execute(
+                    "SELECT 1 FROM recordings WHERE id=?", (recording_id,)).fetchone() is None:
+                raise KeyError(f"no recording {recording_id}")
+            return replace(event, id=_insert_event(db, event))
+
+    def events(self, *, recording_id: int | None = None, sample_id: int | None = None,
+               kinds: Sequence[str] | None = None, after_id: int = 0, limit: int | None = None) -> list[Event]:
+        """The history, oldest first: all of it, or one recording's or sample's, of some ``kinds``, after an id."""
+        clauses, args = ["id > ?"], [after_id]
+        for column, value in (("recording_id = ?", recording_id), ("sample_id = ?", sample_id)):
+            if value is not None:
+                clauses.append(column)
+                args.append(value)
+        if kinds is not None:
+            clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            args.extend(kinds)
+        with self._connect() as db:
+            rows = db.execute(f"SELECT * FROM events WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
+                              (*args, limit or -1)).fetchall()
+        return [_event(r) for r in rows]
 
     # -- show settings that must outlive a restart (prompt, open/closed, mode) --------------------
 
@@ -295,6 +396,90 @@ class Library:
             db.execute("DELETE FROM memory WHERE sample_id=?", (sample_id,))
 
 
+def classified_data(sample: Sample, model: str | None) -> dict[str, Any]:
+    """A ``classified`` event's data: the model and its top labels, and what the chain made of them."""
+    return {  # numpy scalars made plain: the event is JSON
+        "model": model, "top": [[label, round(float(p), 6)] for label, p in sample.top], "label": sample.label,
+        "confidence": round(float(sample.confidence), 6), "unsure": bool(sample.unsure),
+        "label_source": sample.label_source, "instrument": sample.instrument, "melodic": bool(sample.melodic),
+        "pitch_hz": None if sample.pitch_hz is None else round(float(sample.pitch_hz), 3),
+        "midi_note": None if sample.midi_note is None else int(sample.midi_note),
+        "start_s": round(float(sample.start_s), 3), "duration_s": round(float(sample.duration_s), 3),
+    }
+
+
+def _recording_of(db: sqlite3.Connection, sample_id: int) -> int:
+    row = db.execute("SELECT recording_id FROM samples WHERE id=?", (sample_id,)).fetchone()
+    if row is None:
+        raise KeyError(f"no sample {sample_id}")
+    return row[0]
+
+
+def _insert_event(db: sqlite3.Connection, event: Event) -> int:
+    if event.kind not in EVENT_KINDS:
+        raise ValueError(f"unknown event kind {event.kind!r}; kinds: {', '.join(EVENT_KINDS)}")
+    try:
+        data = json.dumps(event.data, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{event.kind} event data is not plain JSON: {exc}") from exc
+    return db.execute(
+        "INSERT INTO events (at, kind, recording_id, sample_id, actor, data) VALUES (?,?,?,?,?,?)",
+        (event.at, event.kind, event.recording_id, event.sample_id, event.actor, data),
+    ).lastrowid
+
+
+def _event(row: sqlite3.Row) -> Event:
+    return Event(id=row["id"], kind=row["kind"], at=row["at"], recording_id=row["recording_id"],
+                 sample_id=row["sample_id"], actor=row["actor"], data=json.loads(row["data"]))
+
+
+def _ms(at: str) -> str:
+    """A second-precision time of an older row (``…:05Z``) in the events' millisecond form (``…:05.000Z``)."""
+    return at[:-1] + ".000Z" if at.endswith("Z") and "." not in at else at
+
+
+def _history_of(db: sqlite3.Connection) -> list[Event]:
+    """The events a library without a history still tells, oldest first, each marked ``"backfilled": true``.
+
+    What the rows know: when each recording was received and what became of it, when each sample was cut and
+    what the model said (its top labels), whether the performer re-labelled it (to what, not from what) and
+    its status; a ``sent_at`` on a rejected sample means it was sent, then withdrawn. Times the rows do not
+    keep (of a re-label, an acceptance, a rejection) are given as the sample's creation time, the earliest
+    they can have been; the model's name was not kept (``null``).
+    """
+    story: list[tuple[str, int, int, Event]] = []
+    for r in db.execute("SELECT * FROM recordings ORDER BY id"):
+        at = _ms(r["received_at"])
+        story.append((at, r["id"], 0, Event(0, "received", at, r["id"], None, "", {
+            "source": r["source"], "participant": r["participant"], "duration_s": r["duration_s"],
+            "located": r["lat"] is not None, "photo": r["photo_path"] is not None, "backfilled": True})))
+        if r["status"] in ("silent", "failed"):
+            story.append((at, r["id"], 1 << 30, Event(0, r["status"], at, r["id"], None, "",
+                                                       {"error": r["error"], "backfilled": True})))
+    for s in db.execute("SELECT * FROM samples ORDER BY id"):
+        sample = _sample(s, with_recording=False)
+        relabelled = s["relabel"] is not None
+        chain = replace(sample, label=None, instrument=None, confidence=0.0) if relabelled else sample
+        steps = [("classified", None, classified_data(chain, None))]
+        if relabelled:
+            steps.append(("relabelled", None, {"from": None, "to": s["relabel"], "instrument_from": None,
+                                               "instrument_to": s["instrument"]}))
+        if s["status"] in ("accepted", "sent") or s["sent_at"]:
+            steps.append(("accepted", None, {}))
+        if s["sent_at"]:
+            steps.append(("sent", s["sent_at"], {"instrument": s["instrument"]}))
+        if s["status"] == "rejected":
+            if s["sent_at"]:
+                steps.append(("withdrawn", None, {"instrument": s["instrument"]}))
+            steps.append(("rejected", None, {}))
+        at = _ms(s["created_at"])
+        for i, (kind, when, data) in enumerate(steps):
+            at = max(at, _ms(when)) if when else at  # a story's events never go back in time
+            story.append((at, s["recording_id"], s["id"] * 16 + i + 1,
+                          Event(0, kind, at, s["recording_id"], s["id"], "", data | {"backfilled": True})))
+    return [event for *_, event in sorted(story, key=lambda item: item[:3])]
+
+
 def _location(row: sqlite3.Row) -> Location | None:
     if row["lat"] is None or row["lon"] is None:
         return None
@@ -317,13 +502,14 @@ def _sample_values(sample: Sample) -> dict[str, Any]:
     return values
 
 
-def _sample(row: sqlite3.Row) -> Sample:
+def _sample(row: sqlite3.Row, with_recording: bool = True) -> Sample:
+    joined = {"participant": row["participant"], "location": _location(row), "recorded_at": row["received_at"]} \
+        if with_recording else {}
     return Sample(
         id=row["id"], recording_id=row["recording_id"], path=row["path"], start_s=row["start_s"],
         duration_s=row["duration_s"], label=row["label"], confidence=row["confidence"],
         top=[(label, p) for label, p in json.loads(row["top"])], unsure=bool(row["unsure"]),
         label_source=row["label_source"], instrument=row["instrument"], melodic=bool(row["melodic"]),
         pitch_hz=row["pitch_hz"], midi_note=row["midi_note"], pitch_confidence=row["pitch_confidence"],
-        participant=row["participant"], location=_location(row), recorded_at=row["received_at"],
-        status=row["status"], relabel=row["relabel"], sent_at=row["sent_at"],
+        status=row["status"], relabel=row["relabel"], sent_at=row["sent_at"], **joined,
     )
