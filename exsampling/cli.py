@@ -65,7 +65,7 @@ def _classify(args: argparse.Namespace) -> int:
         cfg = cfg.with_changes(osc={k: v for k, v in (("host", args.osc_host), ("port", args.osc_port)) if v})
     if args.library:
         cfg = cfg.with_changes(library={"path": args.library})
-    pipeline = build(cfg, send=args.send, require_model=True)
+    pipeline = build(cfg, send=args.send, require_model=True, actor="cli")
     status = EXIT_OK
     for file in args.files:
         try:
