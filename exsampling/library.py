@@ -337,10 +337,10 @@ class Library:
                         (str(path), utc_now(), item.participant, loc.lat if loc else None, loc.lon if loc else None,
                          loc.accuracy_m if loc else None, str(photo_path) if photo_path else None, item.source,
                          item.duration_s, item.upload_id)))
-                _insert_event(db, Event(0, "received", event_time(), row_ids[i], None, item.actor, {
-                    "source": item.source, "participant": item.participant,
-                    "duration_s": None if item.duration_s is None else round(float(item.duration_s), 3),
-                    "located": loc is not None, "photo": photo_path is not None}))
+                    _insert_event(db, Event(0, "received", event_time(), row_ids[i], None, item.actor, {
+                        "source": item.source, "participant": item.participant,
+                        "duration_s": None if item.duration_s is None else round(float(item.duration_s), 3),
+                        "located": loc is not None, "photo": photo_path is not None}))
                 db.executemany("DELETE FROM incoming WHERE path=?", [(str(p),) for p in announced])
         except BaseException:
             self._forget_incoming(announced)

@@ -263,12 +263,14 @@ def test_a_library_written_before_the_history_is_migrated_in_place_without_loss(
     moved = [row[:label_source] + ("memory",) + row[label_source + 1:] + (3,) if row[label_source] == "memory:3"
              else row + (None,) for row in before["samples"]]
     assert after["samples"] == moved and before["samples"][3][label_source] == "memory:3"
-    assert {t: rows for t, rows in after.items() if t not in ("sqlite_sequence", "samples")} == \
-        {t: rows for t, rows in before.items() if t not in ("sqlite_sequence", "samples")}
+    # every recording as it was, with no upload id and no worker yet (schema 3 adds both, issue 11)
+    assert after["recordings"] == [row + (None, None) for row in before["recordings"]]
+    assert {t: rows for t, rows in after.items() if t not in ("sqlite_sequence", "samples", "recordings")} == \
+        {t: rows for t, rows in before.items() if t not in ("sqlite_sequence", "samples", "recordings")}
     assert set(before["sqlite_sequence"]) <= set(after["sqlite_sequence"])
     assert {p: p.read_bytes() for p in files} == files
     with sqlite3.connect(lib.db_path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     assert [s.label for s in lib.samples()] == ["Bark", "Bark", "Knock", "Glockenspiel"]
     assert lib.memory()[0][:2] == (3, "Bark") and lib.setting("show.prompt") == "something that rings"
 
@@ -345,3 +347,21 @@ def test_a_library_from_a_newer_exsampling_is_refused(tmp_path):
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(LibraryError, match="update ExSampling"):
         Library(tmp_path / "lib")
+
+
+def test_a_library_from_before_upload_ids_gets_them(tmp_path):
+    """Schema 2 (the history, no upload ids) reaches 3: upload ids, unique, and the worker of each recording."""
+    import sqlite3
+
+    root = tmp_path / "old"
+    _load_v0(root)
+    Library(root)  # to schema 3; now take it back to what schema 2 had
+    with sqlite3.connect(root / "library.sqlite3") as db:
+        db.executescript("DROP INDEX recordings_by_upload; ALTER TABLE recordings DROP COLUMN upload_id; "
+                         "ALTER TABLE recordings DROP COLUMN worker; PRAGMA user_version = 2;")
+    lib = Library(root)
+    first = lib.add_recording(b"x", upload_id="upload-after-3")
+    with pytest.raises(DuplicateUpload):
+        lib.add_recording(b"y", upload_id="upload-after-3")
+    assert lib.claim(first.id) and [r.id for r in lib.unfinished()] == []
+    assert len(lib.events()) == 18  # the history told once, plus this recording's arrival
