@@ -2,7 +2,7 @@
 
 Layout of the folder::
 
-    library.sqlite3          recordings, samples, settings, memory (WAL: several processes may share it)
+    library.sqlite3          recordings, samples, stage answers, settings, memory (WAL: several processes share it)
     recordings/<name>.<ext>  what was received, byte for byte, under a generated name
     samples/<id>.wav         each sample, mono 16-bit PCM at the model's rate
     photos/<name>.<ext>      participants' optional photos
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from .records import Location, Recording, Sample
+from .records import Location, Recording, Sample, StageAnswer
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS recordings (
@@ -58,6 +58,12 @@ CREATE INDEX IF NOT EXISTS samples_by_recording ON samples(recording_id);
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stage (
+    sample_id INTEGER PRIMARY KEY REFERENCES samples(id),
+    sent_at REAL NOT NULL,
+    loaded INTEGER, reason TEXT NOT NULL DEFAULT '', played INTEGER NOT NULL DEFAULT 0,
+    track TEXT, answered_at REAL
 );
 CREATE TABLE IF NOT EXISTS memory (
     sample_id INTEGER PRIMARY KEY REFERENCES samples(id),
@@ -258,6 +264,45 @@ class Library:
             r = db.execute("SELECT COUNT(*), COUNT(DISTINCT NULLIF(participant, '')) FROM recordings").fetchone()
             s = db.execute("SELECT COUNT(*) FROM samples").fetchone()
         return {"recordings": r[0], "participants": r[1], "samples": s[0]}
+
+    # -- what the stage answered about sent samples (docs/osc.md, exsampling/stage.py) ----------------
+
+    def stage_sent(self, sample_id: int, at: float) -> None:
+        """A sample is being sent (``at``: ``time.time()``): its answers start afresh. Call before sending."""
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO stage (sample_id, sent_at) VALUES (?, ?)", (sample_id, at))
+
+    def stage_loaded(self, sample_id: int, ok: bool, reason: str, track: str, at: float) -> StageAnswer | None:
+        """Record a ``loaded`` answer; None (nothing recorded) for a sample this library never sent.
+
+        One device that loaded it is enough: a later failure from another device keeps it loaded.
+        """
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE stage SET loaded = CASE WHEN loaded = 1 THEN 1 ELSE ? END,"
+                " reason = CASE WHEN loaded = 1 OR ? THEN '' ELSE ? END, track = ?, answered_at = ?"
+                " WHERE sample_id = ?",
+                (int(ok), int(ok), reason, track, at, sample_id),
+            )
+        return self.stage_answers([sample_id]).get(sample_id)
+
+    def stage_played(self, sample_id: int, count: int, track: str, at: float) -> StageAnswer | None:
+        """Record a ``played`` answer (the highest count wins); None for a sample this library never sent."""
+        with self._transaction() as db:
+            db.execute("UPDATE stage SET played = MAX(played, ?), track = ?, answered_at = ? WHERE sample_id = ?",
+                       (count, track, at, sample_id))
+        return self.stage_answers([sample_id]).get(sample_id)
+
+    def stage_answers(self, sample_ids: list[int]) -> dict[int, StageAnswer]:
+        """The stage's answers about these samples, by id (samples never sent are absent)."""
+        if not sample_ids:
+            return {}
+        with self._connect() as db:
+            rows = db.execute(f"SELECT * FROM stage WHERE sample_id IN ({', '.join('?' * len(sample_ids))})",
+                              list(sample_ids)).fetchall()
+        return {r["sample_id"]: StageAnswer(
+            sample_id=r["sample_id"], sent_at=r["sent_at"], loaded=None if r["loaded"] is None else bool(r["loaded"]),
+            reason=r["reason"], played=r["played"], track=r["track"], answered_at=r["answered_at"]) for r in rows}
 
     # -- show settings that must outlive a restart (prompt, open/closed, mode) --------------------
 

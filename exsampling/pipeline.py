@@ -198,6 +198,8 @@ class Pipeline:
     def _send(self, sample: Sample) -> Sample:
         if self.sender is None or not sample.instrument:
             return self.library.update_sample(sample.id, status="accepted")
+        # before the datagram leaves: a local stage answers "loaded" within a millisecond
+        self.library.stage_sent(sample.id, time.time())
         status = "sent" if self.sender.sample(sample) else "accepted"
         return self.library.update_sample(sample.id, status=status, sent_at=utc_now() if status == "sent" else None)
 

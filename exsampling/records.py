@@ -79,3 +79,36 @@ def outcome_json(sample: Sample) -> dict[str, Any]:
         "melodic": sample.melodic, "pitch_hz": round(sample.pitch_hz, 2) if sample.pitch_hz is not None else None,
         "midi_note": sample.midi_note, "status": sample.status,
     }
+
+
+@dataclass(frozen=True)
+class StageAnswer:
+    """What the stage answered about a sample the console sent (docs/osc.md, "Stage → console").
+
+    sent_at: ``time.time()`` of the latest send (a send starts the answers afresh).
+    loaded: None until a device answers ``PREFIX/loaded``; then whether one loaded it (one ``ok`` is enough).
+    reason: why it was not loaded, as the device said ("" when loaded or not answered).
+    played: note-ons that sounded it since it was loaded (the highest count a device reported; 0 = none yet).
+    track: the instrument of the track that answered last; answered_at: ``time.time()`` of that answer.
+    """
+
+    sample_id: int
+    sent_at: float
+    loaded: bool | None = None
+    reason: str = ""
+    played: int = 0
+    track: str | None = None
+    answered_at: float | None = None
+
+    @property
+    def state(self) -> str:
+        """``"sent"`` (no answer yet) → ``"loaded"`` → ``"played"``, or ``"not_loaded"``."""
+        if self.loaded is False:
+            return "not_loaded"
+        if self.played > 0:
+            return "played"
+        return "loaded" if self.loaded else "sent"
+
+    def as_json(self) -> dict[str, Any]:
+        """The answer as plain JSON values (docs/http.md): state, played count, reason (None unless not loaded)."""
+        return {"state": self.state, "played": self.played, "reason": self.reason or None}
