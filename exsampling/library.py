@@ -239,8 +239,9 @@ class Library:
     def _samples(self, tail: str, args: tuple) -> list[Sample]:
         with self._connect() as db:
             rows = db.execute(
-                "SELECT s.*, r.participant, r.lat, r.lon, r.accuracy_m, r.received_at "
-                f"FROM samples s JOIN recordings r ON r.id = s.recording_id {tail}",
+                f"SELECT s.*, r.participant, r.lat, r.lon, r.accuracy_m, r.received_at, {_STAGE_COLUMNS} "
+                "FROM samples s JOIN recordings r ON r.id = s.recording_id "
+                f"LEFT JOIN stage st ON st.sample_id = s.id {tail}",
                 args,
             ).fetchall()
         return [_sample(r) for r in rows]
@@ -300,9 +301,7 @@ class Library:
         with self._connect() as db:
             rows = db.execute(f"SELECT * FROM stage WHERE sample_id IN ({', '.join('?' * len(sample_ids))})",
                               list(sample_ids)).fetchall()
-        return {r["sample_id"]: StageAnswer(
-            sample_id=r["sample_id"], sent_at=r["sent_at"], loaded=None if r["loaded"] is None else bool(r["loaded"]),
-            reason=r["reason"], played=r["played"], track=r["track"], answered_at=r["answered_at"]) for r in rows}
+        return {r["sample_id"]: _stage(r) for r in rows}
 
     # -- show settings that must outlive a restart (prompt, open/closed, mode) --------------------
 
@@ -340,6 +339,19 @@ class Library:
             db.execute("DELETE FROM memory WHERE sample_id=?", (sample_id,))
 
 
+#: The stage table's columns as ``_samples`` selects them beside a sample's (``stage_`` + the column).
+_STAGE_COLUMNS = ", ".join(f"st.{c} AS stage_{c}" for c in
+                           ("sample_id", "sent_at", "loaded", "reason", "played", "track", "answered_at"))
+
+
+def _stage(row: sqlite3.Row, prefix: str = "") -> StageAnswer:
+    loaded = row[f"{prefix}loaded"]
+    return StageAnswer(sample_id=row[f"{prefix}sample_id"], sent_at=row[f"{prefix}sent_at"],
+                       loaded=None if loaded is None else bool(loaded), reason=row[f"{prefix}reason"],
+                       played=row[f"{prefix}played"], track=row[f"{prefix}track"],
+                       answered_at=row[f"{prefix}answered_at"])
+
+
 def _location(row: sqlite3.Row) -> Location | None:
     if row["lat"] is None or row["lon"] is None:
         return None
@@ -371,4 +383,5 @@ def _sample(row: sqlite3.Row) -> Sample:
         pitch_hz=row["pitch_hz"], midi_note=row["midi_note"], pitch_confidence=row["pitch_confidence"],
         participant=row["participant"], location=_location(row), recorded_at=row["received_at"],
         status=row["status"], relabel=row["relabel"], sent_at=row["sent_at"],
+        stage=_stage(row, "stage_") if row["stage_sample_id"] is not None else None,
     )

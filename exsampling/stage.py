@@ -45,7 +45,8 @@ MAX_DEVICES = 32
 MAX_TEXT = 300
 #: Tracks kept per device.
 MAX_TRACKS = 128
-#: Library setting holding the devices heard, so a restarted console still knows who was there.
+#: Library setting holding the devices heard and when, so a console that takes the show over (a reload, a restart)
+#: or only views it knows who was there.
 DEVICES_KEY = "stage.devices"
 
 
@@ -146,9 +147,10 @@ def _plural(n: int, word: str) -> str:
 class StageStatus:
     """The stage as the console's header shows it.
 
-    port: the UDP port the answers are heard on (None when not listening; ``error`` then says why).
-    devices: those heard within :data:`SILENT_AFTER_S`. last_heard: ``time.time()`` of the latest answer of any
-    kind, None when none since ``since`` (when listening started, or the latest restart).
+    port: the UDP port the answers are heard on (None when this console does not listen: a read-only page shows
+    what the listening console recorded). error: why answers cannot be heard at all, or None.
+    devices: those heard within :data:`SILENT_AFTER_S`. last_heard: ``time.time()`` of the latest answer heard (by
+    this console, or a hello recorded by the one before it), None when none; since: when listening started.
     """
 
     port: int | None
@@ -160,8 +162,8 @@ class StageStatus:
 
     @property
     def silent(self) -> bool:
-        """Nothing heard for :data:`SILENT_AFTER_S` (or not listening at all)."""
-        return self.port is None or self.now - (self.last_heard or self.since) >= SILENT_AFTER_S
+        """Nothing heard for :data:`SILENT_AFTER_S` (or no way to hear anything)."""
+        return self.error is not None or self.now - (self.last_heard or self.since) >= SILENT_AFTER_S
 
     @property
     def tracks(self) -> int:
@@ -169,13 +171,13 @@ class StageStatus:
 
     def text(self) -> str:
         """One line: "stage: 2 devices, 9 tracks, heard 1 s ago", "stage silent: …", or why it cannot hear."""
-        if self.port is None:
-            return f"stage answers not heard: {self.error or 'not listening'}"
+        if self.error is not None:
+            return f"stage answers not heard: {self.error}"
         quiet_for = self.now - (self.last_heard or self.since)
         if quiet_for >= SILENT_AFTER_S:
             return f"stage silent: no device has answered for {ago(quiet_for)}"
         if self.last_heard is None:
-            return f"stage: listening on UDP {self.port}, no device yet"
+            return f"stage: listening on UDP {self.port}, no device yet" if self.port else "stage: no device yet"
         return (f"stage: {_plural(len(self.devices), 'device')}, {_plural(self.tracks, 'track')}, "
                 f"heard {ago(self.now - self.last_heard)} ago")
 
@@ -234,11 +236,9 @@ class Stage:
         self.port: int | None = None
         self.error: str | None = None
         self.ignored = 0  # datagrams that were not valid answers (shown nowhere; for tests and debugging)
-        self._devices: dict[tuple[str, str], Device] = {
-            (d["name"], d["host"]): Device(d["name"], d["host"], d["version"], tuple(d["tracks"]), d["last_heard"])
-            for d in library.setting(DEVICES_KEY, [])
-        }
+        self._devices: dict[tuple[str, str], Device] = {}
         self._last_heard: float | None = None
+        self.follow()  # who was heard before this start (a reload or a restart of the console)
         self._since = clock()
         self._transport: asyncio.DatagramTransport | None = None
         self._beacon: asyncio.Task | None = None
@@ -250,21 +250,28 @@ class Stage:
 
     # -- listening ----------------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, patience_s: float = 0.0) -> None:
         """Bind the UDP port on the running loop and start announcing ``reply``.
 
-        Never raises for a port that cannot be bound (another console holds it): :attr:`error` says why and
-        :meth:`status` shows it, because the show goes on without answers.
+        ``patience_s``: how long to keep trying while the port is taken (a console handing the show over lets go
+        of it). Never raises for a port that cannot be bound: :attr:`error` says why and :meth:`status` shows it,
+        because the show goes on without answers.
         """
         loop = asyncio.get_running_loop()
         local = self.reply_host == "127.0.0.1"
-        try:
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Protocol(self), local_addr=("127.0.0.1" if local else "0.0.0.0", self.listen_port))
-        except OSError as exc:
-            self.error = f"UDP port {self.listen_port} cannot be bound ({exc.strerror or exc}): another console?"
-            log.warning("stage: %s", self.error)
-            return
+        deadline = time.monotonic() + patience_s
+        while True:
+            try:
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _Protocol(self), local_addr=("127.0.0.1" if local else "0.0.0.0", self.listen_port))
+                break
+            except OSError as exc:
+                if time.monotonic() < deadline:
+                    await asyncio.sleep(0.2)
+                    continue
+                self.error = f"UDP port {self.listen_port} cannot be bound ({exc.strerror or exc}): another console?"
+                log.warning("stage: %s", self.error)
+                return
         self._transport = transport
         self.port = transport.get_extra_info("sockname")[1]
         self.error = None
@@ -334,14 +341,12 @@ class Stage:
         return updated
 
     def _hello(self, hello: Hello, host: str, now: float) -> None:
-        key = (hello.device, host)
-        before = self._devices.get(key)
-        self._devices[key] = Device(hello.device, host, hello.version, hello.tracks, now)
+        self._devices[(hello.device, host)] = Device(hello.device, host, hello.version, hello.tracks, now)
         if len(self._devices) > MAX_DEVICES:
             oldest = min(self._devices, key=lambda k: self._devices[k].last_heard)
             del self._devices[oldest]
-        if before is None or before.tracks != hello.tracks or before.version != hello.version:
-            self.library.set_setting(DEVICES_KEY, [asdict(d) for d in self._devices.values()])
+        # one small write per hello (every 3 s): the next owner of the show, or a read-only page, sees the same
+        self.library.set_setting(DEVICES_KEY, [asdict(d) for d in self._devices.values()])
         if self.sender is not None and self.instruments:
             self.sender.instruments(self.instruments)
 
@@ -354,8 +359,15 @@ class Stage:
     def status(self) -> StageStatus:
         """Devices heard lately, last heard, silent or not (see :class:`StageStatus`)."""
         now = self.clock()
-        recent = tuple(d for d in self.devices() if now - d.last_heard < SILENT_AFTER_S and d.last_heard >= self._since)
+        recent = tuple(d for d in self.devices() if now - d.last_heard < SILENT_AFTER_S)
         return StageStatus(self.port, self.error, recent, self._last_heard, self._since, now)
+
+    def follow(self) -> None:
+        """For a console that does not listen (read-only): take the devices as the listening console recorded them."""
+        for d in self.library.setting(DEVICES_KEY, []):
+            self._devices[(d["name"], d["host"])] = Device(d["name"], d["host"], d["version"], tuple(d["tracks"]),
+                                                           d["last_heard"])
+        self._last_heard = max((d.last_heard for d in self._devices.values()), default=self._last_heard)
 
     def followed(self) -> set[str]:
         """The instruments that a track of a device heard lately follows."""

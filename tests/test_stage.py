@@ -15,7 +15,7 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from exsampling.library import Library
 from exsampling.osc import OscSender
-from exsampling.records import Sample, StageAnswer
+from exsampling.records import Sample, StageAnswer, outcome_json
 from exsampling.stage import (LOAD_WARNING_S, SILENT_AFTER_S, Hello, Loaded, Played, Stage, ago, parse,
                               reply_host_for)
 
@@ -127,13 +127,13 @@ def test_not_loaded_keeps_the_reason_one_ok_wins_and_a_new_send_starts_afresh(li
     stage.handle(Loaded(sample.id, "Wind", False, "not found: /stage/000001.wav"), "10.0.0.2")
     answer = library.stage_answers([sample.id])[sample.id]
     assert (answer.state, answer.reason) == ("not_loaded", "not found: /stage/000001.wav")
-    assert answer.as_json() == {"state": "not_loaded", "played": 0, "reason": "not found: /stage/000001.wav"}
+    assert answer.as_json() == {"state": "not_loaded", "played": 0}
     stage.handle(Loaded(sample.id, "Wind", True, ""), "10.0.0.3")       # another device has it
     stage.handle(Loaded(sample.id, "Wind", False, "unreadable: x"), "10.0.0.2")
     assert library.stage_answers([sample.id])[sample.id].state == "loaded"
     stage.handle(Played(sample.id, 4, "Wind"), "10.0.0.3")
     stage.handle(Played(sample.id, 2, "Wind"), "10.0.0.2")             # the highest count wins
-    assert library.stage_answers([sample.id])[sample.id].as_json() == {"state": "played", "played": 4, "reason": None}
+    assert library.stage_answers([sample.id])[sample.id].as_json() == {"state": "played", "played": 4}
     library.stage_sent(sample.id, time.time())                        # "send again"
     assert library.stage_answers([sample.id])[sample.id].state == "sent"
 
@@ -197,12 +197,31 @@ def test_unconfirmed_samples_are_those_without_an_answer_after_two_seconds(libra
     assert stage.unconfirmed(answers) == [1]
 
 
-def test_devices_heard_are_remembered_across_a_restart(library):
-    stage = Stage(library)
-    stage.handle(Hello("pd-twin", 2, ("Bass", "Lead")), "192.168.1.20")
-    (device,) = Stage(library).devices()
+def test_devices_heard_are_remembered_across_a_restart_and_seen_by_a_read_only_console(library):
+    clock = Clock()
+    Stage(library, clock=clock).handle(Hello("pd-twin", 2, ("Bass", "Lead")), "192.168.1.20")
+    clock.now += 1
+    restarted, viewer = Stage(library, clock=clock), Stage(library, clock=clock)
+    (device,) = restarted.devices()
     assert (device.name, device.host, device.tracks) == ("pd-twin", "192.168.1.20", ("Bass", "Lead"))
-    assert Stage(library).status().devices == ()      # remembered, but not heard since this start
+    assert restarted.status().text() == "stage: 1 device, 2 tracks, heard 1 s ago"
+    clock.now += 2
+    restarted.handle(Hello("pd-twin", 2, ("Bass", "Lead", "Wind")), "192.168.1.20")
+    viewer.follow()
+    assert viewer.status().text() == "stage: 1 device, 3 tracks, heard 0 s ago"
+    clock.now += SILENT_AFTER_S
+    assert Stage(library, clock=clock).status().silent
+
+
+def test_a_sample_carries_what_the_stage_answered(library):
+    sample = add_sample(library)
+    assert library.sample(sample.id).stage is None
+    library.stage_sent(sample.id, 1000.0)
+    Stage(library).handle(Loaded(sample.id, "Wind", True, ""), "127.0.0.1")
+    stored = library.sample(sample.id)
+    assert (stored.stage.state, stored.stage.sent_at, stored.stage.track) == ("loaded", 1000.0, "Wind")
+    assert library.samples()[0].stage == stored.stage
+    assert outcome_json(stored)["stage"] == {"state": "loaded", "played": 0}
 
 
 def test_a_taken_port_is_reported_not_raised(library):
