@@ -214,7 +214,7 @@ class Stage:
     sender : OscSender or None — the console's sender, for ``reply`` and ``instruments``; None: listen only.
     prefix : the OSC address prefix (``[osc] prefix``).
     listen_port : ``[osc] listen_port``; 0 picks a free port (see :attr:`port` once started).
-    reply_host : ``[osc] reply_host``; "" = :func:`reply_host_for` the sender's host.
+    reply_host : ``[osc] reply_host``; "" = :func:`reply_host_for` the sender's host (found by :meth:`start`).
     clock : the time source (``time.time``), replaceable in tests.
 
     Attributes
@@ -230,7 +230,7 @@ class Stage:
                  listen_port: int = 7401, reply_host: str = "", clock: Callable[[], float] = time.time) -> None:
         self.library, self.sender, self.prefix = library, sender, prefix
         self.listen_port, self.clock = listen_port, clock
-        self.reply_host = reply_host or reply_host_for(sender.host if sender is not None else "127.0.0.1")
+        self.reply_host = reply_host  # "" until start() finds the console's address on the route to the stage
         self.listeners: list[Callable[[Answer, StageAnswer | None], None]] = []
         self.instruments: tuple[str, ...] = ()
         self.port: int | None = None
@@ -258,6 +258,9 @@ class Stage:
         because the show goes on without answers.
         """
         loop = asyncio.get_running_loop()
+        if not self.reply_host:  # a name lookup may wait on a venue's DNS: not on the loop
+            target = self.sender.host if self.sender is not None else "127.0.0.1"
+            self.reply_host = await loop.run_in_executor(None, reply_host_for, target)
         local = self.reply_host == "127.0.0.1"
         deadline = time.monotonic() + patience_s
         while True:
