@@ -360,7 +360,8 @@ def test_hub_answers_where_the_console_says(hub):
     (unpack, _), = hub.targets(route, 0)[:1]
     types = [UNPACK_TAGS[a] for a in hub.code(hub.boxes[unpack]).split()[1:]]
     assert types == CONTRACT["reply"].tags
-    host, port = [n for n, _ in CONTRACT["reply"].args].index("host"), [n for n, _ in CONTRACT["reply"].args].index("port")
+    names = [n for n, _ in CONTRACT["reply"].args]
+    host, port = names.index("host"), names.index("port")
     udpsend = hub.one("udpsend ")
     for outlet, message in ((host, "prepend host"), (port, "prepend port")):
         prepend = hub.reached(unpack, outlet, message)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import queue
-import sys
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path

@@ -52,8 +52,8 @@ def launch(p, fake_mic: Path):
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (make system-deps)")
-def test_a_phone_records_trims_sends_offline_and_is_told_the_truth_about_the_stage(  # noqa: F811
-        serve, classifier, osc_peer, fake_mic, shots):
+def test_a_phone_records_trims_sends_offline_and_is_told_the_truth_about_the_stage(
+        serve, classifier, osc_peer, fake_mic, shots):  # noqa: F811
     """Nothing on stage answers (the OSC peer only listens): the sound ends as "sent", never "played"."""
     from playwright.sync_api import expect, sync_playwright
 

@@ -16,8 +16,17 @@ from pythonosc.udp_client import SimpleUDPClient
 from exsampling.library import Library
 from exsampling.osc import OscSender
 from exsampling.records import Sample, StageAnswer, outcome_json
-from exsampling.stage import (LOAD_WARNING_S, SILENT_AFTER_S, Hello, Loaded, Played, Stage, ago, parse,
-                              reply_host_for)
+from exsampling.stage import (
+    LOAD_WARNING_S,
+    SILENT_AFTER_S,
+    Hello,
+    Loaded,
+    Played,
+    Stage,
+    ago,
+    parse,
+    reply_host_for,
+)
 
 
 @pytest.mark.parametrize(("address", "args", "expected"), [
@@ -227,13 +236,13 @@ def test_a_sample_carries_what_the_stage_answered(library):
 def test_a_taken_port_is_reported_not_raised(library):
     port = free_port()
 
-    async def scenario() -> tuple[Stage, Stage]:
+    async def scenario() -> Stage:
         first, second = Stage(library, listen_port=port), Stage(library, listen_port=port)
         await first.start()
         await second.start()
         first.stop()
-        return first, second
+        return second
 
-    first, second = asyncio.run(scenario())
+    second = asyncio.run(scenario())
     assert second.port is None and f"UDP port {port} cannot be bound" in second.error
     assert second.status().silent and second.status().text().startswith("stage answers not heard: UDP port")
