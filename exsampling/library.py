@@ -12,7 +12,6 @@ anyone is told, so a crash never leaves a row pointing at a missing file.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import sqlite3
@@ -20,14 +19,14 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 
-from .records import Location, Recording, Sample, StageAnswer
+from .audio import wav_bytes
+from .records import LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, StageAnswer, utc_now
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS recordings (
@@ -48,7 +47,7 @@ CREATE TABLE IF NOT EXISTS samples (
     path TEXT NOT NULL,
     start_s REAL NOT NULL, duration_s REAL NOT NULL,
     label TEXT, confidence REAL NOT NULL DEFAULT 0, top TEXT NOT NULL DEFAULT '[]',
-    unsure INTEGER NOT NULL DEFAULT 0, label_source TEXT NOT NULL DEFAULT 'model',
+    unsure INTEGER NOT NULL DEFAULT 0, label_source TEXT NOT NULL DEFAULT 'model', recalled_from INTEGER,
     instrument TEXT, melodic INTEGER NOT NULL DEFAULT 0,
     pitch_hz REAL, midi_note INTEGER, pitch_confidence REAL NOT NULL DEFAULT 0,
     status TEXT NOT NULL DEFAULT 'new', relabel TEXT, sent_at TEXT,
@@ -75,13 +74,14 @@ CREATE TABLE IF NOT EXISTS memory (
 
 _SAMPLE_COLUMNS = (
     "recording_id", "path", "start_s", "duration_s", "label", "confidence", "top", "unsure", "label_source",
-    "instrument", "melodic", "pitch_hz", "midi_note", "pitch_confidence", "status", "relabel", "sent_at",
+    "recalled_from", "instrument", "melodic", "pitch_hz", "midi_note", "pitch_confidence", "status", "relabel",
+    "sent_at",
 )
 
 
-def utc_now() -> str:
-    """Now, as ISO 8601 UTC with a ``Z`` (second precision)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+#: ``PRAGMA user_version`` of the schema above. 1: ``samples.recalled_from`` holds the re-label memory's choice,
+#: which version 0 wrote into ``label_source`` as ``"memory:<id>"``.
+SCHEMA_VERSION = 1
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -98,13 +98,6 @@ def _fsync_write(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def wav_bytes(y: np.ndarray, sr: int) -> bytes:
-    """``y`` (mono float, −1..1) as a 16-bit PCM WAV file's bytes at ``sr`` Hz."""
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(y, -1.0, 1.0), sr, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
-
-
 class Library:
     """Recordings and samples on disk and in SQLite. Safe to share between threads and processes."""
 
@@ -116,6 +109,19 @@ class Library:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a library written by an earlier version up to :data:`SCHEMA_VERSION` (once, in one transaction)."""
+        with self._transaction() as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+                return
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(samples)")}
+            if "recalled_from" not in columns:
+                db.execute("ALTER TABLE samples ADD COLUMN recalled_from INTEGER")
+            db.execute("UPDATE samples SET recalled_from = CAST(substr(label_source, 8) AS INTEGER), label_source = ? "
+                       "WHERE label_source LIKE 'memory:%'", (LabelSource.MEMORY,))
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @classmethod
     def from_config(cls, cfg) -> Library:
@@ -153,7 +159,7 @@ class Library:
 
         ``photo`` is ``(bytes, extension)``. When this returns, file and row are both durable.
         """
-        stem = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:10]}"
+        stem = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:10]}"
         path = self.root / "recordings" / f"{stem}.{extension}"
         written = [path]
         _fsync_write(path, data)
@@ -171,7 +177,7 @@ class Library:
                      location.lon if location else None, location.accuracy_m if location else None,
                      str(photo_path) if photo_path else None, source, duration_s),
                 )
-                rec_id = cur.lastrowid
+                rec_id = _row_id(cur)
         except BaseException:
             for p in written:
                 p.unlink(missing_ok=True)
@@ -192,7 +198,7 @@ class Library:
             rows = db.execute("SELECT * FROM recordings ORDER BY id DESC LIMIT ?", (limit or -1,)).fetchall()
         return [_recording(r) for r in rows]
 
-    def set_recording_status(self, recording_id: int, status: str, error: str | None = None,
+    def set_recording_status(self, recording_id: int, status: RecordingStatus, error: str | None = None,
                              duration_s: float | None = None) -> None:
         with self._transaction() as db:
             db.execute(
@@ -212,7 +218,7 @@ class Library:
                 f"VALUES ({', '.join('?' * len(_SAMPLE_COLUMNS))}, ?)",
                 [values[c] for c in _SAMPLE_COLUMNS] + [utc_now()],
             )
-            sample_id = cur.lastrowid
+            sample_id = _row_id(cur)
             path = self.root / "samples" / f"{sample_id:06d}.wav"
             _fsync_write(path, wav_bytes(y, sr))
             db.execute("UPDATE samples SET path=? WHERE id=?", (str(path), sample_id))
@@ -226,7 +232,7 @@ class Library:
         return rows[0]
 
     def samples(self, recording_id: int | None = None, limit: int | None = None, before_id: int | None = None,
-                status: str | None = None) -> list[Sample]:
+                status: SampleStatus | None = None) -> list[Sample]:
         """Samples newest first, optionally of one recording, older than ``before_id``, or in one status."""
         clauses, args = [], []
         for column, value in (("s.recording_id = ?", recording_id), ("s.id < ?", before_id), ("s.status = ?", status)):
@@ -303,7 +309,7 @@ class Library:
                               list(sample_ids)).fetchall()
         return {r["sample_id"]: _stage(r) for r in rows}
 
-    # -- show settings that must outlive a restart (prompt, open/closed, mode) --------------------
+    # -- settings that must outlive a restart (the show's own keys belong to exsampling.show_state) --
 
     def setting(self, key: str, default: Any = None) -> Any:
         """A JSON value stored under ``key``, or ``default``."""
@@ -339,6 +345,12 @@ class Library:
             db.execute("DELETE FROM memory WHERE sample_id=?", (sample_id,))
 
 
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    if cursor.lastrowid is None:  # never after an INSERT; the check is for the type checker's sake
+        raise sqlite3.DatabaseError("the INSERT gave no row id")
+    return cursor.lastrowid
+
+
 #: The stage table's columns as ``_samples`` selects them beside a sample's (``stage_`` + the column).
 _STAGE_COLUMNS = ", ".join(f"st.{c} AS stage_{c}" for c in
                            ("sample_id", "sent_at", "loaded", "reason", "played", "track", "answered_at"))
@@ -362,7 +374,7 @@ def _recording(row: sqlite3.Row) -> Recording:
     return Recording(
         id=row["id"], path=row["path"], received_at=row["received_at"], participant=row["participant"],
         location=_location(row), photo_path=row["photo_path"], source=row["source"],
-        duration_s=row["duration_s"], status=row["status"], error=row["error"],
+        duration_s=row["duration_s"], status=RecordingStatus(row["status"]), error=row["error"],
     )
 
 
@@ -379,9 +391,10 @@ def _sample(row: sqlite3.Row) -> Sample:
         id=row["id"], recording_id=row["recording_id"], path=row["path"], start_s=row["start_s"],
         duration_s=row["duration_s"], label=row["label"], confidence=row["confidence"],
         top=[(label, p) for label, p in json.loads(row["top"])], unsure=bool(row["unsure"]),
-        label_source=row["label_source"], instrument=row["instrument"], melodic=bool(row["melodic"]),
+        label_source=LabelSource(row["label_source"]), recalled_from=row["recalled_from"],
+        instrument=row["instrument"], melodic=bool(row["melodic"]),
         pitch_hz=row["pitch_hz"], midi_note=row["midi_note"], pitch_confidence=row["pitch_confidence"],
         participant=row["participant"], location=_location(row), recorded_at=row["received_at"],
-        status=row["status"], relabel=row["relabel"], sent_at=row["sent_at"],
+        status=SampleStatus(row["status"]), relabel=row["relabel"], sent_at=row["sent_at"],
         stage=_stage(row, "stage_") if row["stage_sample_id"] is not None else None,
     )

@@ -1,8 +1,59 @@
-"""The two records that flow through ExSampling: a participant's recording and the samples cut from it."""
+"""The two records that flow through ExSampling — a participant's recording and the samples cut from it — and the
+typed values they carry.
+
+The enums are ``StrEnum``: each member *is* its string (``SampleStatus.SENT == "sent"``), so the values stored in
+SQLite and written in the HTTP/JSON and OSC contracts stay the plain strings documented in docs/.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
+
+
+class RecordingStatus(StrEnum):
+    """Where a recording is: ``received`` → ``processing`` → ``done`` | ``silent`` | ``failed``."""
+
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    DONE = "done"
+    SILENT = "silent"
+    FAILED = "failed"
+
+
+class SampleStatus(StrEnum):
+    """Where a sample is: ``new`` (waiting for the performer in preview mode) → ``accepted`` → ``sent`` |
+    ``rejected``."""
+
+    NEW = "new"
+    ACCEPTED = "accepted"
+    SENT = "sent"
+    REJECTED = "rejected"
+
+
+class LabelSource(StrEnum):
+    """Who chose a sample's class: the ``model``, the ``performer`` (a re-label), or the re-label ``memory`` (then
+    :attr:`Sample.recalled_from` names the remembered sample)."""
+
+    MODEL = "model"
+    PERFORMER = "performer"
+    MEMORY = "memory"
+
+
+class StageState(StrEnum):
+    """What the stage answered about a sent sample (docs/osc.md): ``sent`` (no answer yet) → ``loaded`` →
+    ``played``, or ``not_loaded``."""
+
+    SENT = "sent"
+    LOADED = "loaded"
+    PLAYED = "played"
+    NOT_LOADED = "not_loaded"
+
+
+def utc_now() -> str:
+    """Now, as the records write times: ISO 8601 UTC with a ``Z``, second precision."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -34,26 +85,23 @@ class StageAnswer:
     answered_at: float | None = None
 
     @property
-    def state(self) -> str:
-        """``"sent"`` (no answer yet) → ``"loaded"`` → ``"played"``, or ``"not_loaded"``."""
+    def state(self) -> StageState:
+        """What the answers so far amount to: a refusal wins, then a note, then a load."""
         if self.loaded is False:
-            return "not_loaded"
+            return StageState.NOT_LOADED
         if self.played > 0:
-            return "played"
-        return "loaded" if self.loaded else "sent"
+            return StageState.PLAYED
+        return StageState.LOADED if self.loaded else StageState.SENT
 
     def as_json(self) -> dict[str, Any]:
         """What a participant's page may know (docs/http.md): the state and the played count, not the reason
         (it names the performer's paths)."""
-        return {"state": self.state, "played": self.played}
+        return {"state": str(self.state), "played": self.played}
 
 
 @dataclass
 class Recording:
-    """One upload or file as received, before it is cut.
-
-    status: "received" → "processing" → "done" | "silent" | "failed" (``error`` says why).
-    """
+    """One upload or file as received, before it is cut (``error`` says why it is ``silent`` or ``failed``)."""
 
     id: int
     path: str
@@ -63,7 +111,7 @@ class Recording:
     photo_path: str | None = None
     source: str = "cli"
     duration_s: float | None = None
-    status: str = "received"
+    status: RecordingStatus = RecordingStatus.RECEIVED
     error: str | None = None
 
 
@@ -71,11 +119,11 @@ class Recording:
 class Sample:
     """A piece of a recording (≤ one segment long) with everything the stage needs to play it.
 
-    start_s/duration_s: position in the trimmed recording and length, seconds.
+    start_s/duration_s: position in the recording and length, seconds.
     top: the classifier's top-k ``[(label, probability), …]``; ``label``/``confidence`` are the chosen
-    class (which may come from the re-label memory, then ``label_source`` says so).
+    class; ``label_source`` says who chose it, and ``recalled_from`` is the id of the re-labelled sample whose
+    label the re-label memory gave it (None unless ``label_source`` is ``memory``).
     pitch_hz/midi_note: dominant pitch, or None when unpitched. melodic: how the instrument plays it.
-    status: "new" (waiting for the performer in preview mode) → "accepted" → "sent" | "rejected".
     stage: what the stage answered since the latest send (None: never sent).
     """
 
@@ -88,7 +136,8 @@ class Sample:
     confidence: float = 0.0
     top: list[tuple[str, float]] = field(default_factory=list)
     unsure: bool = False
-    label_source: str = "model"
+    label_source: LabelSource = LabelSource.MODEL
+    recalled_from: int | None = None
     instrument: str | None = None
     melodic: bool = False
     pitch_hz: float | None = None
@@ -97,7 +146,7 @@ class Sample:
     participant: str = ""
     location: Location | None = None
     recorded_at: str = ""
-    status: str = "new"
+    status: SampleStatus = SampleStatus.NEW
     relabel: str | None = None
     sent_at: str | None = None
     stage: StageAnswer | None = None
@@ -113,7 +162,7 @@ def outcome_json(sample: Sample) -> dict[str, Any]:
         "start_s": round(sample.start_s, 3), "duration_s": round(sample.duration_s, 3), "label": sample.label,
         "confidence": round(sample.confidence, 4), "unsure": sample.unsure, "instrument": sample.instrument,
         "melodic": sample.melodic, "pitch_hz": round(sample.pitch_hz, 2) if sample.pitch_hz is not None else None,
-        "midi_note": sample.midi_note, "status": sample.status,
+        "midi_note": sample.midi_note, "status": str(sample.status),
         "stage": sample.stage.as_json() if sample.stage is not None else None,
     }
 

@@ -192,7 +192,7 @@ def reply_host_for(target_host: str) -> str:
             return "127.0.0.1"
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.connect((target_host, 9))  # UDP connect sends nothing; it only picks the outgoing interface
-            return s.getsockname()[0]
+            return str(s.getsockname()[0])
     except OSError:
         return "127.0.0.1"
 
@@ -241,7 +241,7 @@ class Stage:
         self.follow()  # who was heard before this start (a reload or a restart of the console)
         self._since = clock()
         self._transport: asyncio.DatagramTransport | None = None
-        self._beacon: asyncio.Task | None = None
+        self._beacon: asyncio.Task[None] | None = None
 
     @classmethod
     def from_config(cls, cfg: Config, library: Library, sender: OscSender | None) -> Stage:

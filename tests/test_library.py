@@ -1,5 +1,6 @@
 """The library: durable files and rows, survives a restart, and two processes can share it."""
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,7 @@ import soundfile as sf
 from conftest import SR, tone, write
 
 from exsampling.library import Library
-from exsampling.records import Location, Sample
+from exsampling.records import LabelSource, Location, RecordingStatus, Sample, SampleStatus
 
 
 def test_recording_and_sample_are_stored(tmp_path):
@@ -85,6 +86,7 @@ def test_a_restart_finds_everything_again(tmp_path):
     assert lib.recordings()[0].participant == "P"
 
 
+@pytest.mark.slow  # a process that loads TensorFlow
 def test_two_pipelines_on_one_library_do_not_corrupt_it(tmp_path, tiny_model):
     root = tmp_path / "lib"
     files = [write(tmp_path / f"t{i}.wav", tone(220 * (1 + i % 4), 6.0)) for i in range(6)]
@@ -111,3 +113,35 @@ def test_two_pipelines_on_one_library_do_not_corrupt_it(tmp_path, tiny_model):
     assert all(Path(s.path).exists() for s in samples)
     assert lib.counts()["recordings"] == 12
     assert {r.status for r in lib.recordings()} == {"done"}
+
+
+def test_a_library_written_before_recalled_from_opens_and_keeps_the_memory_s_choice(tmp_path):
+    """Schema 0 wrote the re-label memory's choice into label_source as "memory:<id>"."""
+    root = tmp_path / "lib"
+    root.mkdir()
+    db = sqlite3.connect(root / "library.sqlite3")
+    db.executescript("""
+        CREATE TABLE recordings (id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL, received_at TEXT NOT NULL,
+            participant TEXT NOT NULL DEFAULT '', lat REAL, lon REAL, accuracy_m REAL, photo_path TEXT,
+            source TEXT NOT NULL DEFAULT 'cli', duration_s REAL, status TEXT NOT NULL DEFAULT 'received', error TEXT);
+        CREATE TABLE samples (id INTEGER PRIMARY KEY AUTOINCREMENT,
+            recording_id INTEGER NOT NULL REFERENCES recordings(id), path TEXT NOT NULL,
+            start_s REAL NOT NULL, duration_s REAL NOT NULL, label TEXT, confidence REAL NOT NULL DEFAULT 0,
+            top TEXT NOT NULL DEFAULT '[]', unsure INTEGER NOT NULL DEFAULT 0,
+            label_source TEXT NOT NULL DEFAULT 'model',
+            instrument TEXT, melodic INTEGER NOT NULL DEFAULT 0, pitch_hz REAL, midi_note INTEGER,
+            pitch_confidence REAL NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'new', relabel TEXT, sent_at TEXT,
+            created_at TEXT NOT NULL);
+        INSERT INTO recordings (path, received_at, status) VALUES ('r.wav', '2020-07-21T10:00:00Z', 'done');
+        INSERT INTO samples (recording_id, path, start_s, duration_s, label, label_source, status, created_at)
+            VALUES (1, 'a.wav', 0, 5, 'Bark', 'performer', 'sent', '2020-07-21T10:00:01Z'),
+                   (1, 'b.wav', 5, 5, 'Bark', 'memory:1', 'accepted', '2020-07-21T10:00:02Z');
+    """)
+    db.close()
+    for _ in range(2):  # the second open finds the library migrated already
+        lib = Library(root)
+        first, second = lib.sample(1), lib.sample(2)
+        assert (first.label_source, first.recalled_from, first.status) == ("performer", None, "sent")
+        assert (second.label_source, second.recalled_from, second.status) == ("memory", 1, "accepted")
+        assert isinstance(second.status, SampleStatus) and isinstance(second.label_source, LabelSource)
+    assert lib.recordings()[0].status == RecordingStatus.DONE

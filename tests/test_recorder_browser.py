@@ -1,11 +1,13 @@
-"""The recorder end to end in a real browser: Debian's Chromium, a fake microphone playing a tone, a fake GPS, and
-either nothing on stage (an OSC peer that never answers) or Pure Data playing the twin and answering.
+"""The recorder end to end in a real browser: Debian's Chromium, a fake microphone playing a real flute's A4 (a
+SoundFont the bundled model never heard, rendered by fluidsynth), a fake GPS, the bundled model, and either nothing
+on stage (an OSC peer that never answers) or Pure Data playing the twin and answering.
 
 Set ``EXSAMPLING_SCREENSHOTS=docs/images`` to refresh the documentation's screenshots
-(``recorder-before.png``, ``-recording``, ``-review``, ``-result``); otherwise they go to a
+(``recorder-before.png``, ``-recording``, ``-review``, ``-result``, ``-played``); otherwise they go to a
 temporary folder.
 """
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,17 +15,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import tone
 from test_puredata import PATCH_DIR, PD, PdTwin, free_udp_port
 from test_server import cfg, loop, on_loop, serve  # noqa: F401  (the live-server fixtures, shared)
 
 from exsampling.pitch import hz_to_midi
+from exsampling.resources import default_model
 from exsampling.stage import Stage
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-TONE_HZ = 440.0
+TIMGM6MB = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
+TONE_HZ = 440.0  # the flute plays MIDI note 69, A4
 # Nothing on this closed network answers Google's services: keep Chromium from trying (and waiting).
 QUIET = ["--disable-background-networking", "--disable-component-update", "--disable-default-apps",
          "--disable-sync", "--disable-domain-reliability", "--no-first-run", "--no-default-browser-check",
@@ -32,10 +35,20 @@ QUIET = ["--disable-background-networking", "--disable-component-update", "--dis
 
 @pytest.fixture
 def fake_mic(tmp_path) -> Path:
-    """A 48 kHz mono 16-bit WAV tone that Chromium's fake capture device loops."""
+    """A 48 kHz mono 16-bit WAV of a flute holding A4 for 6 s, which Chromium's fake capture device loops."""
+    from exsampling.corpus import render
+
+    (y,) = render(TIMGM6MB, [(0.0, 6.0, 69, 100)], 73, 0, 48000)
     path = tmp_path / "mic.wav"
-    sf.write(path, tone(TONE_HZ, 6.0, sr=48000), 48000, subtype="PCM_16")
+    sf.write(path, 0.5 * y / np.max(np.abs(y)), 48000, subtype="PCM_16")
     return path
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    from exsampling.classifier import Classifier
+
+    return Classifier.load(default_model())
 
 
 @pytest.fixture
@@ -51,13 +64,19 @@ def launch(p, fake_mic: Path):
         f"--use-file-for-fake-audio-capture={fake_mic}", *QUIET])
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (make system-deps)")
+needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (make system-deps)")
+needs_flute = pytest.mark.skipif(shutil.which("fluidsynth") is None or not TIMGM6MB.is_file(),
+                                 reason="needs the Debian packages fluidsynth and timgm6mb-soundfont")
+
+
+@needs_chromium
+@needs_flute
 def test_a_phone_records_trims_sends_offline_and_is_told_the_truth_about_the_stage(
-        serve, classifier, osc_peer, fake_mic, shots):  # noqa: F811
+        serve, bundled, osc_peer, fake_mic, shots):  # noqa: F811
     """Nothing on stage answers (the OSC peer only listens): the sound ends as "sent", never "played"."""
     from playwright.sync_api import expect, sync_playwright
 
-    live = serve(classifier=classifier, osc_port=osc_peer.port)
+    live = serve(classifier=bundled, osc_port=osc_peer.port)
     live.show.prompt = "something that rings"
     with sync_playwright() as p:
         browser = launch(p, fake_mic)
@@ -104,18 +123,20 @@ def test_a_phone_records_trims_sends_offline_and_is_told_the_truth_about_the_sta
     [sample] = live.pipeline.library.samples(recording_id=rec.id)
     assert abs(100 * (hz_to_midi(sample.pitch_hz) - hz_to_midi(TONE_HZ))) <= 50  # within 50 cents
     assert sample.status == "sent" and osc_peer.wait_for(1)[0][1][0] == sample.id
-    assert sample.stage.state == "sent" and live.status(rec.id)["samples"][0]["stage"] == {
-        "state": "sent", "played": 0}
+    assert sample.stage.state == "sent"
+    assert live.status(rec.id)["samples"][0]["stage"] == {"state": "sent", "played": 0}
     assert np.isfinite(sample.confidence)
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists() or PD is None, reason="needs Debian's chromium and puredata-core")
-def test_the_phone_says_played_only_after_pure_data_played_it(serve, loop, classifier, fake_mic, shots,  # noqa: F811
+@needs_chromium
+@needs_flute
+@pytest.mark.skipif(PD is None, reason="needs puredata-core")
+def test_the_phone_says_played_only_after_pure_data_played_it(serve, loop, bundled, fake_mic, shots,  # noqa: F811
                                                                tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     pd_port = free_udp_port()
-    live = serve(classifier=classifier, osc_port=pd_port)
+    live = serve(classifier=bundled, osc_port=pd_port)
     library = live.pipeline.library
     stage = Stage(library, live.pipeline.sender, listen_port=0)
     on_loop(loop, stage.start)
@@ -149,5 +170,4 @@ def test_the_phone_says_played_only_after_pure_data_played_it(serve, loop, class
         pd.kill()
         pd.wait(10)
         on_loop(loop, stage.stop)
-    answer = live.status(sample.recording_id)["samples"][0]["stage"]
-    assert answer == {"state": "played", "played": 1}
+    assert live.status(sample.recording_id)["samples"][0]["stage"] == {"state": "played", "played": 1}
