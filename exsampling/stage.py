@@ -379,5 +379,10 @@ class Stage:
     def unconfirmed(self, answers: Iterable[StageAnswer]) -> list[int]:
         """Ids of the samples among ``answers`` sent at least :data:`LOAD_WARNING_S` ago and still not loaded."""
         now = self.clock()
-        return [a.sample_id for a in answers if a.loaded is None and a.played == 0
-                and now - a.sent_at >= LOAD_WARNING_S]
+        return [a.sample_id for a in answers if unconfirmed(a, now)]
+
+
+def unconfirmed(answer: StageAnswer, now: float) -> bool:
+    """Whether ``answer`` is still without any answer :data:`LOAD_WARNING_S` after its send (``now``:
+    ``time.time()``)."""
+    return answer.loaded is None and answer.played == 0 and now - answer.sent_at >= LOAD_WARNING_S

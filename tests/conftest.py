@@ -130,5 +130,5 @@ def cfg(tmp_path, tiny_model, osc_peer) -> Config:
     return Config(
         library=LibraryConfig(path=str(tmp_path / "library")),
         classifier=ClassifierConfig(model=str(tiny_model)),
-        osc=OscConfig(port=osc_peer.port),
+        osc=OscConfig(port=osc_peer.port, listen_port=0),  # the stage's answers on a free port, not 7401
     )
