@@ -39,17 +39,6 @@ def make_console(cfg, classifier, tmp_path, mode="auto", **kwargs):
     return Console(cfg, pipeline, config_file=tmp_path / "exsampling.toml", **kwargs)
 
 
-def for_tracks(peer, count, timeout=5.0):
-    """The messages for the tracks (sample, withdraw, note) that ``peer`` got once there are ``count`` (or after
-    ``timeout`` s), leaving out what the console tells the devices themselves (their names, where to answer)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [m for m in peer.messages if m[0].split("/")[2] in ("sample", "withdraw", "note")]
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        time.sleep(0.02)
-
-
 def shown(console):
     """Sample ids of the visible cards, in page order."""
     return [card.sample_id for card in console.sounds.grid.children if card.sample_id]
@@ -67,12 +56,12 @@ def test_a_sample_makes_a_card_and_the_buttons_drive_library_and_osc(local_cfg, 
     assert sample.label in card.title.value and "unsure" in card.title.value
     assert "A4 · 44" in card.details.value and sample.instrument in card.details.value and "Ana" in card.details.value
     assert bytes(card.player.value)[:4] == b"RIFF" and bytes(card.picture.value)[:4] == b"\x89PNG"
-    assert for_tracks(osc_peer, 1, timeout=0.3) == []  # preview: nothing reaches the stage before accept
+    assert osc_peer.for_tracks(1, timeout=0.3) == []  # preview: nothing reaches the stage before accept
 
     card.accept.click()
     card.relabel.value = "Bark"
     card.reject.click()
-    messages = for_tracks(osc_peer, 3)
+    messages = osc_peer.for_tracks(3)
     assert [m[0] for m in messages] == [f"/exsampling/sample/{sample.instrument}", "/exsampling/sample/Bass",
                                         "/exsampling/withdraw/Bass"]
     assert all(m[1][0] == sample.id for m in messages)
@@ -123,7 +112,7 @@ def test_every_live_coding_change_is_refused_on_a_read_only_console(local_cfg, t
 
     [sample] = add_samples(show.library, 1)
     show.pipeline.accept(sample.id)
-    assert len(for_tracks(osc_peer, 1)) == 1
+    assert len(osc_peer.for_tracks(1)) == 1
     path = tmp_path / "exsampling.toml"
     saved = path.read_bytes()
     os.utime(path, ns=(10**9, 10**9))  # any write shows in the time stamp as well as in the bytes
@@ -139,7 +128,7 @@ def test_every_live_coding_change_is_refused_on_a_read_only_console(local_cfg, t
     fresh = ShowState(local_cfg, show.library)  # what the library, and so every other console, holds
     assert (fresh.prompt, fresh.is_open, fresh.mode) == ("", True, "auto")
     assert path.read_bytes() == saved and path.stat().st_mtime_ns == 10**9
-    assert len(for_tracks(osc_peer, 2, timeout=0.3)) == 1  # nothing more reached the stage
+    assert len(osc_peer.for_tracks(2, timeout=0.3)) == 1  # nothing more reached the stage
     assert isinstance(ReadOnlyConsole("x"), RuntimeError)
 
 
