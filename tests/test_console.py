@@ -422,6 +422,10 @@ def test_the_console_shows_what_pure_data_answers_and_nothing_else(local_cfg, cl
             pd.kill()
             pd.wait(10)
             show.close()
+        again = make_console(cfg, classifier, tmp_path)  # a restart: the cards say what the stage said
+        assert "not loaded: not found: " in card_of(again, sample.id).note.value
+        assert "stage: 1 device, 10 tracks, heard" in again.stage.status().text()  # as the last hello had it
+        again.close()
 
     asyncio.run(scenario())
 
