@@ -136,6 +136,8 @@ def parser() -> argparse.ArgumentParser:
     console.register(sub, add_config)
     from . import server
     server.register(sub, add_config)
+    from . import archive
+    archive.register(sub, add_config)
     return top
 
 
