@@ -136,8 +136,9 @@ def parser() -> argparse.ArgumentParser:
     console.register(sub, add_config)
     from . import server
     server.register(sub, add_config)
-    from . import archive
+    from . import archive, report
     archive.register(sub, add_config)
+    report.register(sub, add_config)
     return top
 
 
