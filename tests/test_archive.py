@@ -361,3 +361,12 @@ def test_open_show_reads_a_zip_or_a_folder(good_zip, tmp_path):
     with pytest.raises(ArchiveError, match="not a library folder"):
         with open_show(tmp_path):
             pass
+
+
+def test_an_import_that_would_fill_the_disk_is_refused(good_zip, tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(2**40, 2**40 - 2**20, 2**20))
+    with pytest.raises(ArchiveError, match="MiB are free"):
+        import_show(good_zip, tmp_path / "lib")
+    assert list(tmp_path.iterdir()) == []
