@@ -136,9 +136,10 @@ def parser() -> argparse.ArgumentParser:
     console.register(sub, add_config)
     from . import server
     server.register(sub, add_config)
-    from . import archive, report
+    from . import archive, replay, report
     archive.register(sub, add_config)
     report.register(sub, add_config)
+    replay.register(sub, add_config)
     return top
 
 
