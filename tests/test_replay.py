@@ -226,3 +226,48 @@ def test_a_replay_at_speed_20_drives_the_pure_data_twin(made_show, show_zip, tmp
     note = played.midi_note + 7
     pitch = detect(sounding(twin.play(played.instrument, note, hold_s=0.5)), 44100)
     assert pitch.hz is not None and abs(1200 * math.log2(pitch.hz / midi_to_hz(note))) < 50, pitch
+
+
+def test_a_replay_into_the_running_console_shows_up_there(made_show, show_zip, tmp_path):
+    """``--console``: over HTTP to the console's own upload server, as the audience's phones; its cards, map and
+    stage follow."""
+    import asyncio
+
+    from conftest import free_port
+
+    from exsampling.console import Console
+    from exsampling.pipeline import build
+
+    peer = OscCollector()
+    config = replay_config(tmp_path, peer.port)
+    config.write_text(config.read_text() + '[server]\nhost = "127.0.0.1"\n')
+    cfg = load(config)
+
+    async def scenario():
+        pipeline = build(cfg)
+        console = Console(cfg, pipeline, config_file=config, upload_port=free_port(socket.SOCK_STREAM))
+        await console.start()
+        assert console.role == "owner"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "exsampling.cli", "replay", str(show_zip), "--console", "--speed", "10",
+            "--config", str(config), "--no-progress", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 240)
+        console.tick()
+        cards = [card.sample_id for card in console.sounds.grid.children if card.sample_id]
+        markers = len(console.map.markers.layers)
+        console.close()
+        pipeline.close()
+        return proc.returncode, out.decode(), err.decode(), cards, markers
+
+    try:
+        code, out, err, cards, markers = asyncio.run(scenario())
+        expected = stage_view(made_show.messages)
+        got = stage_view(peer.wait_for(len(expected)))
+    finally:
+        peer.close()
+    assert code == 0, err
+    assert "into the running console's show" in out and "differ from the show: 0 of 7 samples" in out
+    assert len(cards) == 7 and markers == 5  # every sample has its card; every located recording its marker
+    assert got == expected
+    today = Library(tmp_path / "today")
+    assert {r.source for r in today.recordings()} == {"upload"}  # it came in as the audience's uploads
