@@ -498,7 +498,7 @@ def import_show(zip_path: str | Path, target: str | Path, *, limits: Limits = Li
         raise ArchiveError(f"{target} is not empty: import into a new or empty folder")
     with _checked_zip(zip_path, limits) as checked:
         tables = _tables(checked)
-        files = {n: i for n, i in ((i.filename, i) for i in checked.zf.infolist()) if n not in META_FILES}
+        files = {i.filename: i for i in checked.zf.infolist() if i.filename not in META_FILES}
         needed = sum(i.file_size for i in files.values())
         free = shutil.disk_usage(_existing_parent(target)).free
         if needed + 2 ** 26 > free:
