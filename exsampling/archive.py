@@ -569,24 +569,49 @@ class ShowInfo:
         return self.source.stem if self.source.suffix == ".zip" else self.source.name
 
 
-@contextlib.contextmanager
-def open_show(path: str | Path, *, limits: Limits = Limits()) -> Iterator[tuple[Library, ShowInfo]]:
-    """A kept show as a library: a zip is checked and imported into a temporary folder (removed afterwards);
-    a folder is opened as the library it is. Raises :class:`ArchiveError` when neither works."""
-    path = Path(path).expanduser().resolve()
-    if path.is_dir():
-        if not (path / "library.sqlite3").is_file():
-            raise ArchiveError(f"{path} is not a library folder (no library.sqlite3)")
-        yield Library(path), ShowInfo(path, None, None, None, None)
-        return
-    with tempfile.TemporaryDirectory(prefix="exsampling-show-") as tmp:
-        library = import_show(path, Path(tmp) / "library", limits=limits)
-        with zipfile.ZipFile(path) as zf:  # checked by the import just now
-            manifest = json.loads(zf.read("manifest.json"))
-            mapping = json.loads(zf.read("mapping.json"))
-            model = json.loads(zf.read("model.json"))
-            config_toml = zf.read("config.toml").decode("utf-8")
-        yield library, ShowInfo(path, manifest, mapping, model, config_toml)
+class OpenedShow:
+    """A kept show opened for reading (the report, the replay, the console's old-show view).
+
+    ``library`` is the show as a library: a zip is checked and imported into a temporary folder, removed by
+    :meth:`close`; a library folder is opened as it is. ``info`` says what the zip adds. Used as a context
+    manager it gives ``(library, info)`` and closes itself.
+    """
+
+    def __init__(self, path: str | Path, *, limits: Limits = Limits()) -> None:
+        path = Path(path).expanduser().resolve()
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        if path.is_dir():
+            if not (path / "library.sqlite3").is_file():
+                raise ArchiveError(f"{path} is not a library folder (no library.sqlite3)")
+            self.library, self.info = Library(path), ShowInfo(path, None, None, None, None)
+            return
+        self._tmp = tempfile.TemporaryDirectory(prefix="exsampling-show-")
+        try:
+            self.library = import_show(path, Path(self._tmp.name) / "library", limits=limits)
+            with zipfile.ZipFile(path) as zf:  # checked by the import just now
+                self.info = ShowInfo(path, json.loads(zf.read("manifest.json")), json.loads(zf.read("mapping.json")),
+                                     json.loads(zf.read("model.json")), zf.read("config.toml").decode("utf-8"))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Remove the temporary library of a zip (nothing to do for a folder)."""
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> tuple[Library, ShowInfo]:
+        return self.library, self.info
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_show(path: str | Path, *, limits: Limits = Limits()) -> OpenedShow:
+    """Open a kept show (a zip from :func:`export_show`, or a library folder); see :class:`OpenedShow`.
+    Raises :class:`ArchiveError` when it is neither, or the zip is refused."""
+    return OpenedShow(path, limits=limits)
 
 
 # -- ``exsampling export`` / ``exsampling import`` ---------------------------------------------------------

@@ -56,6 +56,14 @@ class Cue:
     changed_by_performer: int = 0
 
 
+@dataclass(frozen=True)
+class PromptCue:
+    """The performer's prompt changing to ``text`` at ``at_s`` (as :attr:`Cue.at_s`)."""
+
+    at_s: float
+    text: str
+
+
 def parse_from(text: str, first: datetime) -> datetime:
     """The moment ``--from`` names: ``HH:MM[:SS]``, a clock time of the show (this machine's time zone; after
     midnight for a show that runs past it), or ``+[H:]MM:SS``, a time after the show's first recording."""
@@ -77,13 +85,15 @@ def _when(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-def plan(library: Library, start: str | None = None) -> list[Cue]:
-    """The kept show in ``library`` as cues, oldest first, from ``start`` (see :func:`parse_from`) on."""
+def plan(library: Library, start: str | None = None) -> list[Cue | PromptCue]:
+    """The kept show in ``library`` as cues, oldest first, from ``start`` (see :func:`parse_from`) on: each
+    recording, and each prompt the performer gave (the one in force at ``start`` first)."""
     recordings = sorted(library.recordings(), key=lambda r: r.id)
     events = library.events()
     arrived = {r.id: _when(r.received_at) for r in recordings}
     chain: dict[int, Decision] = {}
     changed: set[int] = set()
+    prompts = [(_when(e.at), e.data.get("text", "")) for e in events if e.kind == "prompt"]
     for e in events:
         if e.kind == "received" and e.recording_id in arrived:
             arrived[e.recording_id] = _when(e.at)  # milliseconds, where the row has seconds
@@ -101,14 +111,16 @@ def plan(library: Library, start: str | None = None) -> list[Cue]:
         by_recording[s.recording_id].append(s)
     if not chosen:
         return []
-    zero = min(arrived[r.id] for r in chosen)
-    cues = []
+    zero, last = min(arrived[r.id] for r in chosen), max(arrived[r.id] for r in chosen)
+    before = [text for at, text in prompts if at <= zero]
+    cues: list[Cue | PromptCue] = [PromptCue(0.0, before[-1])] if before else []
+    cues += [PromptCue((at - zero).total_seconds(), text) for at, text in prompts if zero < at <= last]
     for r in sorted(chosen, key=lambda r: (arrived[r.id], r.id)):
         samples = by_recording[r.id]
         cues.append(Cue((arrived[r.id] - zero).total_seconds(), r,
                         tuple(chain.get(s.id, Decision(s.label, s.instrument)) for s in samples),
                         sum(s.id in changed for s in samples)))
-    return cues
+    return sorted(cues, key=lambda c: (c.at_s, isinstance(c, Cue)))  # a prompt before the sound that answers it
 
 
 # -- feeds ----------------------------------------------------------------------------------------------
@@ -147,9 +159,12 @@ class Upload:
 
 
 class Feed(Protocol):
-    """Where a replay sends recordings: ``send`` returns once the upload is taken, with an awaitable outcome."""
+    """Where a replay sends recordings: ``send`` returns once the upload is taken, with an awaitable outcome;
+    ``prompt`` shows the performer's prompt of that moment."""
 
     async def send(self, upload: Upload) -> asyncio.Future[Outcome]: ...
+
+    async def prompt(self, text: str) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -160,6 +175,12 @@ class ChainFeed:
 
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
+
+    async def prompt(self, text: str) -> None:
+        """The new show's prompt (its setting and a ``prompt`` event, as a console would keep them)."""
+        library = self.pipeline.library
+        library.set_setting("show.prompt", text)
+        library.add_event("prompt", actor=self.pipeline.actor, data={"text": text})
 
     async def send(self, upload: Upload) -> asyncio.Future[Outcome]:
         from .audio import AudioError
@@ -188,10 +209,11 @@ class HttpFeed:
     """A running show's upload server (docs/http.md), as participants' phones use it: multipart POSTs with the
     show token, a retry after ``Retry-After`` when rate-limited; outcomes from ``GET /api/recordings/<id>``."""
 
-    def __init__(self, base_url: str, token: str, poll_s: float = 0.25) -> None:
+    def __init__(self, base_url: str, token: str, poll_s: float = 0.25,
+                 on_prompt: Callable[[str], Any] | None = None) -> None:
         from tornado.httpclient import AsyncHTTPClient
 
-        self.base, self.token, self.poll_s = base_url.rstrip("/"), token, poll_s
+        self.base, self.token, self.poll_s, self.on_prompt = base_url.rstrip("/"), token, poll_s, on_prompt
         self.client = AsyncHTTPClient(force_instance=True, max_clients=16)
         self.prefix = f"replay-{uuid.uuid4().hex[:12]}"
         self.count = 0
@@ -222,6 +244,13 @@ class HttpFeed:
                     continue
                 return _done(Outcome(problem=f"refused ({exc.code}): {reply.get('message') or exc}"))
             return asyncio.ensure_future(self._outcome(_json(answer.body)["id"]))
+
+    async def prompt(self, text: str) -> None:
+        """Show ``text`` on every phone, through ``on_prompt`` (the show's own state; HTTP has no way to set it)."""
+        if self.on_prompt is not None:
+            result = self.on_prompt(text)
+            if asyncio.iscoroutine(result):
+                await result
 
     async def _outcome(self, recording_id: int) -> Outcome:
         from tornado.httpclient import HTTPRequest
@@ -268,10 +297,10 @@ class Replayed:
     late_s: float
 
 
-async def replay(cues: Sequence[Cue], feed: Feed, speed: float = 1.0,
+async def replay(cues: Sequence[Cue | PromptCue], feed: Feed, speed: float = 1.0,
                  on_progress: Callable[[Replayed], None] | None = None) -> list[Replayed]:
-    """Send each cue's recording through ``feed`` at ``at_s / speed`` seconds after the start (``speed`` = inf:
-    as fast as the feed takes them), wait for every outcome, and return them in cue order."""
+    """Send each cue's recording (or prompt) through ``feed`` at ``at_s / speed`` seconds after the start (``speed``
+    = inf: as fast as the feed takes them), wait for every outcome, and return the recordings' in cue order."""
     if not speed > 0:
         raise ValueError(f"speed {speed} must be > 0 (inf: as fast as possible)")
     start = time.monotonic()
@@ -290,6 +319,9 @@ async def replay(cues: Sequence[Cue], feed: Feed, speed: float = 1.0,
         if wait > 0:
             await asyncio.sleep(wait)
         late = max(0.0, time.monotonic() - due)
+        if isinstance(cue, PromptCue):
+            await feed.prompt(cue.text)
+            continue
         upload = await asyncio.get_running_loop().run_in_executor(None, Upload.of, cue.recording)
         if upload is None:
             outcome = Outcome(problem="not kept: its audio was left out of the export")
@@ -412,7 +444,8 @@ def _replay(args) -> int:
     try:
         with open_show(args.show) as (kept, info):
             cues = plan(kept, args.start)
-            if not cues:
+            recordings = sum(isinstance(c, Cue) for c in cues)
+            if not recordings:
                 print(f"exsampling: nothing to replay in {args.show}" + (f" from {args.start}" if args.start else ""),
                       file=sys.stderr)
                 return 1
@@ -421,7 +454,7 @@ def _replay(args) -> int:
             else:
                 feed, where = _chain_feed(cfg, args, kept), None
             where = where or str(feed.pipeline.library.root)
-            print(f"replaying {len(cues)} recordings of {info.name} into {where}", flush=True)
+            print(f"replaying {recordings} recordings of {info.name} into {where}", flush=True)
             summary = asyncio.run(_run(cues, feed, args.speed, not args.no_progress))
     except ArchiveError as exc:
         print(f"exsampling: {args.show} refused: {exc}", file=sys.stderr)
@@ -467,10 +500,10 @@ def _console_feed(cfg) -> HttpFeed:
     return HttpFeed(f"{local.scheme}://{local.netloc}", token)
 
 
-async def _run(cues: list[Cue], feed: Feed, speed: float, progress: bool) -> Summary:
+async def _run(cues: list[Cue | PromptCue], feed: Feed, speed: float, progress: bool) -> Summary:
     from tqdm import tqdm
 
-    bar = tqdm(total=len(cues), unit="rec", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=sum(isinstance(c, Cue) for c in cues), unit="rec", file=sys.stderr, disable=not progress, dynamic_ncols=True)
     start = time.monotonic()
     try:
         results = await replay(cues, feed, speed, on_progress=lambda r: bar.update(1))

@@ -73,14 +73,14 @@ def test_from_understands_clock_times_and_offsets():
 
 def test_the_plan_keeps_the_show_pace_and_what_the_chain_decided(made_show):
     library = Library(made_show.library)
-    cues = plan(library)
+    cues = [c for c in plan(library) if isinstance(c, Cue)]
     assert [c.recording.id for c in cues] == [1, 2, 3, 4, 5, 6] and cues[0].at_s == 0.0
     assert all(b.at_s >= a.at_s for a, b in zip(cues, cues[1:])) and cues[-1].at_s > 1.0
     relabelled = library.events(kinds=["relabelled"])[0]
     [third] = [c for c in cues if c.recording.id == library.sample(relabelled.sample_id).recording_id]
     assert third.originals == (Decision(relabelled.data["from"], relabelled.data["instrument_from"]),)
     assert sum(c.changed_by_performer for c in cues) == 2  # one re-label, one rejection
-    later = plan(library, "+00:01")
+    later = [c for c in plan(library, "+00:01") if isinstance(c, Cue)]
     assert later and len(later) < len(cues) and later[0].at_s == 0.0
 
 
@@ -271,3 +271,43 @@ def test_a_replay_into_the_running_console_shows_up_there(made_show, show_zip, t
     assert got == expected
     today = Library(tmp_path / "today")
     assert {r.source for r in today.recordings()} == {"upload"}  # it came in as the audience's uploads
+
+
+def test_prompts_are_replayed_where_they_fell(tmp_path):
+    import asyncio
+    import io
+    import time
+
+    import soundfile as sf
+    from conftest import tone
+
+    from exsampling.config import Config, LibraryConfig
+    from exsampling.pipeline import Pipeline
+    from exsampling.replay import ChainFeed, PromptCue, replay
+
+    def wav():
+        buf = io.BytesIO()
+        sf.write(buf, tone(440, 1.0), 22050, format="WAV")
+        return buf.getvalue()
+
+    kept = Library(tmp_path / "kept")
+    kept.add_event("prompt", data={"text": "something that rings"})
+    for text in ("now water", "too late: after the last sound"):
+        time.sleep(0.02)
+        kept.add_recording(wav(), "wav", participant="Ana")
+        time.sleep(0.02)
+        kept.add_event("prompt", data={"text": text})
+    cues = plan(kept)
+    assert [(type(c).__name__, getattr(c, "text", None)) for c in cues] == [
+        ("PromptCue", "something that rings"), ("Cue", None), ("PromptCue", "now water"), ("Cue", None)]
+    assert cues[0].at_s == 0.0 and 0 < cues[2].at_s < cues[3].at_s
+    assert [c.text for c in plan(kept, "+0:00") if isinstance(c, PromptCue)][0] == "something that rings"
+
+    cfg = Config(library=LibraryConfig(path=str(tmp_path / "new")))
+    feed = ChainFeed(Pipeline(cfg, Library(tmp_path / "new"), None, actor="replay"))
+    results = asyncio.run(replay(cues, feed, 10.0))
+    feed.pipeline.close()
+    new = Library(tmp_path / "new")
+    assert len(results) == 2 and new.setting("show.prompt") == "now water"
+    assert [(e.kind, e.data.get("text")) for e in new.events(kinds=["prompt", "received"])] == [
+        ("prompt", "something that rings"), ("received", None), ("prompt", "now water"), ("received", None)]
