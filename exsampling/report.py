@@ -106,6 +106,17 @@ def write_report(library: Library, out: str | Path, *, name: str = "show", model
 
 def render(facts: ShowFacts, links: dict[str, str]) -> str:
     """The page's HTML; ``links`` maps a library file to its URL relative to the page (absent: not kept)."""
+    sections = [
+        overview(facts),
+        _section("Samples", "In the order they arrived.", _sample_table(facts, links)),
+        _section("History", "Events in the library's history, by kind.", _history(facts)),
+    ]
+    return PAGE.format(title=_e(f"ExSampling · {facts.name}"), style=STYLE, body="\n".join(sections))
+
+
+def overview(facts: ShowFacts) -> str:
+    """The show at a glance — title line, timeline, map, counts, re-labels, prompts — as HTML for an element of
+    class ``exs-report`` styled by :data:`STYLE` (the page's top, and the console's old-show view)."""
     zone = datetime.now().astimezone().tzname()
     start = min(facts.received.values(), default=None)
     end = max(facts.received.values(), default=None)
@@ -123,10 +134,8 @@ def render(facts: ShowFacts, links: dict[str, str]) -> str:
         + _section("Per participant", "", _per_participant(facts)) + "</div>",
         _section("Re-labels", "The performer's corrections.", _relabels(facts)),
         _section("Prompts", "What the performer asked for.", _prompts(facts)) if _prompt_events(facts) else "",
-        _section("Samples", "In the order they arrived.", _sample_table(facts, links)),
-        _section("History", "Events in the library's history, by kind.", _history(facts)),
     ]
-    return PAGE.format(title=_e(f"ExSampling · {facts.name}"), body="\n".join(s for s in sections if s))
+    return "\n".join(s for s in sections if s)
 
 
 def _section(title: str, note: str, body: str) -> str:
@@ -363,6 +372,40 @@ def _history(facts: ShowFacts) -> str:
     return f"<p>{cells}</p>"
 
 
+#: The report's look, every rule under ``.exs-report`` so the console can show an overview without restyling itself.
+STYLE = """
+.exs-report { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; }
+.exs-report header, .exs-report section { max-width: 1000px; margin: 0 auto; padding: 12px 20px; }
+.exs-report header { padding-top: 24px; }
+.exs-report h1 { margin: 0 0 4px; font-size: 26px; }
+.exs-report h2 { font-size: 18px; margin: 18px 0 4px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+.exs-report .sub, .exs-report .note, .exs-report .small { color: #666; }
+.exs-report .note { margin: 2px 0 8px; font-size: 13px; }
+.exs-report .small { font-size: 12px; }
+.exs-report svg { max-width: 100%; height: auto; background: #fff; border: 1px solid #e3e3e3; border-radius: 4px; }
+.exs-report .lane { stroke: #eee; } .exs-report .tick { stroke: #f0f0f0; }
+.exs-report .lane-name { font-size: 12px; font-weight: 600; } .exs-report .tick-label { font-size: 11px; fill: #888; }
+.exs-report .prompt { stroke: #ff9800; stroke-width: 2; stroke-dasharray: 4 3; }
+.exs-report .dot { stroke-width: 2; } .exs-report .dot.waiting { fill-opacity: 0.35; }
+.exs-report .dot.rejected { stroke-width: 2.5; }
+.exs-report .ground { fill: #f4f1e8; }
+.exs-report .accuracy { fill: #90a4ae; fill-opacity: 0.12; stroke: #90a4ae; stroke-opacity: 0.4; }
+.exs-report .marker { stroke: #fff; stroke-width: 2; } .exs-report .marker-label { font-size: 12px; fill: #333; }
+.exs-report .scale { stroke: #333; stroke-width: 3; } .exs-report .scale-label { font-size: 11px; fill: #555; }
+.exs-report table { border-collapse: collapse; width: 100%; }
+.exs-report th { text-align: left; font-weight: 600; color: #555; border-bottom: 1px solid #ddd; padding: 4px 6px; }
+.exs-report td { border-bottom: 1px solid #f0f0f0; padding: 4px 6px; vertical-align: middle; }
+.exs-report td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.exs-report .pair { display: flex; gap: 0; max-width: 1040px; margin: 0 auto; }
+.exs-report .pair section { flex: 1 1 50%; }
+.exs-report .bar { display: inline-block; height: 10px; border-radius: 2px; }
+.exs-report .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 5px; margin-right: 6px; }
+.exs-report tr.rejected td { color: #999; }
+.exs-report .photo { height: 28px; margin-left: 8px; vertical-align: middle; border-radius: 3px; }
+.exs-report audio { height: 28px; width: 220px; }
+.exs-report .kind { display: inline-block; margin: 0 14px 4px 0; }
+"""
+
 PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -372,38 +415,11 @@ PAGE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <style>
-body {{ font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; margin: 0;
-       background: #fafafa; }}
-header, section {{ max-width: 1000px; margin: 0 auto; padding: 12px 20px; }}
-header {{ padding-top: 24px; }}
-h1 {{ margin: 0 0 4px; font-size: 26px; }}
-h2 {{ font-size: 18px; margin: 18px 0 4px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }}
-.sub, .note, .small {{ color: #666; }}
-.note {{ margin: 2px 0 8px; font-size: 13px; }}
-.small {{ font-size: 12px; }}
-svg {{ max-width: 100%; height: auto; background: #fff; border: 1px solid #e3e3e3; border-radius: 4px; }}
-.lane {{ stroke: #eee; }} .tick {{ stroke: #f0f0f0; }}
-.lane-name {{ font-size: 12px; font-weight: 600; }} .tick-label {{ font-size: 11px; fill: #888; }}
-.prompt {{ stroke: #ff9800; stroke-width: 2; stroke-dasharray: 4 3; }}
-.dot {{ stroke-width: 2; }} .dot.waiting {{ fill-opacity: 0.35; }} .dot.rejected {{ stroke-width: 2.5; }}
-.ground {{ fill: #f4f1e8; }} .accuracy {{ fill: #90a4ae; fill-opacity: 0.12; stroke: #90a4ae; stroke-opacity: 0.4; }}
-.marker {{ stroke: #fff; stroke-width: 2; }} .marker-label {{ font-size: 12px; fill: #333; }}
-.scale {{ stroke: #333; stroke-width: 3; }} .scale-label {{ font-size: 11px; fill: #555; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th {{ text-align: left; font-weight: 600; color: #555; border-bottom: 1px solid #ddd; padding: 4px 6px; }}
-td {{ border-bottom: 1px solid #f0f0f0; padding: 4px 6px; vertical-align: middle; }}
-td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}
-.pair {{ display: flex; gap: 0; max-width: 1040px; margin: 0 auto; }}
-.pair section {{ flex: 1 1 50%; }}
-.bar {{ display: inline-block; height: 10px; border-radius: 2px; }}
-.swatch {{ display: inline-block; width: 10px; height: 10px; border-radius: 5px; margin-right: 6px; }}
-tr.rejected td {{ color: #999; }}
-.photo {{ height: 28px; margin-left: 8px; vertical-align: middle; border-radius: 3px; }}
-audio {{ height: 28px; width: 220px; }}
-.kind {{ display: inline-block; margin: 0 14px 4px 0; }}
+body {{ margin: 0; background: #fafafa; }}
+{style}
 </style>
 </head>
-<body>
+<body class="exs-report">
 {body}
 </body>
 </html>
