@@ -1,4 +1,6 @@
-# ExSampling: `make console` installs and starts the console; `make test` installs what the tests need and runs them.
+# ExSampling: `make console` installs and starts the console; `make test` installs what the tests need, checks the
+# code (ruff, mypy) and runs every test; `make test-fast` runs the tests that need no browser, Pure Data, training
+# or TensorFlow in a second process (about a minute); `make lint` only checks the code.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +9,10 @@ BIN := $(VENV)/bin
 # shipped model never heard), and openssl, which makes the upload server's self-signed certificate.
 TEST_DEBS := chromium liblo-tools puredata-core zbar-tools fluidsynth fluid-soundfont-gm timgm6mb-soundfont openssl
 
-.PHONY: install console serve test system-deps bench clean
+# Tests left out of `make test-fast` (see the markers in pyproject.toml).
+FAST := -m "not browser and not puredata and not training and not slow"
+
+.PHONY: install console serve lint test test-fast system-deps bench clean
 
 $(BIN)/exsampling: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,11 +36,18 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-test: install system-deps
+lint: install
+	$(BIN)/ruff check exsampling tests bench tools maxpatch
+	$(BIN)/mypy
+
+test: install system-deps lint
 	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q $(FAST)
 
 bench: install
 	$(BIN)/python bench/latency.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from _common import clips, model_path, percentiles
 
-from exsampling.library import wav_bytes
+from exsampling.audio import wav_bytes
 
 CHROMIUM = "/usr/bin/chromium"
 VISIBLE_CARDS = "() => [...document.querySelectorAll('.exs-card')].filter(c => c.offsetParent !== null).length"
@@ -104,7 +104,7 @@ def main() -> None:
                 try:
                     acked = upload(upload_port, token, wav_bytes(y, 22050))
                 except urllib.error.HTTPError as exc:
-                    raise SystemExit(f"{exc} {exc.read()} token={token!r}")
+                    raise SystemExit(f"{exc} {exc.read()} token={token!r}") from exc
                 page.wait_for_function(f"() => ({VISIBLE_CARDS})() >= {min(i + 1, 12)}", polling="raf",
                                        timeout=30_000)
                 card_s.append(time.perf_counter() - acked)

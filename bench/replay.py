@@ -24,9 +24,10 @@ import numpy as np
 from _common import clips, model_path, percentiles
 
 from exsampling.archive import export_show, import_show
+from exsampling.audio import wav_bytes
 from exsampling.classifier import Classifier
 from exsampling.config import ClassifierConfig, Config, LibraryConfig
-from exsampling.library import Library, wav_bytes
+from exsampling.library import Library
 from exsampling.pipeline import Pipeline
 from exsampling.records import Location
 from exsampling.replay import ChainFeed, Summary, plan, replay

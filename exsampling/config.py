@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -129,11 +130,23 @@ class ServerConfig:
     tls: bool = True
 
 
+class Mode(StrEnum):
+    """How a sample reaches the stage: ``auto`` (at once, as in the paper) or ``preview`` (when the performer
+    accepts it)."""
+
+    AUTO = "auto"
+    PREVIEW = "preview"
+
+
 @dataclass(frozen=True)
 class ShowConfig:
-    """The show itself. mode: "auto" (straight to the stage, as in the paper) or "preview"."""
+    """The show's first-run state (a running show keeps its own, see :mod:`exsampling.show_state`).
 
-    mode: str = "auto"
+    mode: "auto" (straight to the stage, as in the paper) or "preview". prompt: what the phones ask for.
+    open: whether uploads are taken.
+    """
+
+    mode: Mode = Mode.AUTO
     prompt: str = ""
     open: bool = True
 
@@ -167,7 +180,8 @@ class Config:
         updates: dict[str, Any] = {}
         for name, values in sections.items():
             current = getattr(self, name)
-            updates[name] = replace(current, **values) if is_dataclass(current) else values
+            is_section = is_dataclass(current) and not isinstance(current, type)
+            updates[name] = replace(current, **values) if is_section else values
         cfg = replace(self, **updates)
         validate(cfg)
         return cfg
@@ -190,8 +204,12 @@ def _coerce(section: str, cls: type, raw: Any) -> Any:
     values = {}
     for key, value in raw.items():
         want = type(getattr(defaults, key))
+        if issubclass(want, StrEnum) and isinstance(value, str) and value in {m.value for m in want}:
+            value = want(value)
         if want is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if issubclass(want, StrEnum) and not isinstance(value, want):
+            raise ConfigError(f"[{section}] {key} = {value!r} should be one of {[str(m) for m in want]}")
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
             raise ConfigError(f"[{section}] {key} = {value!r} should be a {want.__name__}")
         values[key] = value
@@ -220,7 +238,7 @@ def validate(cfg: Config) -> None:
          f"osc.prefix {cfg.osc.prefix!r} must start with '/' and not end with it"),
         (0 <= cfg.server.port < 65536, f"server.port {cfg.server.port} is not a TCP port"),
         (cfg.server.max_upload_mb > 0 and cfg.server.max_recording_s > 0, "server limits must be > 0"),
-        (cfg.show.mode in ("auto", "preview"), f"show.mode {cfg.show.mode!r} must be 'auto' or 'preview'"),
+        (cfg.show.mode in set(Mode), f"show.mode {cfg.show.mode!r} must be 'auto' or 'preview'"),
     ]
     for ok, message in checks:
         if not ok:
@@ -240,7 +258,8 @@ def from_dict(raw: dict[str, Any], source: Path | None = None) -> Config:
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise ConfigError(f"unknown section(s) {unknown}; known: {sorted(allowed)}")
-    values: dict[str, Any] = {name: _coerce(name, cls, raw[name]) for name, cls in _SECTION_TYPES.items() if name in raw}
+    values: dict[str, Any] = {name: _coerce(name, cls, raw[name])
+                              for name, cls in _SECTION_TYPES.items() if name in raw}
     mapping = dict(DEFAULT_MAPPING)
     for label, instrument in raw.get("mapping", {}).items():
         if not isinstance(instrument, str):

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 import librosa
 import numpy as np
+
+if TYPE_CHECKING:
+    from .config import Config
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,7 @@ class FeatureParams:
     @property
     def n_samples(self) -> int:
         """Samples in one segment."""
-        return int(round(self.segment_s * self.sample_rate))
+        return round(self.segment_s * self.sample_rate)
 
     @property
     def n_frames(self) -> int:
@@ -38,11 +42,11 @@ class FeatureParams:
         """Image shape ``(n_mels, n_frames, 3)``."""
         return (self.n_mels, self.n_frames, 3)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_config(cls, cfg) -> FeatureParams:
+    def from_config(cls, cfg: Config) -> FeatureParams:
         """Parameters from a :class:`exsampling.config.Config`."""
         return cls(
             sample_rate=cfg.audio.sample_rate, segment_s=cfg.audio.segment_s, n_fft=cfg.features.n_fft,
@@ -79,7 +83,8 @@ def log_mel(y: np.ndarray, params: FeatureParams) -> np.ndarray:
         y=y, sr=params.sample_rate, n_fft=params.n_fft, hop_length=params.hop_length,
         n_mels=params.n_mels, fmin=params.fmin_hz, fmax=params.fmax_hz, power=2.0,
     )
-    return librosa.power_to_db(S, ref=np.max, top_db=DYNAMIC_RANGE_DB).astype(np.float32)
+    db: np.ndarray = librosa.power_to_db(S, ref=np.max, top_db=DYNAMIC_RANGE_DB).astype(np.float32)
+    return db
 
 
 def image(y: np.ndarray, params: FeatureParams) -> np.ndarray:

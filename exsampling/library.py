@@ -16,7 +16,6 @@ state and the event that tells it are written in one transaction, so history and
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import sqlite3
@@ -24,14 +23,16 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 
-from .records import EVENT_KINDS, Event, Location, Recording, Sample
+from .audio import wav_bytes
+from .records import (
+    EVENT_KINDS, Event, LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS recordings (
@@ -52,7 +53,7 @@ CREATE TABLE IF NOT EXISTS samples (
     path TEXT NOT NULL,
     start_s REAL NOT NULL, duration_s REAL NOT NULL,
     label TEXT, confidence REAL NOT NULL DEFAULT 0, top TEXT NOT NULL DEFAULT '[]',
-    unsure INTEGER NOT NULL DEFAULT 0, label_source TEXT NOT NULL DEFAULT 'model',
+    unsure INTEGER NOT NULL DEFAULT 0, label_source TEXT NOT NULL DEFAULT 'model', recalled_from INTEGER,
     instrument TEXT, melodic INTEGER NOT NULL DEFAULT 0,
     pitch_hz REAL, midi_note INTEGER, pitch_confidence REAL NOT NULL DEFAULT 0,
     status TEXT NOT NULL DEFAULT 'new', relabel TEXT, sent_at TEXT,
@@ -82,26 +83,23 @@ CREATE INDEX IF NOT EXISTS events_by_recording ON events(recording_id);
 CREATE INDEX IF NOT EXISTS events_by_sample ON events(sample_id);
 """
 
-#: The schema's version (``PRAGMA user_version``): 0 = before the event history, 1 = with it.
-SCHEMA_VERSION = 1
+#: ``PRAGMA user_version`` of the schema above. 1: ``samples.recalled_from`` holds the re-label memory's choice,
+#: which version 0 wrote into ``label_source`` as ``"memory:<id>"``. 2: the ``events`` table, the show's history.
+SCHEMA_VERSION = 2
 
 #: The tables :meth:`Library.dump` returns, each with the column it is ordered by.
 DUMPED_TABLES = {"recordings": "id", "samples": "id", "events": "id", "memory": "sample_id", "settings": "key"}
 
 _SAMPLE_COLUMNS = (
     "recording_id", "path", "start_s", "duration_s", "label", "confidence", "top", "unsure", "label_source",
-    "instrument", "melodic", "pitch_hz", "midi_note", "pitch_confidence", "status", "relabel", "sent_at",
+    "recalled_from", "instrument", "melodic", "pitch_hz", "midi_note", "pitch_confidence", "status", "relabel",
+    "sent_at",
 )
-
-
-def utc_now() -> str:
-    """Now, as ISO 8601 UTC with a ``Z`` (second precision)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def event_time() -> str:
     """Now, as ISO 8601 UTC with milliseconds and a ``Z``: events a few ms apart keep their order and pace."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class LibraryError(RuntimeError):
@@ -122,13 +120,6 @@ def _fsync_write(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def wav_bytes(y: np.ndarray, sr: int) -> bytes:
-    """``y`` (mono float, −1..1) as a 16-bit PCM WAV file's bytes at ``sr`` Hz."""
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(y, -1.0, 1.0), sr, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
-
-
 class Library:
     """Recordings and samples on disk and in SQLite. Safe to share between threads and processes."""
 
@@ -143,21 +134,30 @@ class Library:
         self._migrate()
 
     def _migrate(self) -> None:
-        """Bring an older library's schema up to :data:`SCHEMA_VERSION` in place, keeping every row.
+        """Bring a library written by an earlier version up to :data:`SCHEMA_VERSION` in place, keeping every row.
 
-        Version 0 → 1: the history starts with the events the older rows still tell (see :func:`_history_of`).
-        One transaction: a crash leaves the old version, and two processes opening it at once migrate it once.
+        Each step looks at what is there rather than trusting the version alone (a library may have taken one
+        step on one branch of ExSampling and not the other): ``recalled_from`` is added and filled from
+        ``label_source = "memory:<id>"``; an empty history starts with the events the rows still tell (see
+        :func:`_history_of`). One transaction: a crash leaves the old version, and two processes opening it at
+        once migrate it once.
         """
         with self._transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise LibraryError(f"{self.db_path} has schema version {version}; this ExSampling knows up to "
                                    f"{SCHEMA_VERSION}: update ExSampling to open it")
-            if version < 1:
-                if db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0:
-                    for event in _history_of(db):
-                        _insert_event(db, event)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if version == SCHEMA_VERSION:
+                return
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(samples)")}
+            if "recalled_from" not in columns:
+                db.execute("ALTER TABLE samples ADD COLUMN recalled_from INTEGER")
+            db.execute("UPDATE samples SET recalled_from = CAST(substr(label_source, 8) AS INTEGER), label_source = ? "
+                       "WHERE label_source LIKE 'memory:%'", (LabelSource.MEMORY,))
+            if db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0:
+                for event in _history_of(db):
+                    _insert_event(db, event)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @classmethod
     def from_config(cls, cfg) -> Library:
@@ -196,7 +196,7 @@ class Library:
 
         ``photo`` is ``(bytes, extension)``. When this returns, file, row and event are all durable.
         """
-        stem = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:10]}"
+        stem = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:10]}"
         path = self.root / "recordings" / f"{stem}.{extension}"
         written = [path]
         _fsync_write(path, data)
@@ -214,7 +214,7 @@ class Library:
                      location.lon if location else None, location.accuracy_m if location else None,
                      str(photo_path) if photo_path else None, source, duration_s),
                 )
-                rec_id = cur.lastrowid
+                rec_id = _row_id(cur)
                 _insert_event(db, Event(0, "received", event_time(), rec_id, None, actor, {
                     "source": source, "participant": participant,
                     "duration_s": None if duration_s is None else round(float(duration_s), 3),
@@ -239,7 +239,7 @@ class Library:
             rows = db.execute("SELECT * FROM recordings ORDER BY id DESC LIMIT ?", (limit or -1,)).fetchall()
         return [_recording(r) for r in rows]
 
-    def set_recording_status(self, recording_id: int, status: str, error: str | None = None,
+    def set_recording_status(self, recording_id: int, status: RecordingStatus, error: str | None = None,
                              duration_s: float | None = None, actor: str = "") -> None:
         """Move a recording on; "silent" and "failed" are also events of the history (with ``error``)."""
         with self._transaction() as db:
@@ -247,7 +247,7 @@ class Library:
                 "UPDATE recordings SET status=?, error=?, duration_s=COALESCE(?, duration_s) WHERE id=?",
                 (status, error, duration_s, recording_id),
             )
-            if status in ("silent", "failed"):
+            if status in (RecordingStatus.SILENT, RecordingStatus.FAILED):
                 _insert_event(db, Event(0, status, event_time(), recording_id, None, actor, {"error": error}))
 
     # -- samples ------------------------------------------------------------------------------
@@ -264,7 +264,7 @@ class Library:
                 f"VALUES ({', '.join('?' * len(_SAMPLE_COLUMNS))}, ?)",
                 [values[c] for c in _SAMPLE_COLUMNS] + [utc_now()],
             )
-            sample_id = cur.lastrowid
+            sample_id = _row_id(cur)
             path = self.root / "samples" / f"{sample_id:06d}.wav"
             _fsync_write(path, wav_bytes(y, sr))
             db.execute("UPDATE samples SET path=? WHERE id=?", (str(path), sample_id))
@@ -280,7 +280,7 @@ class Library:
         return rows[0]
 
     def samples(self, recording_id: int | None = None, limit: int | None = None, before_id: int | None = None,
-                status: str | None = None) -> list[Sample]:
+                status: SampleStatus | None = None) -> list[Sample]:
         """Samples newest first, optionally of one recording, older than ``before_id``, or in one status."""
         clauses, args = [], []
         for column, value in (("s.recording_id = ?", recording_id), ("s.id < ?", before_id), ("s.status = ?", status)):
@@ -363,7 +363,7 @@ class Library:
                               (*args, limit or -1)).fetchall()
         return [_event(r) for r in rows]
 
-    # -- show settings that must outlive a restart (prompt, open/closed, mode) --------------------
+    # -- settings that must outlive a restart (the show's own keys belong to exsampling.show_state) --
 
     def setting(self, key: str, default: Any = None) -> Any:
         """A JSON value stored under ``key``, or ``default``."""
@@ -371,10 +371,15 @@ class Library:
             row = db.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
         return default if row is None else json.loads(row["value"])
 
-    def set_setting(self, key: str, value: Any) -> None:
-        """Store a JSON-serialisable ``value`` under ``key``."""
+    def set_setting(self, key: str, value: Any, *, events: Sequence[tuple[str, dict[str, Any]]] = (),
+                    actor: str = "") -> None:
+        """Store a JSON-serialisable ``value`` under ``key``; ``events``: ``(kind, data)`` pairs of the show's
+        history telling the change (e.g. ``prompt``), recorded by ``actor`` in the same transaction."""
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+            at = event_time()
+            for kind, data in events:
+                _insert_event(db, Event(0, kind, at, None, None, actor, dict(data)))
 
     # -- the whole library as rows (exsampling.archive keeps a show with them) ---------------------
 
@@ -438,7 +443,8 @@ def classified_data(sample: Sample, model: str | None) -> dict[str, Any]:
     return {  # numpy scalars made plain: the event is JSON
         "model": model, "top": [[label, round(float(p), 6)] for label, p in sample.top], "label": sample.label,
         "confidence": round(float(sample.confidence), 6), "unsure": bool(sample.unsure),
-        "label_source": sample.label_source, "instrument": sample.instrument, "melodic": bool(sample.melodic),
+        "label_source": str(sample.label_source), "recalled_from": sample.recalled_from,
+        "instrument": sample.instrument, "melodic": bool(sample.melodic),
         "pitch_hz": None if sample.pitch_hz is None else round(float(sample.pitch_hz), 3),
         "midi_note": None if sample.midi_note is None else int(sample.midi_note),
         "start_s": round(float(sample.start_s), 3), "duration_s": round(float(sample.duration_s), 3),
@@ -459,10 +465,10 @@ def _insert_event(db: sqlite3.Connection, event: Event) -> int:
         data = json.dumps(event.data, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{event.kind} event data is not plain JSON: {exc}") from exc
-    return db.execute(
+    return _row_id(db.execute(
         "INSERT INTO events (at, kind, recording_id, sample_id, actor, data) VALUES (?,?,?,?,?,?)",
         (event.at, event.kind, event.recording_id, event.sample_id, event.actor, data),
-    ).lastrowid
+    ))
 
 
 def _event(row: sqlite3.Row) -> Event:
@@ -517,6 +523,12 @@ def _history_of(db: sqlite3.Connection) -> list[Event]:
     return [event for *_, event in sorted(story, key=lambda item: item[:3])]
 
 
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    if cursor.lastrowid is None:  # never after an INSERT; the check is for the type checker's sake
+        raise sqlite3.DatabaseError("the INSERT gave no row id")
+    return cursor.lastrowid
+
+
 def _location(row: sqlite3.Row) -> Location | None:
     if row["lat"] is None or row["lon"] is None:
         return None
@@ -527,7 +539,7 @@ def _recording(row: sqlite3.Row) -> Recording:
     return Recording(
         id=row["id"], path=row["path"], received_at=row["received_at"], participant=row["participant"],
         location=_location(row), photo_path=row["photo_path"], source=row["source"],
-        duration_s=row["duration_s"], status=row["status"], error=row["error"],
+        duration_s=row["duration_s"], status=RecordingStatus(row["status"]), error=row["error"],
     )
 
 
@@ -546,7 +558,8 @@ def _sample(row: sqlite3.Row, with_recording: bool = True) -> Sample:
         id=row["id"], recording_id=row["recording_id"], path=row["path"], start_s=row["start_s"],
         duration_s=row["duration_s"], label=row["label"], confidence=row["confidence"],
         top=[(label, p) for label, p in json.loads(row["top"])], unsure=bool(row["unsure"]),
-        label_source=row["label_source"], instrument=row["instrument"], melodic=bool(row["melodic"]),
+        label_source=LabelSource(row["label_source"]), recalled_from=row["recalled_from"],
+        instrument=row["instrument"], melodic=bool(row["melodic"]),
         pitch_hz=row["pitch_hz"], midi_note=row["midi_note"], pitch_confidence=row["pitch_confidence"],
-        status=row["status"], relabel=row["relabel"], sent_at=row["sent_at"], **joined,
+        status=SampleStatus(row["status"]), relabel=row["relabel"], sent_at=row["sent_at"], **joined,
     )

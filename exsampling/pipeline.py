@@ -13,16 +13,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from . import audio, features, pitch
 from .classifier import Classifier, Recall, RelabelMemory, top_k
-from .config import Config
-from .library import Library, utc_now, wav_bytes
-from .mapping import LABELS, Mapper, RuleFailure
+from .config import Config, Mode
+from .library import Library
+from .mapping import Mapper, RuleFailure, check_label
 from .osc import OscSender
-from .records import Location, Recording, Sample
+from .records import LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now
 
 Listener = Callable[[Sample], None]
 
@@ -32,10 +33,12 @@ EMBEDDINGS_KEPT = 256
 
 @dataclass
 class Intake:
-    """A validated recording, stored: its row and its decoded audio (mono, at the model's rate)."""
+    """A validated recording, stored: its row, its decoded audio (mono, at the model's rate), the span of it that
+    is audible (found while checking it, used when cutting it) and when it was stored (``time.perf_counter``)."""
 
     recording: Recording
     y: np.ndarray
+    span: audio.Span
     stored_at: float
 
 
@@ -64,7 +67,7 @@ class Pipeline:
         self.sender = sender
         self.params = features.FeatureParams.from_config(cfg)
         self.mapper = mapper or Mapper(dict(cfg.mapping), dict(cfg.melodic), on_rule_error=self._rule_failed)
-        self.mode = cfg.show.mode
+        self.mode = Mode(cfg.show.mode)
         self.memory_enabled = cfg.classifier.memory
         self.memory = RelabelMemory(cfg.classifier.memory_max_distance)
         for sample_id, label, vector, at in library.memory():
@@ -83,9 +86,9 @@ class Pipeline:
         """
         sr = self.cfg.audio.sample_rate
         t = np.arange(sr) / sr
-        data = wav_bytes(0.5 * np.sin(2 * np.pi * 440 * t), 44100 if sr != 44100 else 22050)
+        data = audio.wav_bytes(0.5 * np.sin(2 * np.pi * 440 * t), 44100 if sr != 44100 else 22050)
         y = audio.decode(data, sr, self.cfg.audio.max_duration_s)
-        audio.audible_span(y, sr, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
+        self._pieces(y)
         self._pitch(Sample(id=0, recording_id=0, path="", start_s=0, duration_s=1), y)
         image = features.image(y, self.params)
         if self.classifier is not None:
@@ -103,12 +106,13 @@ class Pipeline:
         """
         limit = min(self.cfg.audio.max_duration_s, max_duration_s or np.inf)
         y = audio.decode(data, self.cfg.audio.sample_rate, limit)
-        audio.audible_span(y, self.cfg.audio.sample_rate, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
+        a = self.cfg.audio
+        span = audio.audible_span(y, a.sample_rate, a.trim_top_db, a.silence_floor_dbfs)
         rec = self.library.add_recording(
             data, extension, participant=participant, location=location, photo=photo, source=source,
-            duration_s=len(y) / self.cfg.audio.sample_rate, actor=self.actor,
+            duration_s=len(y) / a.sample_rate, actor=self.actor,
         )
-        return Intake(rec, y, time.perf_counter())
+        return Intake(rec, y, span, time.perf_counter())
 
     def ingest_file(self, path: str | Path, **kwargs) -> Intake:
         """:meth:`ingest` for a file on disk (its bytes are copied into the library)."""
@@ -128,17 +132,18 @@ class Pipeline:
         in "preview" mode they wait (status "new") for :meth:`accept`.
         """
         rec = intake.recording
-        self.library.set_recording_status(rec.id, "processing")
+        self.library.set_recording_status(rec.id, RecordingStatus.PROCESSING)
         try:
             samples = self._cut_and_classify(intake)
         except audio.NothingAudible as exc:
-            self.library.set_recording_status(rec.id, "silent", str(exc), actor=self.actor)
+            self.library.set_recording_status(rec.id, RecordingStatus.SILENT, str(exc), actor=self.actor)
             return []
         except Exception as exc:
             # the recording stays in the library, marked, so nothing a participant sent is lost
-            self.library.set_recording_status(rec.id, "failed", f"{type(exc).__name__}: {exc}", actor=self.actor)
+            self.library.set_recording_status(rec.id, RecordingStatus.FAILED, f"{type(exc).__name__}: {exc}",
+                                              actor=self.actor)
             raise
-        self.library.set_recording_status(rec.id, "done")
+        self.library.set_recording_status(rec.id, RecordingStatus.DONE)
         self.timings.append((intake.stored_at, time.perf_counter()))  # (stored, done) for the console and bench
         if notify:
             self._notify(samples)
@@ -146,20 +151,16 @@ class Pipeline:
 
     def _cut_and_classify(self, intake: Intake) -> list[Sample]:
         rec, y, sr = intake.recording, intake.y, self.cfg.audio.sample_rate
-        span = audio.audible_span(y, sr, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
-        trimmed = y[span.start:span.end]
-        pieces = [trimmed[s.start:s.end] for s in audio.segments(len(trimmed), sr, self.cfg.audio.segment_s,
-                                                                 self.cfg.audio.min_tail_s)]
+        spans = self._pieces(y, intake.span)
+        pieces = [y[s.start:s.end] for s in spans]
         if self.classifier is not None:
             probs, embeddings = self.classifier.classify(np.stack([features.image(p, self.params) for p in pieces]))
         samples = []
-        offset = span.start / sr
-        for i, piece in enumerate(pieces):
-            sample = Sample(id=0, recording_id=rec.id, path="", start_s=offset + i * self.cfg.audio.segment_s,
-                            duration_s=len(piece) / sr, participant=rec.participant, location=rec.location,
-                            recorded_at=rec.received_at)
+        for i, (span, piece) in enumerate(zip(spans, pieces, strict=True)):
+            sample = Sample(id=0, recording_id=rec.id, path="", start_s=span.start / sr, duration_s=len(piece) / sr,
+                            participant=rec.participant, location=rec.location, recorded_at=rec.received_at)
             if self.classifier is not None:
-                self._label(sample, probs[i], embeddings[i])
+                self._label(sample, self.classifier.info.labels, probs[i], embeddings[i])
             self._pitch(sample, piece)
             sample.instrument = self.mapper.instrument_for(sample.label, sample)
             sample.melodic = self.mapper.is_melodic(sample.instrument)
@@ -167,10 +168,15 @@ class Pipeline:
             stored = self.library.add_sample(sample, piece, sr, model=model, actor=self.actor)
             if self.classifier is not None:
                 self._keep_embedding(stored.id, embeddings[i])
-            if self.mode == "auto" and stored.instrument:
+            if self.mode == Mode.AUTO and stored.instrument:
                 stored = self._send(stored, self.actor, auto=True)
             samples.append(stored)
         return samples
+
+    def _pieces(self, y: np.ndarray, span: audio.Span | None = None) -> list[audio.Span]:
+        a = self.cfg.audio
+        return audio.pieces(y, a.sample_rate, a.segment_s, a.min_tail_s, a.trim_top_db, a.silence_floor_dbfs,
+                            span=span)
 
     def _keep_embedding(self, sample_id: int, embedding: np.ndarray) -> None:
         self._embeddings[sample_id] = embedding
@@ -184,15 +190,14 @@ class Pipeline:
         self._notify(samples)
         return samples
 
-    def _label(self, sample: Sample, probs: np.ndarray, embedding: np.ndarray) -> None:
-        labels = self.classifier.info.labels
+    def _label(self, sample: Sample, labels: tuple[str, ...], probs: np.ndarray, embedding: np.ndarray) -> None:
         sample.top = top_k(probs, labels, self.cfg.classifier.top_k)
         sample.label, sample.confidence = sample.top[0]
         sample.unsure = sample.confidence < self.cfg.classifier.unsure_below
         recall = self.memory.lookup(embedding) if self.memory_enabled else None
         if recall is not None:
             sample.label, sample.confidence, sample.unsure = recall.label, 1.0 - recall.distance, False
-            sample.label_source = f"memory:{recall.sample_id}"
+            sample.label_source, sample.recalled_from = LabelSource.MEMORY, recall.sample_id
 
     def _pitch(self, sample: Sample, piece: np.ndarray) -> None:
         p = self.cfg.pitch
@@ -202,14 +207,14 @@ class Pipeline:
     def _send(self, sample: Sample, actor: str, auto: bool = False) -> Sample:
         """Accept ``sample`` (unless it already is) and send it; the history gets ``accepted`` and ``sent``."""
         events: list[tuple[str, dict]] = []
-        if sample.status not in ("accepted", "sent"):
+        if sample.status not in (SampleStatus.ACCEPTED, SampleStatus.SENT):
             events.append(("accepted", {"auto": auto}))
         if self.sender is None or not sample.instrument:
-            return self.library.update_sample(sample.id, status="accepted", events=events, actor=actor)
+            return self.library.update_sample(sample.id, status=SampleStatus.ACCEPTED, events=events, actor=actor)
         sent = self.sender.sample(sample)
         if sent:
             events.append(("sent", {"instrument": sample.instrument}))
-        return self.library.update_sample(sample.id, status="sent" if sent else "accepted",
+        return self.library.update_sample(sample.id, status=SampleStatus.SENT if sent else SampleStatus.ACCEPTED,
                                           sent_at=utc_now() if sent else None, events=events, actor=actor)
 
     def _notify(self, samples: list[Sample]) -> None:
@@ -234,11 +239,11 @@ class Pipeline:
         """Keep a sample off the stage; if it was already sent, tell the device to withdraw it."""
         sample = self.library.sample(sample_id)
         events: list[tuple[str, dict]] = []
-        if sample.status == "sent" and self.sender is not None:
+        if sample.status == SampleStatus.SENT and self.sender is not None:
             if self.sender.withdraw(sample):
                 events.append(("withdrawn", {"instrument": sample.instrument}))
         events.append(("rejected", {}))
-        sample = self.library.update_sample(sample_id, status="rejected", events=events,
+        sample = self.library.update_sample(sample_id, status=SampleStatus.REJECTED, events=events,
                                             actor=self.actor if actor is None else actor)
         self._notify([sample])
         return sample
@@ -252,15 +257,14 @@ class Pipeline:
 
         The sample's status is kept; a sample already on stage is sent again under its new instrument.
         """
-        if label not in LABELS:
-            raise ValueError(f"unknown label {label!r}; labels are the 41 FSDKaggle2018 names")
+        check_label(label)
         actor = self.actor if actor is None else actor
         before = self.library.sample(sample_id)
-        sample = replace(before, label=label, confidence=1.0, unsure=False, label_source="performer", relabel=label)
-        instrument = self.mapper.instrument_for(label, sample)
+        chosen: dict[str, Any] = {"label": label, "confidence": 1.0, "unsure": False,
+                                  "label_source": LabelSource.PERFORMER, "recalled_from": None, "relabel": label}
+        instrument = self.mapper.instrument_for(label, replace(before, **chosen))
         sample = self.library.update_sample(
-            sample_id, label=label, confidence=1.0, unsure=False, label_source="performer", relabel=label,
-            instrument=instrument, melodic=self.mapper.is_melodic(instrument), actor=actor,
+            sample_id, **chosen, instrument=instrument, melodic=self.mapper.is_melodic(instrument), actor=actor,
             events=[("relabelled", {"from": before.label, "to": label, "instrument_from": before.instrument,
                                     "instrument_to": instrument})],
         )
@@ -268,7 +272,7 @@ class Pipeline:
         if embedding is not None:
             self.library.remember(sample_id, label, embedding)
             self.memory.add(sample_id, label, embedding, utc_now())
-        if sample.status == "sent":
+        if sample.status == SampleStatus.SENT:
             sample = self._send(sample, actor)
         self._notify([sample])
         return sample
@@ -283,12 +287,11 @@ class Pipeline:
 
     def recall_of(self, sample: Sample) -> Recall | None:
         """For a sample labelled from memory: which remembered sample decided it, and when."""
-        if not sample.label_source.startswith("memory:"):
+        if sample.recalled_from is None:
             return None
-        sample_id = int(sample.label_source.split(":", 1)[1])
         for remembered_id, label, _, at in self.library.memory():
-            if remembered_id == sample_id:
-                return Recall(sample_id, label, 1.0 - sample.confidence, at)
+            if remembered_id == sample.recalled_from:
+                return Recall(remembered_id, label, 1.0 - sample.confidence, at)
         return None
 
     def close(self) -> None:

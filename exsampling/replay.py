@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from .library import Library
 from .records import Location, Recording, Sample
+from .show_state import ShowState, read_owner
 
 #: How long a replay waits for one recording's outcome from a running show, in seconds.
 OUTCOME_TIMEOUT_S = 120.0
@@ -175,12 +176,13 @@ class ChainFeed:
 
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
+        self.state: ShowState | None = None
 
     async def prompt(self, text: str) -> None:
-        """The new show's prompt (its setting and a ``prompt`` event, as a console would keep them)."""
-        library = self.pipeline.library
-        library.set_setting("show.prompt", text)
-        library.add_event("prompt", actor=self.pipeline.actor, data={"text": text})
+        """The new show's prompt (kept, and in its history, as a console keeps it)."""
+        if self.state is None:
+            self.state = ShowState(self.pipeline.cfg, self.pipeline.library, actor=self.pipeline.actor)
+        self.state.prompt = text
 
     async def send(self, upload: Upload) -> asyncio.Future[Outcome]:
         from .audio import AudioError
@@ -489,15 +491,16 @@ def _chain_feed(cfg, args, kept: Library) -> ChainFeed:
 def _console_feed(cfg) -> HttpFeed:
     from urllib.parse import parse_qs, urlsplit
 
-    from .console.ownership import OWNER_KEY, alive
-
-    record = Library.from_config(cfg).setting(OWNER_KEY) or {}
-    if not record or not alive(record.get("pid", 0)) or "urls" not in record:
+    library = Library.from_config(cfg)
+    owner = read_owner(library)
+    if owner is None or not owner.alive or "local" not in owner.urls:
         raise ValueError(f"no console runs the show of {cfg.resolve(cfg.library.path)}: start it "
                          "(exsampling console), or replay without --console")
-    local = urlsplit(record["urls"]["local"])
-    token = parse_qs(local.query)["token"][0]
-    return HttpFeed(f"{local.scheme}://{local.netloc}", token)
+    local = urlsplit(owner.urls["local"])
+    # HTTP has no way to set the prompt: it goes into the show's state, which the running console follows
+    state = ShowState(cfg, library, actor="replay")
+    return HttpFeed(f"{local.scheme}://{local.netloc}", parse_qs(local.query)["token"][0],
+                    on_prompt=lambda text: setattr(state, "prompt", text))
 
 
 async def _run(cues: list[Cue | PromptCue], feed: Feed, speed: float, progress: bool) -> Summary:

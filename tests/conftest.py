@@ -14,9 +14,9 @@ import soundfile as sf
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from exsampling.config import Config, LibraryConfig, OscConfig, ClassifierConfig  # noqa: E402
-from exsampling.features import FeatureParams  # noqa: E402
-from exsampling.mapping import LABELS  # noqa: E402
+from exsampling.config import ClassifierConfig, Config, LibraryConfig, OscConfig
+from exsampling.features import FeatureParams
+from exsampling.mapping import LABELS
 
 SR = 22050
 

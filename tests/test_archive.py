@@ -15,7 +15,7 @@ from test_library import _load_v0
 
 from exsampling.archive import OMITTED_KEY, ArchiveError, Limits, export_show, import_show, open_show
 from exsampling.config import Config, load
-from exsampling.library import Library
+from exsampling.library import SCHEMA_VERSION, Library
 
 
 def exsampling(*args, timeout=180):
@@ -78,7 +78,8 @@ def test_the_manifest_and_readme_say_what_is_inside(made_show, tmp_path):
         settings = [json.loads(line) for line in zf.read("show/settings.jsonl").decode().splitlines()]
         events = [json.loads(line) for line in zf.read("show/events.jsonl").decode().splitlines()]
     assert names == set(manifest["files"]) | {"manifest.json"} and done.files == len(names)
-    assert (manifest["format"], manifest["version"], manifest["schema_version"]) == ("exsampling-show", 1, 1)
+    assert (manifest["format"], manifest["version"], manifest["schema_version"]) == ("exsampling-show", 1,
+                                                                                     SCHEMA_VERSION)
     assert manifest["show"] | {"first_event": None, "last_event": None} == {
         "recordings": 6, "samples": 7, "participants": 3, "events": len(events), "first_event": None,
         "last_event": None}

@@ -118,7 +118,10 @@ def browser_context(playwright):
 
 def open_console(context, url: str):
     page = context.new_page()
-    page.goto(url)
+    # Voilà answers once a kernel has run the notebook; a page opened soon after another waits for the pool's
+    # next kernel (TensorFlow and the model load there: ≈ 10 s on an idle 2-core machine, 20-40 s when other
+    # work shares it). How long is for bench/console.py to measure; this only bounds a hang.
+    page.goto(url, timeout=120_000)
     page.wait_for_selector(".exs-console", timeout=60_000)
     return page
 

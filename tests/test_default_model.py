@@ -16,6 +16,8 @@ from exsampling.config import PROJECT_ROOT
 from exsampling.features import FeatureParams
 from exsampling.mapping import DEFAULT_MAPPING, LABELS
 
+pytestmark = pytest.mark.slow  # loads the shipped model and renders notes with fluidsynth
+
 MODEL = PROJECT_ROOT / "models" / "default.keras"
 TIMGM6MB = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 

@@ -1,5 +1,6 @@
 """The library: durable files and rows, survives a restart, and two processes can share it."""
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,7 @@ import soundfile as sf
 from conftest import SR, tone, write
 
 from exsampling.library import Library
-from exsampling.records import Location, Sample
+from exsampling.records import LabelSource, Location, RecordingStatus, Sample, SampleStatus
 
 
 def test_recording_and_sample_are_stored(tmp_path):
@@ -85,6 +86,7 @@ def test_a_restart_finds_everything_again(tmp_path):
     assert lib.recordings()[0].participant == "P"
 
 
+@pytest.mark.slow  # a process that loads TensorFlow
 def test_two_pipelines_on_one_library_do_not_corrupt_it(tmp_path, tiny_model):
     root = tmp_path / "lib"
     files = [write(tmp_path / f"t{i}.wav", tone(220 * (1 + i % 4), 6.0)) for i in range(6)]
@@ -111,6 +113,38 @@ def test_two_pipelines_on_one_library_do_not_corrupt_it(tmp_path, tiny_model):
     assert all(Path(s.path).exists() for s in samples)
     assert lib.counts()["recordings"] == 12
     assert {r.status for r in lib.recordings()} == {"done"}
+
+
+def test_a_library_written_before_recalled_from_opens_and_keeps_the_memory_s_choice(tmp_path):
+    """Schema 0 wrote the re-label memory's choice into label_source as "memory:<id>"."""
+    root = tmp_path / "lib"
+    root.mkdir()
+    db = sqlite3.connect(root / "library.sqlite3")
+    db.executescript("""
+        CREATE TABLE recordings (id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL, received_at TEXT NOT NULL,
+            participant TEXT NOT NULL DEFAULT '', lat REAL, lon REAL, accuracy_m REAL, photo_path TEXT,
+            source TEXT NOT NULL DEFAULT 'cli', duration_s REAL, status TEXT NOT NULL DEFAULT 'received', error TEXT);
+        CREATE TABLE samples (id INTEGER PRIMARY KEY AUTOINCREMENT,
+            recording_id INTEGER NOT NULL REFERENCES recordings(id), path TEXT NOT NULL,
+            start_s REAL NOT NULL, duration_s REAL NOT NULL, label TEXT, confidence REAL NOT NULL DEFAULT 0,
+            top TEXT NOT NULL DEFAULT '[]', unsure INTEGER NOT NULL DEFAULT 0,
+            label_source TEXT NOT NULL DEFAULT 'model',
+            instrument TEXT, melodic INTEGER NOT NULL DEFAULT 0, pitch_hz REAL, midi_note INTEGER,
+            pitch_confidence REAL NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'new', relabel TEXT, sent_at TEXT,
+            created_at TEXT NOT NULL);
+        INSERT INTO recordings (path, received_at, status) VALUES ('r.wav', '2020-07-21T10:00:00Z', 'done');
+        INSERT INTO samples (recording_id, path, start_s, duration_s, label, label_source, status, created_at)
+            VALUES (1, 'a.wav', 0, 5, 'Bark', 'performer', 'sent', '2020-07-21T10:00:01Z'),
+                   (1, 'b.wav', 5, 5, 'Bark', 'memory:1', 'accepted', '2020-07-21T10:00:02Z');
+    """)
+    db.close()
+    for _ in range(2):  # the second open finds the library migrated already
+        lib = Library(root)
+        first, second = lib.sample(1), lib.sample(2)
+        assert (first.label_source, first.recalled_from, first.status) == ("performer", None, "sent")
+        assert (second.label_source, second.recalled_from, second.status) == ("memory", 1, "accepted")
+        assert isinstance(second.status, SampleStatus) and isinstance(second.label_source, LabelSource)
+    assert lib.recordings()[0].status == RecordingStatus.DONE
 
 
 # -- the show's history --------------------------------------------------------------------------------
@@ -209,12 +243,17 @@ def test_a_library_written_before_the_history_is_migrated_in_place_without_loss(
     files = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and p.parent != root}
     lib = Library(root)
     after = _rows(root / "library.sqlite3")
-    assert {t: rows for t, rows in after.items() if t != "sqlite_sequence"} == \
-        {t: rows for t, rows in before.items() if t != "sqlite_sequence"}
+    # every row as it was, but the memory's choice moved from label_source ("memory:3") to recalled_from
+    label_source = 9  # the column's place in the old rows; recalled_from comes last, added by ALTER TABLE
+    moved = [row[:label_source] + ("memory",) + row[label_source + 1:] + (3,) if row[label_source] == "memory:3"
+             else row + (None,) for row in before["samples"]]
+    assert after["samples"] == moved and before["samples"][3][label_source] == "memory:3"
+    assert {t: rows for t, rows in after.items() if t not in ("sqlite_sequence", "samples")} == \
+        {t: rows for t, rows in before.items() if t not in ("sqlite_sequence", "samples")}
     assert set(before["sqlite_sequence"]) <= set(after["sqlite_sequence"])
     assert {p: p.read_bytes() for p in files} == files
     with sqlite3.connect(lib.db_path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     assert [s.label for s in lib.samples()] == ["Bark", "Bark", "Knock", "Glockenspiel"]
     assert lib.memory()[0][:2] == (3, "Bark") and lib.setting("show.prompt") == "something that rings"
 
@@ -246,6 +285,30 @@ def test_a_library_written_before_the_history_is_migrated_in_place_without_loss(
     assert len(Library(root).events()) == len(events)
     new = lib.add_recording(b"new", "wav")
     assert new.id == 5 and lib.events()[-1].kind == "received"
+
+
+@pytest.mark.parametrize("halfway", ["recalled_from, no history", "a history, no recalled_from"])
+def test_a_library_that_took_one_step_of_two_takes_the_other(tmp_path, halfway):
+    """Version 1 meant one thing on the history's branch and another on the refactor's: both reach version 2."""
+    import sqlite3
+
+    root = tmp_path / "old"
+    _load_v0(root)
+    with sqlite3.connect(root / "library.sqlite3") as db:
+        if halfway.startswith("recalled_from"):
+            db.executescript("ALTER TABLE samples ADD COLUMN recalled_from INTEGER; UPDATE samples SET recalled_from "
+                             "= 3, label_source = 'memory' WHERE id = 4;")
+        else:
+            db.executescript("CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, kind TEXT "
+                             "NOT NULL, recording_id INTEGER, sample_id INTEGER, actor TEXT NOT NULL DEFAULT '', data "
+                             "TEXT NOT NULL DEFAULT '{}'); INSERT INTO events (at, kind, recording_id, actor, data) "
+                             "VALUES ('2026-11-30T21:18:34.000Z', 'received', 1, 'console:ab', '{}');")
+        db.execute("PRAGMA user_version = 1")
+    lib = Library(root)
+    assert (lib.sample(4).label_source, lib.sample(4).recalled_from) == ("memory", 3)
+    events = lib.events()
+    assert len(events) == (17 if halfway.startswith("recalled_from") else 1)  # a history is never told twice
+    assert Library(root).events() == events
 
 
 def test_two_processes_opening_an_old_library_at_once_migrate_it_once(tmp_path):

@@ -266,12 +266,13 @@ def test_a_replay_into_the_running_console_shows_up_there(made_show, show_zip, t
         console.tick()
         cards = [card.sample_id for card in console.sounds.grid.children if card.sample_id]
         markers = len(console.map.markers.layers)
+        prompt = (console.prompt_panel.prompt, console.state.prompt)
         console.close()
         pipeline.close()
-        return proc.returncode, out.decode(), err.decode(), cards, markers
+        return proc.returncode, out.decode(), err.decode(), cards, markers, prompt
 
     try:
-        code, out, err, cards, markers = asyncio.run(scenario())
+        code, out, err, cards, markers, prompt = asyncio.run(scenario())
         expected = stage_view(made_show.messages)
         got = stage_view(peer.wait_for(len(expected)))
     finally:
@@ -282,6 +283,9 @@ def test_a_replay_into_the_running_console_shows_up_there(made_show, show_zip, t
     assert got == expected
     today = Library(tmp_path / "today")
     assert {r.source for r in today.recordings()} == {"upload"}  # it came in as the audience's uploads
+    shown = [e.data["text"] for e in Library(made_show.library).events(kinds=["prompt"])]
+    assert len(shown) == 2 and prompt == (shown[-1], shown[-1])  # the phones and the page follow the prompts
+    assert [(e.data["text"], e.actor) for e in today.events(kinds=["prompt"])] == [(t, "replay") for t in shown]
 
 
 def test_prompts_are_replayed_where_they_fell(tmp_path):

@@ -18,8 +18,8 @@ from typing import Any
 
 from ..config import PROJECT_ROOT
 from ..library import Library
+from ..show_state import OwnerRecord, read_owner
 from .environment import ENV_CONFIG, ENV_TILES, ENV_TOKEN, ENV_UPLOAD_PORT, config_path, load_config
-from .ownership import OWNER_KEY
 
 NOTEBOOK = PROJECT_ROOT / "console.ipynb"
 
@@ -64,14 +64,14 @@ def _check_free(port: int, what: str) -> None:
 
 
 def _wait_until_ready(voila: subprocess.Popen, library: Library, upload_port: int, since: float,
-                      timeout_s: float = 180.0) -> dict | None:
+                      timeout_s: float = 180.0) -> OwnerRecord | None:
     """The owner's record once a console started after ``since`` listens on ``upload_port``; None if Voilà exited."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if voila.poll() is not None:
             return None
-        record = library.setting(OWNER_KEY) or {}
-        if record.get("started", 0) >= since and record.get("upload_port") == upload_port:
+        record = read_owner(library)
+        if record is not None and record.started >= since and record.upload_port == upload_port:
             return record
         time.sleep(0.2)
     raise TimeoutError(f"the console did not start within {timeout_s:.0f} s (see Voilà's messages above)")
@@ -102,10 +102,10 @@ def _run(args: Any) -> int:
         console_url = f"http://127.0.0.1:{args.port}/"
         print(f"\nExSampling console ready in {time.time() - started:.1f} s", flush=True)
         print(f"console:  {console_url}   (read-only view: {console_url}?view)")
-        for kind, url in record["urls"].items():
+        for kind, url in record.urls.items():
             print(f"recorder ({kind}): {url}")
         print(f"config:   {path}{'' if path.exists() else ' (created on the first mapping edit)'}")
-        print(f"\nParticipants scan this ({record['recorder_url']}):\n{qr_text(record['recorder_url'])}", flush=True)
+        print(f"\nParticipants scan this ({record.recorder_url}):\n{qr_text(record.recorder_url)}", flush=True)
         if not args.no_browser:
             webbrowser.open(console_url)
         return voila.wait()
