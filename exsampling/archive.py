@@ -118,7 +118,8 @@ def export_show(library: Library, cfg: Config, out: str | Path, *, no_audio_over
         "mapping.json": _json_text({"mapping": dict(sorted(cfg.mapping.items())),
                                     "melodic": dict(sorted(cfg.melodic.items()))}),
         "model.json": _json_text(model_identity(cfg, tables["events"])),
-        **{TABLE_FILES[t]: "".join(_json_line(_portable(library.root, t, r)) for r in rows) for t, rows in tables.items()},
+        **{TABLE_FILES[t]: "".join(_json_line(_portable(library.root, t, r)) for r in rows)
+           for t, rows in tables.items()},
     }
     summary = _summary(tables)
     texts["README.txt"] = _readme(summary, omitted)

@@ -31,7 +31,15 @@ import numpy as np
 
 from .audio import wav_bytes
 from .records import (
-    EVENT_KINDS, Event, LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now,
+    EVENT_KINDS,
+    Event,
+    LabelSource,
+    Location,
+    Recording,
+    RecordingStatus,
+    Sample,
+    SampleStatus,
+    utc_now,
 )
 
 SCHEMA = """
@@ -350,7 +358,8 @@ class Library:
     def events(self, *, recording_id: int | None = None, sample_id: int | None = None,
                kinds: Sequence[str] | None = None, after_id: int = 0, limit: int | None = None) -> list[Event]:
         """The history, oldest first: all of it, or one recording's or sample's, of some ``kinds``, after an id."""
-        clauses, args = ["id > ?"], [after_id]
+        clauses: list[str] = ["id > ?"]
+        args: list[Any] = [after_id]
         for column, value in (("recording_id = ?", recording_id), ("sample_id = ?", sample_id)):
             if value is not None:
                 clauses.append(column)

@@ -18,7 +18,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -79,7 +79,7 @@ def parse_from(text: str, first: datetime) -> datetime:
     moment = local.replace(hour=int(clock[1]), minute=int(clock[2]), second=int(clock[3] or 0), microsecond=0)
     if local - moment > timedelta(hours=12):  # a show across midnight: 00:30 is the next day
         moment += timedelta(days=1)
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _when(iso: str) -> datetime:
@@ -242,7 +242,8 @@ class HttpFeed:
             except HTTPClientError as exc:
                 reply = _json(exc.response.body if exc.response else b"")
                 if exc.code == 429:  # the show's limit for one client: wait as a phone would
-                    await asyncio.sleep(float(exc.response.headers.get("Retry-After", "1")))
+                    wait = exc.response.headers.get("Retry-After", "1") if exc.response is not None else "1"
+                    await asyncio.sleep(float(wait))
                     continue
                 return _done(Outcome(problem=f"refused ({exc.code}): {reply.get('message') or exc}"))
             return asyncio.ensure_future(self._outcome(_json(answer.body)["id"]))
@@ -306,7 +307,7 @@ async def replay(cues: Sequence[Cue | PromptCue], feed: Feed, speed: float = 1.0
     if not speed > 0:
         raise ValueError(f"speed {speed} must be > 0 (inf: as fast as possible)")
     start = time.monotonic()
-    pending: list[tuple[Cue, asyncio.Future[Outcome] | None, float]] = []
+    pending: list[tuple[Cue, asyncio.Future[Outcome], float]] = []
     done: list[Replayed] = []
 
     def finished(cue: Cue, late_s: float) -> Callable[[asyncio.Future[Outcome]], None]:
@@ -370,7 +371,8 @@ class Summary:
     @classmethod
     def of(cls, results: Sequence[Replayed], wall_s: float, speed: float) -> Summary:
         per: dict[str, InstrumentChanges] = defaultdict(InstrumentChanges)
-        labels_changed, extra, problems = 0, Counter(), []
+        labels_changed, problems = 0, []
+        extra: Counter[str] = Counter()
         for r in results:
             if r.outcome.problem:
                 problems.append(f"recording {r.cue.recording.id}: {r.outcome.problem}")
@@ -451,11 +453,12 @@ def _replay(args) -> int:
                 print(f"exsampling: nothing to replay in {args.show}" + (f" from {args.start}" if args.start else ""),
                       file=sys.stderr)
                 return 1
+            feed: Feed
             if args.console:
                 feed, where = _console_feed(cfg), "the running console's show"
             else:
-                feed, where = _chain_feed(cfg, args, kept), None
-            where = where or str(feed.pipeline.library.root)
+                feed = _chain_feed(cfg, args, kept)
+                where = str(feed.pipeline.library.root)
             print(f"replaying {recordings} recordings of {info.name} into {where}", flush=True)
             summary = asyncio.run(_run(cues, feed, args.speed, not args.no_progress))
     except ArchiveError as exc:
@@ -506,7 +509,8 @@ def _console_feed(cfg) -> HttpFeed:
 async def _run(cues: list[Cue | PromptCue], feed: Feed, speed: float, progress: bool) -> Summary:
     from tqdm import tqdm
 
-    bar = tqdm(total=sum(isinstance(c, Cue) for c in cues), unit="rec", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=sum(isinstance(c, Cue) for c in cues), unit="rec", file=sys.stderr, disable=not progress,
+               dynamic_ncols=True)
     start = time.monotonic()
     try:
         results = await replay(cues, feed, speed, on_progress=lambda r: bar.update(1))

@@ -12,7 +12,7 @@ import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,9 +118,8 @@ def overview(facts: ShowFacts) -> str:
     """The show at a glance — title line, timeline, map, counts, re-labels, prompts — as HTML for an element of
     class ``exs-report`` styled by :data:`STYLE` (the page's top, and the console's old-show view)."""
     zone = datetime.now().astimezone().tzname()
-    start = min(facts.received.values(), default=None)
-    end = max(facts.received.values(), default=None)
-    span = f"{start.astimezone():%Y-%m-%d %H:%M:%S} – {_clock(end)} ({zone})" if start else "no recordings"
+    times = sorted(facts.received.values())
+    span = f"{times[0].astimezone():%Y-%m-%d %H:%M:%S} – {_clock(times[-1])} ({zone})" if times else "no recordings"
     participants = {r.participant for r in facts.recordings if r.participant}
     sections = [
         f"<header><h1>{_e(facts.name)}</h1><p class='sub'>{_e(span)} · {len(facts.recordings)} recordings · "
@@ -190,20 +189,21 @@ def _timeline(facts: ShowFacts) -> str:
     for tick in _ticks(t0, t1):
         parts.append(f"<line x1='{x(tick):.1f}' y1='{top - 6}' x2='{x(tick):.1f}' y2='{height - 6}' class='tick'/>"
                      f"<text x='{x(tick):.1f}' y='{top - 10}' text-anchor='middle' class='tick-label'>"
-                     f"{_clock(datetime.fromtimestamp(tick, timezone.utc))}</text>")
+                     f"{_clock(datetime.fromtimestamp(tick, UTC))}</text>")
     for event in _prompt_events(facts):
         px = x(min(max(_when(event.at).timestamp(), t0), t1))
         parts.append(f"<line x1='{px:.1f}' y1='{top - 4}' x2='{px:.1f}' y2='{height - 4}' class='prompt'>"
                      f"<title>prompt: {_e(event.data.get('text', ''))}</title></line>")
-    for sample, t in zip(facts.samples, times):
-        lane = lanes.index(sample.instrument or "—")
+    for sample, t in zip(facts.samples, times, strict=True):
+        row = lanes.index(sample.instrument or "—")
         colour = instrument_colour(sample.instrument)
         fill = {"sent": colour, "rejected": "#fff"}.get(sample.status, colour)
         cls = {"sent": "dot sent", "rejected": "dot rejected"}.get(sample.status, "dot waiting")
         title = f"#{sample.id} {_clock(facts.when(sample))} {sample.label or 'no class'} → {sample.instrument or '—'}" \
                 f" · {sample.participant or 'anonymous'} · {STATUS_WORDS.get(sample.status, sample.status)}"
         cx = x(t) + 9 * nth[sample.id]  # a recording's samples side by side, in recording order
-        parts.append(f"<a href='#s{sample.id}'><circle cx='{cx:.1f}' cy='{top + lane * LANE_HEIGHT + LANE_HEIGHT / 2:.1f}'"
+        cy = top + row * LANE_HEIGHT + LANE_HEIGHT / 2
+        parts.append(f"<a href='#s{sample.id}'><circle cx='{cx:.1f}' cy='{cy:.1f}'"
                      f" r='6' class='{cls}' fill='{fill}' stroke='{colour}'><title>{_e(title)}</title></circle></a>")
     parts.append("</svg>")
     return "".join(parts)
@@ -218,19 +218,19 @@ def _ticks(t0: float, t1: float) -> list[float]:
 
 
 def _map(facts: ShowFacts) -> str:
-    located = [r for r in facts.recordings if r.location is not None]
+    located = [(r, r.location) for r in facts.recordings if r.location is not None]
     if not located:
         return "<p>No recording had a location.</p>"
     by_recording: dict[int, list[Sample]] = defaultdict(list)
     for s in facts.samples:
         by_recording[s.recording_id].append(s)
-    lat0 = sum(r.location.lat for r in located) / len(located)
+    lat0 = sum(loc.lat for _, loc in located) / len(located)
     shrink = math.cos(math.radians(lat0))  # metres per degree of longitude shrink with latitude
 
     def project(lat: float, lon: float) -> tuple[float, float]:
         return lon * shrink, -lat
 
-    points = [project(r.location.lat, r.location.lon) for r in located]
+    points = [project(loc.lat, loc.lon) for _, loc in located]
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     span = max(max(xs) - min(xs), max(ys) - min(ys), 0.002)  # at least ≈ 200 m across
     pad = 40
@@ -246,12 +246,12 @@ def _map(facts: ShowFacts) -> str:
     bar_px = bar_m / metres_per_px
     parts = [f"<svg class='map' viewBox='0 0 {MAP_WIDTH} {MAP_HEIGHT}' width='{MAP_WIDTH}' height='{MAP_HEIGHT}' "
              "role='img' aria-label='map'><rect width='100%' height='100%' class='ground'/>"]
-    for r, p in zip(located, points):
+    for (_, loc), p in zip(located, points, strict=True):
         px, py = to_px(p)
-        if r.location.accuracy_m:
-            parts.append(f"<circle cx='{px:.1f}' cy='{py:.1f}' r='{min(r.location.accuracy_m / metres_per_px, 200):.1f}'"
-                         " class='accuracy'/>")
-    for r, p in zip(located, points):
+        if loc.accuracy_m:
+            radius = min(loc.accuracy_m / metres_per_px, 200)
+            parts.append(f"<circle cx='{px:.1f}' cy='{py:.1f}' r='{radius:.1f}' class='accuracy'/>")
+    for (r, _), p in zip(located, points, strict=True):
         px, py = to_px(p)
         samples = by_recording.get(r.id, [])
         colour = instrument_colour(samples[0].instrument if samples else None)

@@ -181,7 +181,8 @@ class ShowState:
     def _store(self, key: str, attribute: str, value: Any) -> None:
         if getattr(self, attribute) == value:
             return
-        told = {PROMPT_KEY: [("prompt", {"text": value})], OPEN_KEY: [("opened" if value else "closed", {})]}
+        told: dict[str, list[tuple[str, dict[str, Any]]]] = {
+            PROMPT_KEY: [("prompt", {"text": value})], OPEN_KEY: [("opened" if value else "closed", {})]}
         self.library.set_setting(key, value, events=told.get(key, []), actor=self.actor)
         setattr(self, attribute, value)
         self._notify()

@@ -141,7 +141,7 @@ def entries(path: Path) -> list[tuple[zipfile.ZipInfo, bytes]]:
 def rezip(out: Path, items: list[tuple[zipfile.ZipInfo | str, bytes]], *, relist: bool = False) -> Path:
     """Write ``items`` as a zip; ``relist`` rewrites the manifest's file table to match them (a consistent liar)."""
     if relist:
-        manifest = json.loads(dict((getattr(i, "filename", i), d) for i, d in items)["manifest.json"])
+        manifest = json.loads({getattr(i, "filename", i): d for i, d in items}["manifest.json"])
         manifest["files"] = {getattr(i, "filename", i): {"bytes": len(d), "sha256": hashlib.sha256(d).hexdigest()}
                              for i, d in items if getattr(i, "filename", i) != "manifest.json"}
         items = [(i, json.dumps(manifest).encode() if getattr(i, "filename", i) == "manifest.json" else d)
@@ -225,27 +225,27 @@ def bad_zips(good: Path, out: Path) -> dict[str, tuple[Path, str, Limits]]:
          "this ExSampling reads version 1")
     case("a newer schema", rezip(out / "schema.zip", edit_manifest(items, lambda m: m.update(schema_version=9))),
          "update ExSampling")
-    case("absolute path", rezip(out / "abs.zip", items + [("/etc/cron.d/evil", b"x")], relist=True),
+    case("absolute path", rezip(out / "abs.zip", [*items, ("/etc/cron.d/evil", b"x")], relist=True),
          "absolute path")
-    case("drive letter", rezip(out / "drive.zip", items + [("C:/evil.wav", b"x")], relist=True), "absolute path")
-    case("dot-dot", rezip(out / "dotdot.zip", items + [("recordings/../../evil.wav", b"x")], relist=True),
+    case("drive letter", rezip(out / "drive.zip", [*items, ("C:/evil.wav", b"x")], relist=True), "absolute path")
+    case("dot-dot", rezip(out / "dotdot.zip", [*items, ("recordings/../../evil.wav", b"x")], relist=True),
          "climbs out")
-    case("backslash", rezip(out / "backslash.zip", items + [("recordings\\..\\..\\evil.wav", b"x")], relist=True),
+    case("backslash", rezip(out / "backslash.zip", [*items, ("recordings\\..\\..\\evil.wav", b"x")], relist=True),
          "backslash")
-    case("symbolic link", rezip(out / "link.zip", items + [(link_entry("recordings/link.wav"), b"/etc/passwd")],
+    case("symbolic link", rezip(out / "link.zip", [*items, (link_entry("recordings/link.wav"), b"/etc/passwd")],
                                 relist=True), "symbolic link")
-    case("directory entry", rezip(out / "dir.zip", items + [("recordings/sub/", b"")], relist=True),
+    case("directory entry", rezip(out / "dir.zip", [*items, ("recordings/sub/", b"")], relist=True),
          "not a plain file")
-    case("stray file", rezip(out / "stray.zip", items + [("notes/hello.txt", b"hi")], relist=True),
+    case("stray file", rezip(out / "stray.zip", [*items, ("notes/hello.txt", b"hi")], relist=True),
          "not part of a show archive")
     bomb = zipfile.ZipInfo("samples/999999.wav")
     bomb.compress_type = zipfile.ZIP_DEFLATED
-    case("zip bomb", rezip(out / "bomb.zip", items + [(bomb, bytes(50 * 2**20))], relist=True), "zip bomb")
+    case("zip bomb", rezip(out / "bomb.zip", [*items, (bomb, bytes(50 * 2 ** 20))], relist=True), "zip bomb")
     case("too many entries", rezip(out / "many.zip", items + [(f"samples/{i:06d}.x", b"") for i in range(60)],
                                    relist=True), "over the limit of 50", Limits(max_entries=50))
     case("too large in all", good, "would unpack to", Limits(max_total_bytes=1000))
     case("one entry too large", good, "over the limit of 1000", Limits(max_entry_bytes=1000))
-    case("duplicate entry", rezip(out / "dup.zip", items + [(rec, b"second copy")]), "more than once")
+    case("duplicate entry", rezip(out / "dup.zip", [*items, (rec, b"second copy")]), "more than once")
     case("wrong checksum", rezip(out / "checksum.zip", replace_entry(items, rec, b"RIFF-altered")),
          "does not match its checksum")
     case("longer than listed", rezip(out / "longer.zip", replace_entry(items, rec, b"x" * 5000)),
@@ -256,7 +256,7 @@ def bad_zips(good: Path, out: Path) -> dict[str, tuple[Path, str, Limits]]:
     crc = out / "crc.zip"
     crc.write_bytes(bytes(raw))
     case("damaged bytes", crc, "damaged")
-    case("unlisted file", rezip(out / "unlisted.zip", items + [("samples/000099.wav", b"RIFF")]),
+    case("unlisted file", rezip(out / "unlisted.zip", [*items, ("samples/000099.wav", b"RIFF")]),
          "is in the zip but not in manifest.json")
     case("listed file missing", rezip(out / "missing.zip", [(i, d) for i, d in items if i.filename != rec]),
          f"manifest.json lists {rec}, which is not in the zip")
@@ -270,7 +270,7 @@ def bad_zips(good: Path, out: Path) -> dict[str, tuple[Path, str, Limits]]:
             lines = data.decode().splitlines()
             row = json.loads(lines[0])
             change(row)
-            return "\n".join([json.dumps(row)] + lines[1:]).encode() + b"\n"
+            return "\n".join([json.dumps(row), *lines[1:]]).encode() + b"\n"
         return edit
 
     case("a row pointing out of the library",
@@ -359,9 +359,8 @@ def test_open_show_reads_a_zip_or_a_folder(good_zip, tmp_path):
     assert not folder.exists()  # the temporary library is gone
     with open_show(good_zip.parent / "lib") as (library, info):
         assert library.counts()["samples"] == 4 and info.manifest is None
-    with pytest.raises(ArchiveError, match="not a library folder"):
-        with open_show(tmp_path):
-            pass
+    with pytest.raises(ArchiveError, match="not a library folder"), open_show(tmp_path):
+        pass
 
 
 def test_an_import_that_would_fill_the_disk_is_refused(good_zip, tmp_path, monkeypatch):

@@ -1,12 +1,13 @@
 """Replaying a kept show through today's chain: pace, OSC identical to the show's for an unchanged model and
 mapping, differences reported for a changed mapping, the Pure Data twin driven by the replay."""
+import itertools
 import math
 import socket
 import subprocess
 import sys
 import threading
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,7 @@ def stage_view(messages):
 
 
 def test_from_understands_clock_times_and_offsets():
-    first = datetime(2026, 11, 26, 20, 4, 5, tzinfo=timezone.utc)
+    first = datetime(2026, 11, 26, 20, 4, 5, tzinfo=UTC)
     local = first.astimezone()
     at = parse_from(local.strftime("%H:%M"), first)
     assert at == first.replace(second=0)
@@ -86,7 +87,7 @@ def test_the_plan_keeps_the_show_pace_and_what_the_chain_decided(made_show):
     library = Library(made_show.library)
     cues = [c for c in plan(library) if isinstance(c, Cue)]
     assert [c.recording.id for c in cues] == [1, 2, 3, 4, 5, 6] and cues[0].at_s == 0.0
-    assert all(b.at_s >= a.at_s for a, b in zip(cues, cues[1:])) and cues[-1].at_s > 1.0
+    assert all(b.at_s >= a.at_s for a, b in itertools.pairwise(cues)) and cues[-1].at_s > 1.0
     relabelled = library.events(kinds=["relabelled"])[0]
     [third] = [c for c in cues if c.recording.id == library.sample(relabelled.sample_id).recording_id]
     assert third.originals == (Decision(relabelled.data["from"], relabelled.data["instrument_from"]),)
@@ -316,7 +317,7 @@ def test_prompts_are_replayed_where_they_fell(tmp_path):
     assert [(type(c).__name__, getattr(c, "text", None)) for c in cues] == [
         ("PromptCue", "something that rings"), ("Cue", None), ("PromptCue", "now water"), ("Cue", None)]
     assert cues[0].at_s == 0.0 and 0 < cues[2].at_s < cues[3].at_s
-    assert [c.text for c in plan(kept, "+0:00") if isinstance(c, PromptCue)][0] == "something that rings"
+    assert next(c.text for c in plan(kept, "+0:00") if isinstance(c, PromptCue)) == "something that rings"
 
     cfg = Config(library=LibraryConfig(path=str(tmp_path / "new")))
     feed = ChainFeed(Pipeline(cfg, Library(tmp_path / "new"), None, actor="replay"))
