@@ -106,7 +106,7 @@ def main() -> None:
             start = time.perf_counter()
             results = await replay(cues, feed, math.inf, on_progress=lambda r: done_at.append(time.perf_counter()))
             wall = time.perf_counter() - start
-            await feed.close()
+            feed.pipeline.close()
             summary = Summary.of(results, wall, math.inf)
             assert summary.differing == 0, summary.text()  # same model, same mapping: the same decisions
             return wall

@@ -9,6 +9,7 @@ paces the cues and gathers what became of each; :class:`Summary` compares that w
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import re
@@ -171,15 +172,17 @@ class Feed(Protocol):
 
 
 class ChainFeed:
-    """This machine's chain (its model, mapping, live rules and OSC target): each recording is stored in the
-    pipeline's library as a new upload (source ``replay``) and processed on the pipeline's worker."""
+    """A chain in this process (its model, mapping, live rules and OSC target): each recording is stored in the
+    pipeline's library as a new upload (source ``replay``) and processed on the pipeline's worker; the prompts go
+    into ``state`` (default: the show state of the pipeline's library). The pipeline stays its owner's to close.
+    """
 
-    def __init__(self, pipeline: Any) -> None:
+    def __init__(self, pipeline: Any, state: ShowState | None = None) -> None:
         self.pipeline = pipeline
-        self.state: ShowState | None = None
+        self.state = state
 
     async def prompt(self, text: str) -> None:
-        """The new show's prompt (kept, and in its history, as a console keeps it)."""
+        """The show's prompt (kept, on the phones, and in its history, as a console keeps it)."""
         if self.state is None:
             self.state = ShowState(self.pipeline.cfg, self.pipeline.library, actor=self.pipeline.actor)
         self.state.prompt = text
@@ -187,9 +190,11 @@ class ChainFeed:
     async def send(self, upload: Upload) -> asyncio.Future[Outcome]:
         from .audio import AudioError
 
-        try:
-            intake = self.pipeline.ingest(upload.audio, upload.extension, participant=upload.participant,
-                                          location=upload.location, photo=upload.photo, source="replay")
+        ingest = functools.partial(self.pipeline.ingest, upload.audio, upload.extension,
+                                   participant=upload.participant, location=upload.location, photo=upload.photo,
+                                   source="replay")
+        try:  # decoding and the fsync'd write run beside the loop, as the upload server's do
+            intake = await asyncio.get_running_loop().run_in_executor(None, ingest)
         except AudioError as exc:
             return _done(Outcome(problem=f"refused: {exc}"))
         return asyncio.ensure_future(self._process(intake))
@@ -204,7 +209,7 @@ class ChainFeed:
         return Outcome([Decision(s.label, s.instrument) for s in samples])
 
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, self.pipeline.close)
+        """Nothing to let go of: the pipeline is its owner's."""
 
 
 class HttpFeed:
@@ -460,7 +465,11 @@ def _replay(args) -> int:
                 feed = _chain_feed(cfg, args, kept)
                 where = str(feed.pipeline.library.root)
             print(f"replaying {recordings} recordings of {info.name} into {where}", flush=True)
-            summary = asyncio.run(_run(cues, feed, args.speed, not args.no_progress))
+            try:
+                summary = asyncio.run(_run(cues, feed, args.speed, not args.no_progress))
+            finally:
+                if isinstance(feed, ChainFeed):
+                    feed.pipeline.close()
     except ArchiveError as exc:
         print(f"exsampling: {args.show} refused: {exc}", file=sys.stderr)
         return 1

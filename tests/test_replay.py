@@ -322,7 +322,7 @@ def test_prompts_are_replayed_where_they_fell(tmp_path):
     cfg = Config(library=LibraryConfig(path=str(tmp_path / "new")))
     feed = ChainFeed(Pipeline(cfg, Library(tmp_path / "new"), None, actor="replay"))
     results = asyncio.run(replay(cues, feed, 10.0))
-    feed.pipeline.close()
+    feed.pipeline.close()  # the feed leaves its pipeline to whoever made it
     new = Library(tmp_path / "new")
     assert len(results) == 2 and new.setting("show.prompt") == "now water"
     assert [(e.kind, e.data.get("text")) for e in new.events(kinds=["prompt", "received"])] == [

@@ -41,7 +41,7 @@ class KeptShowPanel(widgets.VBox):
         self.path = widgets.Combobox(placeholder="a show's zip (exsampling export) or a library folder",
                                      options=self._kept_here(), ensure_option=False,
                                      layout=widgets.Layout(width="60%"))
-        self.open = widgets.Button(description="open", layout=widgets.Layout(width="auto"))
+        self.open_button = widgets.Button(description="open", layout=widgets.Layout(width="auto"))
         self.close_button = widgets.Button(description="close", disabled=True, layout=widgets.Layout(width="auto"))
         self.message = widgets.HTML()
         self.story = widgets.HTML()
@@ -56,16 +56,16 @@ class KeptShowPanel(widgets.VBox):
         self.stop = widgets.Button(description="stop", disabled=True, layout=widgets.Layout(width="auto"))
         self.bar = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="60%"))
         self.result = widgets.HTML()
-        self.open.on_click(self._on_open)
-        self.close_button.on_click(lambda _: self.close())
+        self.open_button.on_click(self._on_open)
+        self.close_button.on_click(lambda _: self.close_show())
         self.picker.observe(self._on_pick, "value")
         self.replay.on_click(self._on_replay_click)
         self.stop.on_click(lambda _: self._on_stop and self._on_stop())
         self.viewer = widgets.VBox([self.story, widgets.HBox([self.picker, self.player])])
         self.viewer.layout.display = "none"
         super().__init__(children=[
-            widgets.HTML(f"<style>{STYLE}</style>"),
-            widgets.HBox([self.path, self.open, self.close_button]), self.message, self.viewer,
+            widgets.HTML(f"<style>{STYLE}\n.exs-kept pre {{ line-height: 1.35; margin: 4px 0; font-family: monospace; }}</style>"),
+            widgets.HBox([self.path, self.open_button, self.close_button]), self.message, self.viewer,
             widgets.HBox([self.speed, self.start, self.replay, self.stop]), self.bar, self.result])
         self.add_class("exs-kept")
 
@@ -87,7 +87,7 @@ class KeptShowPanel(widgets.VBox):
 
     def show_file(self, path: str | Path) -> bool:
         """Open ``path`` and show it; False (with the reason on the panel) when it cannot be opened."""
-        self.close()
+        self.close_show()
         if not str(path):
             self.message.value = "<span class='exs-small'>Name a show's zip or library folder first.</span>"
             return False
@@ -100,6 +100,7 @@ class KeptShowPanel(widgets.VBox):
                              self.opened.info.mapping)
         self.story.value = f"<div class='exs-report'>{overview(facts)}</div>"
         self.picker.options = [(_choice(s, facts), s.id) for s in facts.samples]
+        self.picker.value = facts.samples[0].id if facts.samples else None
         self.message.value = (f"<span class='exs-small'>{html.escape(str(self.opened.info.source))} — read-only: "
                               "nothing of that show can change here.</span>")
         self.viewer.layout.display = None
@@ -114,7 +115,7 @@ class KeptShowPanel(widgets.VBox):
         path = Path(self.opened.library.sample(change["new"]).path)
         self.player.value = path.read_bytes() if path.is_file() else b""
 
-    def close(self) -> None:
+    def close_show(self) -> None:
         """Put the old show away (a zip's temporary copy is removed)."""
         if self.replaying or self.opened is None:
             return
@@ -157,7 +158,7 @@ class KeptShowPanel(widgets.VBox):
     def _refresh_buttons(self) -> None:
         self.replay.disabled = self.frozen or self.replaying or self.opened is None
         self.stop.disabled = not self.replaying
-        self.open.disabled = self.replaying
+        self.open_button.disabled = self.replaying
 
 
 def _choice(sample: Any, facts: ShowFacts) -> str:
