@@ -17,6 +17,8 @@ from ..replay import Replayed, Summary
 from ..report import STYLE, ShowFacts, overview
 from .cards import clock
 
+CSS = ".exs-kept pre { font-family: monospace; line-height: 1.35; margin: 4px 0; }"
+
 #: Replay speeds offered, as (label, factor); ``inf`` sends every recording as fast as the chain takes it.
 SPEEDS = (("×1 (as it happened)", 1.0), ("×2", 2.0), ("×4", 4.0), ("×10", 10.0), ("×20", 20.0),
           ("as fast as possible", math.inf))
@@ -64,7 +66,7 @@ class KeptShowPanel(widgets.VBox):
         self.viewer = widgets.VBox([self.story, widgets.HBox([self.picker, self.player])])
         self.viewer.layout.display = "none"
         super().__init__(children=[
-            widgets.HTML(f"<style>{STYLE}\n.exs-kept pre {{ line-height: 1.35; margin: 4px 0; font-family: monospace; }}</style>"),
+            widgets.HTML(f"<style>{STYLE}{CSS}</style>"),
             widgets.HBox([self.path, self.open_button, self.close_button]), self.message, self.viewer,
             widgets.HBox([self.speed, self.start, self.replay, self.stop]), self.bar, self.result])
         self.add_class("exs-kept")
