@@ -11,9 +11,9 @@ import numpy as np
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from exsampling.config import PROJECT_ROOT
 from exsampling.features import FeatureParams
 from exsampling.mapping import LABELS
+from exsampling.resources import default_model
 
 
 def clips(n: int, sr: int = 22050, seconds: float = 5.0, seed: int = 0) -> list[np.ndarray]:
@@ -36,7 +36,7 @@ def clips(n: int, sr: int = 22050, seconds: float = 5.0, seed: int = 0) -> list[
 
 def model_path() -> tuple[Path, str]:
     """The shipped model if there is one, else an untrained MobileNetV2 of the same shape (timing is the same)."""
-    shipped = PROJECT_ROOT / "models" / "default.keras"
+    shipped = default_model()
     if shipped.exists():
         return shipped, "models/default.keras"
     import keras

@@ -76,8 +76,8 @@ def main() -> None:
     port, upload_port = free_port(), free_port()
     lines: list[str] = []
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "exsampling.cli", "console", "--no-browser", "--port", str(port),
-                             "--upload-port", str(upload_port), "--config", str(config)],
+    proc = subprocess.Popen([sys.executable, "-m", "exsampling.cli", "console", "--no-browser", "--verbose",
+                             "--port", str(port), "--upload-port", str(upload_port), "--config", str(config)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
     threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
     from playwright.sync_api import sync_playwright

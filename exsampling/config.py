@@ -11,9 +11,7 @@ from typing import Any
 import tomli_w
 
 from .mapping import DEFAULT_MAPPING, DEFAULT_MELODIC, MappingError, check_mapping
-
-#: The repository root when installed from a checkout (``pip install -e .``): the bundled model lives here.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from .resources import default_model
 
 
 class ConfigError(ValueError):
@@ -66,7 +64,7 @@ class ClassifierConfig:
     memory_max_distance: cosine distance under which a remembered sample decides the label.
     """
 
-    model: str = str(PROJECT_ROOT / "models" / "default.keras")
+    model: str = str(default_model())
     top_k: int = 3
     unsure_below: float = 0.35
     memory: bool = True

@@ -2,8 +2,8 @@
 
 Every clip comes from a recording that honestly is what its label says: a SoundFont's flute preset is a
 flute, a recorded drum kit's kick is a bass drum, the GS effects kit's dog is a bark. Labels that no
-installed source covers stay uncovered and are listed (see /work/shared/notes/sound-sources.md for the
-survey this catalogue follows).
+installed source covers stay uncovered and are listed (docs/training.md summarises the survey of Debian's
+sound packages this catalogue follows).
 
 Sources are grouped into *families*: sources that share recordings (e.g. TimGM6mb and csound's
 sf_GMbank hold mostly the same samples) are one family. Each family is either training or held-out

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exsampling.config import PROJECT_ROOT
 from exsampling.features import FeatureParams
 from exsampling.mapping import DEFAULT_MAPPING, LABELS
+from exsampling.resources import default_model
 
 pytestmark = pytest.mark.slow  # loads the shipped model and renders notes with fluidsynth
 
-MODEL = PROJECT_ROOT / "models" / "default.keras"
+MODEL = default_model()
 TIMGM6MB = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 
 #: (label, GM program or drum-kit number, channel, MIDI key, seconds held). Channel 9 = the drum kit.

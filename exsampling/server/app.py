@@ -21,7 +21,8 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from ..config import PROJECT_ROOT, Config
+from ..config import Config
+from ..resources import recorder_dir
 from ..show_state import ShowState
 from .checks import RateLimiter
 from .handlers import Context, Health, NotFound, Page, RecordingProgress, SampleList, ShowInfo, Upload
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: The recorder's and the map's static files (HTML, CSS, JS), served as they are: no build step.
-RECORDER_DIR = PROJECT_ROOT / "recorder"
+RECORDER_DIR = recorder_dir()
 
 
 class PortInUse(OSError):
