@@ -93,7 +93,10 @@ def test_the_manifest_and_readme_say_what_is_inside(made_show, tmp_path):
     assert mapping["mapping"]["Bark"] == "Bass" and mapping["melodic"]["Piano"] is True
     assert 'path = "."' in config and 'token = ""' in config and "show-token" not in config
     assert {s["key"] for s in settings} == {"show.prompt", "show.mode"}  # no token, no owner secret
-    assert json.loads(events[0]["data"])["source"] == "upload"
+    received = [json.loads(e["data"]) for e in events if e["kind"] == "received"]
+    assert len(received) == 6 and {r["source"] for r in received} == {"upload"}
+    assert [json.loads(e["data"])["text"] for e in events if e["kind"] == "prompt"] == [
+        "something that rings", "now something soft"]
 
 
 def test_audio_left_out_keeps_its_rows_and_round_trips(made_show, tmp_path):
