@@ -54,11 +54,14 @@ class Pipeline:
     sender : OscSender or None — None keeps everything off the network (``exsampling classify``
         without ``--send``).
     mapper : Mapper or None — defaults to the config's table.
+    actor : str — who runs this chain, as the library's history names it (``console:<id>``, ``cli``, …); the
+        performer's decisions may name another.
     """
 
     def __init__(self, cfg: Config, library: Library, classifier: Classifier | None = None,
-                 sender: OscSender | None = None, mapper: Mapper | None = None) -> None:
+                 sender: OscSender | None = None, mapper: Mapper | None = None, actor: str = "") -> None:
         self.cfg = cfg
+        self.actor = actor
         self.library = library
         self.classifier = classifier
         self.sender = sender
@@ -107,7 +110,7 @@ class Pipeline:
         span = audio.audible_span(y, a.sample_rate, a.trim_top_db, a.silence_floor_dbfs)
         rec = self.library.add_recording(
             data, extension, participant=participant, location=location, photo=photo, source=source,
-            duration_s=len(y) / a.sample_rate,
+            duration_s=len(y) / a.sample_rate, actor=self.actor,
         )
         return Intake(rec, y, span, time.perf_counter())
 
@@ -133,11 +136,12 @@ class Pipeline:
         try:
             samples = self._cut_and_classify(intake)
         except audio.NothingAudible as exc:
-            self.library.set_recording_status(rec.id, RecordingStatus.SILENT, str(exc))
+            self.library.set_recording_status(rec.id, RecordingStatus.SILENT, str(exc), actor=self.actor)
             return []
         except Exception as exc:
             # the recording stays in the library, marked, so nothing a participant sent is lost
-            self.library.set_recording_status(rec.id, RecordingStatus.FAILED, f"{type(exc).__name__}: {exc}")
+            self.library.set_recording_status(rec.id, RecordingStatus.FAILED, f"{type(exc).__name__}: {exc}",
+                                              actor=self.actor)
             raise
         self.library.set_recording_status(rec.id, RecordingStatus.DONE)
         self.timings.append((intake.stored_at, time.perf_counter()))  # (stored, done) for the console and bench
@@ -160,11 +164,12 @@ class Pipeline:
             self._pitch(sample, piece)
             sample.instrument = self.mapper.instrument_for(sample.label, sample)
             sample.melodic = self.mapper.is_melodic(sample.instrument)
-            stored = self.library.add_sample(sample, piece, sr)
+            model = self.classifier.info.name if self.classifier is not None else None
+            stored = self.library.add_sample(sample, piece, sr, model=model, actor=self.actor)
             if self.classifier is not None:
                 self._keep_embedding(stored.id, embeddings[i])
             if self.mode == Mode.AUTO and stored.instrument:
-                stored = self._send(stored)
+                stored = self._send(stored, self.actor, auto=True)
             samples.append(stored)
         return samples
 
@@ -199,14 +204,20 @@ class Pipeline:
         found = pitch.detect(piece, self.cfg.audio.sample_rate, p.fmin_hz, p.fmax_hz, p.threshold, p.min_confidence)
         sample.pitch_hz, sample.midi_note, sample.pitch_confidence = found.hz, found.midi_note, found.confidence
 
-    def _send(self, sample: Sample) -> Sample:
+    def _send(self, sample: Sample, actor: str, auto: bool = False) -> Sample:
+        """Accept ``sample`` (unless it already is) and send it; the history gets ``accepted`` and ``sent``."""
+        events: list[tuple[str, dict]] = []
+        if sample.status not in (SampleStatus.ACCEPTED, SampleStatus.SENT):
+            events.append(("accepted", {"auto": auto}))
         if self.sender is None or not sample.instrument:
-            return self.library.update_sample(sample.id, status=SampleStatus.ACCEPTED)
+            return self.library.update_sample(sample.id, status=SampleStatus.ACCEPTED, events=events, actor=actor)
         # before the datagram leaves: a local stage answers "loaded" within a millisecond
         self.library.stage_sent(sample.id, time.time())
-        if not self.sender.sample(sample):
-            return self.library.update_sample(sample.id, status=SampleStatus.ACCEPTED, sent_at=None)
-        return self.library.update_sample(sample.id, status=SampleStatus.SENT, sent_at=utc_now())
+        sent = self.sender.sample(sample)
+        if sent:
+            events.append(("sent", {"instrument": sample.instrument}))
+        return self.library.update_sample(sample.id, status=SampleStatus.SENT if sent else SampleStatus.ACCEPTED,
+                                          sent_at=utc_now() if sent else None, events=events, actor=actor)
 
     def _notify(self, samples: list[Sample]) -> None:
         for sample in samples:
@@ -218,42 +229,52 @@ class Pipeline:
 
     # -- the performer's decisions ------------------------------------------------------------
 
-    def accept(self, sample_id: int) -> Sample:
+    # Each decision is recorded in the history under ``actor`` (default: the pipeline's own).
+
+    def accept(self, sample_id: int, actor: str | None = None) -> Sample:
         """Let a sample reach the stage (sends it over OSC)."""
-        sample = self._send(self.library.sample(sample_id))
+        sample = self._send(self.library.sample(sample_id), self.actor if actor is None else actor)
         self._notify([sample])
         return sample
 
-    def reject(self, sample_id: int) -> Sample:
+    def reject(self, sample_id: int, actor: str | None = None) -> Sample:
         """Keep a sample off the stage; if it was already sent, tell the device to withdraw it."""
         sample = self.library.sample(sample_id)
-        if sample.status == SampleStatus.SENT and self.sender is not None:
-            self.sender.withdraw(sample)
-        sample = self.library.update_sample(sample_id, status=SampleStatus.REJECTED)
+        events: list[tuple[str, dict]] = []
+        if sample.status == SampleStatus.SENT and self.sender is not None and self.sender.withdraw(sample):
+            events.append(("withdrawn", {"instrument": sample.instrument}))
+        events.append(("rejected", {}))
+        sample = self.library.update_sample(sample_id, status=SampleStatus.REJECTED, events=events,
+                                            actor=self.actor if actor is None else actor)
         self._notify([sample])
         return sample
 
-    def resend(self, sample_id: int) -> Sample:
+    def resend(self, sample_id: int, actor: str | None = None) -> Sample:
         """Send an accepted or sent sample again (e.g. after the Max device was reloaded)."""
-        return self.accept(sample_id)
+        return self.accept(sample_id, actor)
 
-    def relabel(self, sample_id: int, label: str) -> Sample:
+    def relabel(self, sample_id: int, label: str, actor: str | None = None) -> Sample:
         """Give a sample the performer's label: re-map it, remember it for similar sounds, keep it for training.
 
         The sample's status is kept; a sample already on stage is sent again under its new instrument.
         """
         check_label(label)
+        actor = self.actor if actor is None else actor
+        before = self.library.sample(sample_id)
         chosen: dict[str, Any] = {"label": label, "confidence": 1.0, "unsure": False,
                                   "label_source": LabelSource.PERFORMER, "recalled_from": None, "relabel": label}
-        instrument = self.mapper.instrument_for(label, replace(self.library.sample(sample_id), **chosen))
-        sample = self.library.update_sample(sample_id, **chosen, instrument=instrument,
-                                            melodic=self.mapper.is_melodic(instrument))
+        instrument = self.mapper.instrument_for(label, replace(before, **chosen))
+        sample = self.library.update_sample(
+            sample_id, **chosen, instrument=instrument, melodic=self.mapper.is_melodic(instrument), actor=actor,
+            events=[("relabelled", {"from": before.label, "to": label, "instrument_from": before.instrument,
+                                    "instrument_to": instrument})],
+        )
         embedding = self._embedding(sample)
         if embedding is not None:
             self.library.remember(sample_id, label, embedding)
             self.memory.add(sample_id, label, embedding, utc_now())
         if sample.status == SampleStatus.SENT:
-            sample = self._send(sample)
+            sample = self._send(sample, actor)
         self._notify([sample])
         return sample
 
@@ -279,8 +300,9 @@ class Pipeline:
         self._executor.shutdown(wait=True)
 
 
-def build(cfg: Config, *, send: bool = True, require_model: bool = False) -> Pipeline:
-    """A pipeline from the config: its library, its model (if present) and its OSC target.
+def build(cfg: Config, *, send: bool = True, require_model: bool = False, actor: str = "") -> Pipeline:
+    """A pipeline from the config: its library, its model (if present) and its OSC target; ``actor`` names it in
+    the library's history.
 
     With ``require_model`` a missing model raises :class:`exsampling.classifier.ModelMissing`;
     otherwise the pipeline runs without classes (see :class:`Pipeline`).
@@ -293,6 +315,7 @@ def build(cfg: Config, *, send: bool = True, require_model: bool = False) -> Pip
         if require_model:
             raise
         classifier = None
-    pipeline = Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg) if send else None)
+    pipeline = Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg) if send else None,
+                        actor=actor)
     pipeline.warm_up()
     return pipeline

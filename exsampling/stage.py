@@ -333,9 +333,11 @@ class Stage:
         if isinstance(answer, Hello):
             self._hello(answer, host, now)
         elif isinstance(answer, Loaded):
-            updated = self.library.stage_loaded(answer.sample_id, answer.ok, answer.reason, answer.instrument, now)
+            updated = self.library.stage_loaded(answer.sample_id, answer.ok, answer.reason, answer.instrument, now,
+                                                actor=f"stage:{host}")
         else:
-            updated = self.library.stage_played(answer.sample_id, answer.count, answer.instrument, now)
+            updated = self.library.stage_played(answer.sample_id, answer.count, answer.instrument, now,
+                                                actor=f"stage:{host}")
         for listener in list(self.listeners):
             try:
                 listener(answer, updated)

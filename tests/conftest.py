@@ -142,3 +142,12 @@ def cfg(tmp_path, tiny_model, osc_peer) -> Config:
         classifier=ClassifierConfig(model=str(tiny_model)),
         osc=OscConfig(port=osc_peer.port, listen_port=0),  # the stage's answers on a free port, not 7401
     )
+
+
+@pytest.fixture(scope="session")
+def made_show(tmp_path_factory):
+    """A show made through the real upload server and the console's API (tests/showmaker.py); read it, never
+    change it: tests copy it first."""
+    from showmaker import make_show
+
+    return make_show(tmp_path_factory.mktemp("show"))

@@ -83,6 +83,40 @@ def test_relabel_remaps_resends_and_teaches_the_memory(cfg, classifier, osc_peer
     assert plain.label_source == "model"
 
 
+def test_every_step_and_decision_is_in_the_history_with_who_did_it(cfg, classifier, osc_peer, tmp_path):
+    pipeline = make(cfg, classifier, mode="preview")
+    pipeline.actor = "console:one"
+    [sample] = pipeline.process(pipeline.ingest_file(write(tmp_path / "b.wav", noise_bursts(3.0)), participant="Ana"))
+    pipeline.accept(sample.id)
+    pipeline.relabel(sample.id, "Bark", actor="console:two")  # on stage: re-sent under its new instrument
+    pipeline.reject(sample.id)
+    pipeline.accept(sample.id)
+    story = [(e.kind, e.actor) for e in pipeline.library.events()]
+    assert story == [("received", "console:one"), ("classified", "console:one"),
+                     ("accepted", "console:one"), ("sent", "console:one"),
+                     ("relabelled", "console:two"), ("sent", "console:two"),
+                     ("withdrawn", "console:one"), ("rejected", "console:one"),
+                     ("accepted", "console:one"), ("sent", "console:one")]
+    events = pipeline.library.events()
+    assert events[0].data["participant"] == "Ana" and events[0].recording_id == sample.recording_id
+    classified = events[1].data
+    assert classified["model"] == "tiny" and [label for label, _ in classified["top"]] == [lbl for lbl, _ in sample.top]
+    assert (classified["label"], classified["instrument"]) == (sample.label, sample.instrument)
+    assert events[2].data == {"auto": False}
+    assert events[4].data == {"from": sample.label, "to": "Bark", "instrument_from": sample.instrument,
+                              "instrument_to": "Bass"}
+    assert events[5].data == {"instrument": "Bass"} and events[6].data == {"instrument": "Bass"}
+    assert len(osc_peer.wait_for(4)) == 4  # sample, sample (re-label), withdraw, sample
+
+
+def test_auto_mode_tells_the_chain_decided(cfg, classifier, osc_peer, tmp_path):
+    pipeline = make(cfg, classifier)
+    samples = pipeline.process(pipeline.ingest_file(write(tmp_path / "a.wav", tone(440, 7.0))))
+    kinds = [(e.kind, e.sample_id) for e in pipeline.library.events()]
+    assert kinds == [("received", None)] + [(k, s.id) for s in samples for k in ("classified", "accepted", "sent")]
+    assert all(e.data == {"auto": True} for e in pipeline.library.events(kinds=["accepted"]))
+
+
 def test_live_coded_rule_and_broken_rule(cfg, classifier, osc_peer, tmp_path):
     pipeline = make(cfg, classifier)
     pipeline.mapper.add_rule(lambda s: s.nonexistent)

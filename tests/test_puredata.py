@@ -93,8 +93,8 @@ class StageThread:
 class PdTwin:
     """A running pd with the render harness: send contract messages with ``.osc``, render with ``.play``."""
 
-    def __init__(self, proc: subprocess.Popen, port: int, out_dir: Path) -> None:
-        self.proc, self.port, self.out_dir = proc, port, out_dir
+    def __init__(self, proc: subprocess.Popen, port: int, out_dir: Path, stage: StageThread | None = None) -> None:
+        self.proc, self.port, self.out_dir, self.stage = proc, port, out_dir, stage
         self.osc = OscSender("127.0.0.1", port)
         self._control = SimpleUDPClient("127.0.0.1", port)
         self._lines: queue.Queue[str] = queue.Queue()
@@ -138,39 +138,38 @@ class PdTwin:
 
 
 @pytest.fixture
-def pd_port() -> int:
-    return free_udp_port()
-
-
-@pytest.fixture
-def library(tmp_path: Path) -> Library:
-    return Library(tmp_path / "library")
-
-
-@pytest.fixture
-def stage(library: Library, pd_port: int):
-    heard = StageThread(library, OscSender("127.0.0.1", pd_port))
-    yield heard
-    heard.close()
-
-
-@pytest.fixture
-def twin(tmp_path: Path, pd_port: int, stage: StageThread):
-    port = pd_port
+def twin(tmp_path: Path):
+    """pd with the render harness on a free port, answering the console's real listener (``twin.stage``)."""
+    port = free_udp_port()
+    heard = StageThread(Library(tmp_path / "library"), OscSender("127.0.0.1", port))
     proc = subprocess.Popen(
         [PD, "-nogui", "-nosound", "-nomidi", "-nrt", "-stderr", "-r", str(PD_RATE),
-         "-send", f"exsampling-port {port}", "-send", f"exsampling-reply 127.0.0.1 {stage.stage.port}",
+         "-send", f"exsampling-port {port}", "-send", f"exsampling-reply 127.0.0.1 {heard.stage.port}",
          "-open", str(PATCH_DIR / "exsampling-render.pd")],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
-        pd = PdTwin(proc, port, tmp_path)
+        pd = PdTwin(proc, port, tmp_path, heard)
         pd.wait_for(f"listening on port {port}")
         assert not [line for line in pd.log if "error" in line or "couldn't create" in line], pd.log
         yield pd
     finally:
         proc.kill()
         proc.wait(timeout=TIMEOUT_S)
+        heard.close()
+
+
+@pytest.fixture
+def stage(twin: PdTwin) -> StageThread:
+    """What the console hears from the twin."""
+    assert twin.stage is not None
+    return twin.stage
+
+
+@pytest.fixture
+def library(stage: StageThread) -> Library:
+    """Where the console keeps what the twin answered."""
+    return stage.library
 
 
 @pytest.fixture

@@ -145,6 +145,12 @@ def test_not_loaded_keeps_the_reason_one_ok_wins_and_a_new_send_starts_afresh(li
     assert library.stage_answers([sample.id])[sample.id].as_json() == {"state": "played", "played": 4}
     library.stage_sent(sample.id, time.time())                        # "send again"
     assert library.stage_answers([sample.id])[sample.id].state == "sent"
+    history = [(e.kind, e.actor, e.data) for e in library.events(sample_id=sample.id, kinds=["loaded", "played"])]
+    assert history == [
+        ("loaded", "stage:10.0.0.2", {"instrument": "Wind", "ok": False, "reason": "not found: /stage/000001.wav"}),
+        ("loaded", "stage:10.0.0.3", {"instrument": "Wind", "ok": True, "reason": ""}),
+        ("loaded", "stage:10.0.0.2", {"instrument": "Wind", "ok": False, "reason": "unreadable: x"}),
+        ("played", "stage:10.0.0.3", {"instrument": "Wind", "count": 4})]   # the lower count 2 changed nothing
 
 
 def test_the_console_tells_the_devices_where_to_answer_and_which_names_exist(library, osc_peer):
