@@ -127,10 +127,15 @@ def _serve(args: argparse.Namespace) -> int:
 async def _serve_until_stopped(cfg: Config, pipeline: Pipeline, show: ShowState, host: str | None,
                                port: int | None) -> None:
     from .server import qr_text, start
+    from .stage import Stage
 
     server = await start(cfg, pipeline, show, host, port)
+    stage = Stage.from_config(cfg, pipeline.library, pipeline.sender)  # the stage's answers reach the phones
+    await stage.start()
+    stage.announce(pipeline.mapper.instruments(), force=True)
     for kind, url in server.urls.items():
         print(f"{kind}: {url}", flush=True)
+    print(f"stage answers: {f'UDP {stage.port}' if stage.port else stage.error}", flush=True)
     print(f"map: {server.map_url}", flush=True)
     if server.certificate is not None:
         print(f"HTTPS uses a self-signed certificate ({server.certificate}); phones ask once to accept it.")
@@ -140,6 +145,7 @@ async def _serve_until_stopped(cfg: Config, pipeline: Pipeline, show: ShowState,
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopped.set)
     await stopped.wait()
+    stage.stop()
     server.stop()
     print("exsampling: stopped", flush=True)
 

@@ -2,7 +2,7 @@
 
 Layout of the folder::
 
-    library.sqlite3          recordings, samples, events, settings, memory (WAL: several processes may share it)
+    library.sqlite3          recordings, samples, stage answers, events, settings, memory (WAL: processes share it)
     recordings/<name>.<ext>  what was received, byte for byte, under a generated name
     samples/<id>.wav         each sample, mono 16-bit PCM at the model's rate
     photos/<name>.<ext>      participants' optional photos
@@ -39,6 +39,7 @@ from .records import (
     RecordingStatus,
     Sample,
     SampleStatus,
+    StageAnswer,
     utc_now,
 )
 
@@ -71,6 +72,12 @@ CREATE INDEX IF NOT EXISTS samples_by_recording ON samples(recording_id);
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stage (
+    sample_id INTEGER PRIMARY KEY REFERENCES samples(id),
+    sent_at REAL NOT NULL,
+    loaded INTEGER, reason TEXT NOT NULL DEFAULT '', played INTEGER NOT NULL DEFAULT 0,
+    track TEXT, answered_at REAL
 );
 CREATE TABLE IF NOT EXISTS memory (
     sample_id INTEGER PRIMARY KEY REFERENCES samples(id),
@@ -301,8 +308,9 @@ class Library:
     def _samples(self, tail: str, args: tuple) -> list[Sample]:
         with self._connect() as db:
             rows = db.execute(
-                "SELECT s.*, r.participant, r.lat, r.lon, r.accuracy_m, r.received_at "
-                f"FROM samples s JOIN recordings r ON r.id = s.recording_id {tail}",
+                f"SELECT s.*, r.participant, r.lat, r.lon, r.accuracy_m, r.received_at, {_STAGE_COLUMNS} "
+                "FROM samples s JOIN recordings r ON r.id = s.recording_id "
+                f"LEFT JOIN stage st ON st.sample_id = s.id {tail}",
                 args,
             ).fetchall()
         return [_sample(r) for r in rows]
@@ -336,6 +344,56 @@ class Library:
             r = db.execute("SELECT COUNT(*), COUNT(DISTINCT NULLIF(participant, '')) FROM recordings").fetchone()
             s = db.execute("SELECT COUNT(*) FROM samples").fetchone()
         return {"recordings": r[0], "participants": r[1], "samples": s[0]}
+
+    # -- what the stage answered about sent samples (docs/osc.md, exsampling/stage.py) ----------------
+
+    def stage_sent(self, sample_id: int, at: float) -> None:
+        """A sample is being sent (``at``: ``time.time()``): its answers start afresh. Call before sending."""
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO stage (sample_id, sent_at) VALUES (?, ?)", (sample_id, at))
+
+    def stage_loaded(self, sample_id: int, ok: bool, reason: str, track: str, at: float,
+                     actor: str = "") -> StageAnswer | None:
+        """Record a ``loaded`` answer, and a ``loaded`` event by ``actor`` in the history; None (nothing recorded)
+        for a sample this library never sent.
+
+        One device that loaded it is enough: a later failure from another device keeps it loaded.
+        """
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE stage SET loaded = CASE WHEN loaded = 1 THEN 1 ELSE ? END,"
+                " reason = CASE WHEN loaded = 1 OR ? THEN '' ELSE ? END, track = ?, answered_at = ?"
+                " WHERE sample_id = ?",
+                (int(ok), int(ok), reason, track, at, sample_id),
+            ).rowcount
+            if changed:
+                _insert_event(db, Event(0, "loaded", event_time(), _recording_of(db, sample_id), sample_id, actor,
+                                        {"instrument": track, "ok": ok, "reason": reason}))
+        return self.stage_answers([sample_id]).get(sample_id)
+
+    def stage_played(self, sample_id: int, count: int, track: str, at: float,
+                     actor: str = "") -> StageAnswer | None:
+        """Record a ``played`` answer (the highest count wins) and, when it raises the count, a ``played`` event by
+        ``actor``; None for a sample this library never sent."""
+        with self._transaction() as db:
+            before = db.execute("SELECT played FROM stage WHERE sample_id = ?", (sample_id,)).fetchone()
+            if before is None:
+                return None
+            db.execute("UPDATE stage SET played = MAX(played, ?), track = ?, answered_at = ? WHERE sample_id = ?",
+                       (count, track, at, sample_id))
+            if count > before["played"]:  # devices answer at most once a second per track: the history stays short
+                _insert_event(db, Event(0, "played", event_time(), _recording_of(db, sample_id), sample_id, actor,
+                                        {"instrument": track, "count": count}))
+        return self.stage_answers([sample_id]).get(sample_id)
+
+    def stage_answers(self, sample_ids: list[int]) -> dict[int, StageAnswer]:
+        """The stage's answers about these samples, by id (samples never sent are absent)."""
+        if not sample_ids:
+            return {}
+        with self._connect() as db:
+            rows = db.execute(f"SELECT * FROM stage WHERE sample_id IN ({', '.join('?' * len(sample_ids))})",
+                              list(sample_ids)).fetchall()
+        return {r["sample_id"]: _stage(r) for r in rows}
 
     # -- the show's history ----------------------------------------------------------------------
 
@@ -538,6 +596,19 @@ def _row_id(cursor: sqlite3.Cursor) -> int:
     return cursor.lastrowid
 
 
+#: The stage table's columns as ``_samples`` selects them beside a sample's (``stage_`` + the column).
+_STAGE_COLUMNS = ", ".join(f"st.{c} AS stage_{c}" for c in
+                           ("sample_id", "sent_at", "loaded", "reason", "played", "track", "answered_at"))
+
+
+def _stage(row: sqlite3.Row, prefix: str = "") -> StageAnswer:
+    loaded = row[f"{prefix}loaded"]
+    return StageAnswer(sample_id=row[f"{prefix}sample_id"], sent_at=row[f"{prefix}sent_at"],
+                       loaded=None if loaded is None else bool(loaded), reason=row[f"{prefix}reason"],
+                       played=row[f"{prefix}played"], track=row[f"{prefix}track"],
+                       answered_at=row[f"{prefix}answered_at"])
+
+
 def _location(row: sqlite3.Row) -> Location | None:
     if row["lat"] is None or row["lon"] is None:
         return None
@@ -561,8 +632,10 @@ def _sample_values(sample: Sample) -> dict[str, Any]:
 
 
 def _sample(row: sqlite3.Row, with_recording: bool = True) -> Sample:
-    joined = {"participant": row["participant"], "location": _location(row), "recorded_at": row["received_at"]} \
-        if with_recording else {}
+    joined: dict[str, Any] = {"participant": row["participant"], "location": _location(row),
+                              "recorded_at": row["received_at"]} if with_recording else {}
+    if "stage_sample_id" in row.keys() and row["stage_sample_id"] is not None:  # noqa: SIM118 (a Row, not a dict)
+        joined["stage"] = _stage(row, "stage_")
     return Sample(
         id=row["id"], recording_id=row["recording_id"], path=row["path"], start_s=row["start_s"],
         duration_s=row["duration_s"], label=row["label"], confidence=row["confidence"],

@@ -211,6 +211,8 @@ class Pipeline:
             events.append(("accepted", {"auto": auto}))
         if self.sender is None or not sample.instrument:
             return self.library.update_sample(sample.id, status=SampleStatus.ACCEPTED, events=events, actor=actor)
+        # before the datagram leaves: a local stage answers "loaded" within a millisecond
+        self.library.stage_sent(sample.id, time.time())
         sent = self.sender.sample(sample)
         if sent:
             events.append(("sent", {"instrument": sample.instrument}))

@@ -85,7 +85,7 @@ class RunningConsole:
 def show_config(tmp_path, tiny_model, osc_port, mode="preview") -> Path:
     path = tmp_path / "show.toml"
     path.write_text(f'[classifier]\nmodel = "{tiny_model}"\n[library]\npath = "library"\n[server]\nhost = "127.0.0.1"\n'
-                    f'[osc]\nport = {osc_port}\n[show]\nmode = "{mode}"\n')
+                    f'[osc]\nport = {osc_port}\nlisten_port = 0\n[show]\nmode = "{mode}"\n')
     return path
 
 
@@ -170,10 +170,10 @@ def test_live_show_in_the_browser(tmp_path, tiny_model, osc_peer, ports, images)
             expect(shown).to_contain_text("A4 · 44", timeout=5_000)
             expect(shown).to_contain_text(sample["label"])
             expect(shown).to_contain_text(sample["instrument"])
-            assert osc_peer.wait_for(1, timeout=0.5) == []  # preview mode: nothing on stage yet
+            assert osc_peer.for_tracks(1, timeout=0.5) == []  # preview mode: nothing on stage yet
 
             shown.get_by_role("button", name="✓ accept").click()
-            [(address, args)] = osc_peer.wait_for(1)
+            [(address, args)] = osc_peer.for_tracks(1)
             assert address == f"/exsampling/sample/{sample['instrument']}" and args[0] == sample["id"]
             expect(shown).to_contain_text("sent")
 
@@ -219,6 +219,49 @@ def instrument_note(program: int, channel: int, key: int, seconds: float) -> np.
 
 @pytest.mark.skipif(shutil.which("fluidsynth") is None or not TIMGM6MB.is_file(),
                     reason="needs the Debian packages fluidsynth and timgm6mb-soundfont")
+@pytest.mark.skipif(shutil.which("pd") is None, reason="needs puredata-core")
+def test_the_page_shows_what_the_stage_answers(tmp_path, tiny_model, ports, images):
+    """Pure Data as the stage: 'loaded' and 'played ×1' on the card only after pd did, then the header turns red
+    when pd is gone."""
+    from playwright.sync_api import expect, sync_playwright
+
+    pd_port = free_port()
+    pd = subprocess.Popen(  # the twin first: the console tells it where to answer as soon as it starts
+        ["pd", "-nogui", "-nosound", "-nomidi", "-nrt", "-stderr", "-r", "44100", "-send",
+         f"exsampling-port {pd_port}", "-open", str(Path(__file__).parent.parent / "maxpatch" / "exsampling.pd")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    running = RunningConsole(show_config(tmp_path, tiny_model, pd_port, mode="auto"), *ports)
+    try:
+        token = running.wait_ready()
+        with sync_playwright() as p:
+            browser, context = browser_context(p)
+            page = open_console(context, running.url)
+            expect(page.get_by_text("ready", exact=True)).to_be_visible(timeout=30_000)
+            expect(page.locator(".exs-stage-ok")).to_contain_text("stage: 1 device, 9 tracks", timeout=15_000)
+
+            rec = upload(running.upload_port, token, write(tmp_path / "a440.wav", tone(440, 3.0)))
+            [sample] = recording(running.upload_port, token, rec["id"])["samples"]
+            shown = card(page, sample["id"])
+            expect(shown.locator(".exs-sent")).to_have_text("loaded", timeout=10_000)
+            assert recording(running.upload_port, token, rec["id"])["samples"][0]["stage"] == {
+                "state": "loaded", "played": 0}
+            subprocess.run([sys.executable, "-m", "exsampling.cli", "note", sample["instrument"], "69", "--hold-s",
+                            "0.1", "--osc-port", str(pd_port)], check=True, timeout=60)
+            expect(shown.locator(".exs-played")).to_have_text("played ×1", timeout=10_000)
+            assert recording(running.upload_port, token, rec["id"])["samples"][0]["stage"] == {
+                "state": "played", "played": 1}
+            page.screenshot(path=images / "console-stage.png", full_page=False)
+
+            pd.kill()  # the stage goes away: within 10 s the header says so, in red
+            expect(page.locator(".exs-stage-silent")).to_contain_text(
+                "stage silent: no device has answered for 10 s", timeout=15_000)
+            browser.close()
+    finally:
+        pd.kill()
+        pd.wait(10)
+        running.stop()
+
+
 def test_a_restart_shows_the_whole_show_again(tmp_path, osc_peer, ports, images):
     """Also the README's pictures: the bundled model on real instrument notes (EXSAMPLING_SCREENSHOTS=docs/images)."""
     from playwright.sync_api import expect, sync_playwright

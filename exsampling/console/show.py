@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,10 @@ from tornado.ioloop import PeriodicCallback
 from ..archive import OpenedShow, open_show
 from ..config import Config
 from ..mapping import MappingError
-from ..records import Sample
+from ..records import Sample, SampleStatus, StageAnswer
 from ..replay import ChainFeed, Cue, Replayed, Summary, plan, replay
 from ..show_state import ShowState
+from ..stage import LOAD_WARNING_S, Answer, Stage, unconfirmed
 from .cards import Media, SoundsPanel
 from .environment import (
     ENV_CONFIG,
@@ -44,6 +46,10 @@ from .store import MappingStore
 
 #: How often every console follows the library, the config file and the owner, in milliseconds.
 TICK_MS = 1000
+#: The newest samples checked for answers the stage owes (a warning for each still unanswered).
+RECENT_SAMPLES = 50
+#: How long a sent sample's missing answer, or its instrument that no device follows, stays in the warnings, in s.
+STAGE_WARNING_S = 600.0
 
 
 class Console(LiveCoding, widgets.VBox):
@@ -71,8 +77,9 @@ class Console(LiveCoding, widgets.VBox):
                  live_coding: bool = False) -> None:
         self.cfg, self.pipeline, self.library = cfg, pipeline, pipeline.library
         self.state = ShowState(cfg, self.library, token=token)
+        self.stage = Stage.from_config(cfg, self.library, pipeline.sender)
         self.ownership = ShowOwnership(cfg, pipeline, self.state, kernel_id=kernel_id, preheated=preheated,
-                                       live_coding=live_coding,
+                                       live_coding=live_coding, stage=self.stage,
                                        upload_port=cfg.server.port if upload_port is None else upload_port)
         self.store = MappingStore(cfg, pipeline, Path(config_file or cfg.source or config_path()),
                                   guard=self.ownership.check)
@@ -100,6 +107,7 @@ class Console(LiveCoding, widgets.VBox):
         self.store.observe(self._on_rules, "rules_version")
         self.store.observe(self._on_saved, "saved_at")
         self.state.listeners.append(self._on_state)
+        self.stage.listeners.append(self._on_stage_answer)
         self.header.observe(self._on_mode_toggle, "mode")
         self.prompt_panel.observe(self._on_prompt, ["prompt", "is_open"])
         self.sounds.on_action(self._on_action)
@@ -187,6 +195,7 @@ class Console(LiveCoding, widgets.VBox):
             self.state.refresh()
             if self.role != Role.OWNER:
                 self.ownership.follow()
+                self.stage.follow()  # and the devices the owner hears
             self.problems.pop("console", None)
         except Exception as exc:  # the page must keep running and say what went wrong
             self.problems["console"] = f"console error: {type(exc).__name__}: {exc}"
@@ -197,18 +206,53 @@ class Console(LiveCoding, widgets.VBox):
         owner = self.state.owner
         self.banner.show(self.role, owner, self.ownership.problems.get("server", ""))
         self.header.show(owner, self.role, self.library.counts(), self.pipeline.sender,
-                         getattr(self.pipeline.classifier, "info", None))
+                         getattr(self.pipeline.classifier, "info", None), self.stage.status())
         self.warnings.show([*self.ownership.problems.values(), *self.store.problems.values(),
-                            *self.problems.values(), *stage_problems(self.cfg, self.pipeline, self.library.root)])
+                            *self.problems.values(), *stage_problems(self.cfg, self.pipeline, self.library.root),
+                            *self._answers_owed()])
+
+    def _answers_owed(self) -> list[str]:
+        """What the stage has not confirmed: recent sounds it did not load within 2 s, and tracks that no device
+        on stage follows (a live-coded rule's new name, say)."""
+        now = time.time()
+        sent = [(s, s.stage) for s in self.library.samples(limit=RECENT_SAMPLES)
+                if s.status == SampleStatus.SENT and s.stage is not None and now - s.stage.sent_at < STAGE_WARNING_S]
+        problems = []
+        late = [f"#{s.id} → {s.instrument}" for s, answer in sent if unconfirmed(answer, now)]
+        if late:
+            problems.append(f"Not loaded by the stage within {LOAD_WARNING_S:.0f} s: {', '.join(late[:6])}"
+                            f"{' …' if len(late) > 6 else ''}")
+        status = self.stage.status()
+        if not status.silent:  # when it is, the header says so for every track at once
+            followed = self.stage.followed()
+            for name in sorted({s.instrument for s, _ in sent if s.instrument and s.instrument not in followed}):
+                problems.append(f"No device on stage follows {name}: the sounds sent there are not heard. Choose "
+                                f"or type {name} in a track device (the Pd twin makes the track itself)")
+        return problems
 
     # -- events ---------------------------------------------------------------------------------------
 
     def _on_role(self, change: dict[str, Any]) -> None:
-        """A console that takes the show over shows it whole; every role change is said on the page."""
+        """A console that takes the show over shows it whole and tells the stage its names; every role change is
+        said on the page."""
         if change["new"] == Role.OWNER:
+            self._announce(force=True)
             self.reset()
         else:
             self._refresh()
+
+    def _announce(self, force: bool = False) -> None:
+        """Tell the devices every instrument name the show may send to, when they changed (owner only): the
+        mapping's, and those live-coded rules gave to recent sounds."""
+        if self.role == Role.OWNER:
+            recent = {s.instrument for s in self.library.samples(limit=RECENT_SAMPLES) if s.instrument}
+            self.stage.announce(set(self.pipeline.mapper.instruments()) | recent, force)
+
+    def _on_stage_answer(self, answer: Answer, updated: StageAnswer | None) -> None:
+        """The stage answered (stage listener, on the loop): the sample's card and the header at once."""
+        if updated is not None:
+            self.sounds.update(self.library.sample(updated.sample_id))
+        self._refresh()
 
     def _on_state(self, state: ShowState) -> None:
         """The show's prompt, open/closed or mode changed (here, in live code or in the owner): mirror them."""
@@ -216,8 +260,9 @@ class Console(LiveCoding, widgets.VBox):
         self.header.mode = str(state.mode)
 
     def _on_table(self, _change: object = None) -> None:
-        """The mapping changed (here, in live code or in the file): show it."""
+        """The mapping changed (here, in live code or in the file): show it, and tell the stage a new name."""
         self.mapping_panel.show(self.pipeline.mapper.table, self.pipeline.mapper.melodic)
+        self._announce()
 
     def _on_rules(self, _change: object) -> None:
         """A rule was added, removed or failed: list them."""
@@ -228,11 +273,13 @@ class Console(LiveCoding, widgets.VBox):
         self.mapping_panel.show_saved(self.store.config_file, change["new"])
 
     def _on_sample(self, sample: Sample) -> None:
-        """A sample arrived or changed (pipeline listener, on the loop): card, map, header at once."""
+        """A sample arrived or changed (pipeline listener, on the loop): card, map, header at once; a rule's new
+        instrument name is told to the stage."""
         self.sounds.update(sample)
         self.map.add(sample)
         self._newest_id = max(self._newest_id, sample.id)
         self.store.collect_failures()
+        self._announce()
         self._refresh()
 
     def _report(self, topic: str, action: Callable[[], object], errors: tuple[type[Exception], ...],
