@@ -111,11 +111,11 @@ def _serve(args: argparse.Namespace) -> int:
     from .show_state import ShowState
 
     cfg = _config(args)
-    pipeline = build(cfg)
+    pipeline = build(cfg, actor="serve")
     if pipeline.classifier is None:
         print("exsampling: no model found: recordings are stored and pitched but get no class or instrument",
               flush=True)
-    show = ShowState(cfg, pipeline.library, token=args.token)
+    show = ShowState(cfg, pipeline.library, token=args.token, actor="serve")
     pipeline.mode = show.mode  # the show's mode as its console last left it
     try:
         asyncio.run(_serve_until_stopped(cfg, pipeline, show, args.host, args.port))
@@ -128,10 +128,15 @@ def _serve(args: argparse.Namespace) -> int:
 async def _serve_until_stopped(cfg: Config, pipeline: Pipeline, show: ShowState, host: str | None,
                                port: int | None) -> None:
     from .server import fingerprint, qr_text, start
+    from .stage import Stage
 
     server = await start(cfg, pipeline, show, host, port)
+    stage = Stage.from_config(cfg, pipeline.library, pipeline.sender)  # the stage's answers reach the phones
+    await stage.start()
+    stage.announce(pipeline.mapper.instruments(), force=True)
     for kind, url in server.urls.items():
         print(f"{kind}: {url}", flush=True)
+    print(f"stage answers: {f'UDP {stage.port}' if stage.port else stage.error}", flush=True)
     print(f"map: {server.map_url}", flush=True)
     if server.certificate is not None:
         print(f"HTTPS uses the show's own certificate ({server.certificate}, SHA-256 "
@@ -148,6 +153,7 @@ async def _serve_until_stopped(cfg: Config, pipeline: Pipeline, show: ShowState,
     server.stop()
     if not await server.drain():
         print("exsampling: some uploads were still arriving; their phones send them again", flush=True)
+    stage.stop()
     if server.tunnel is not None:
         server.tunnel.close()  # the end of the show
 
@@ -224,6 +230,10 @@ def parser() -> argparse.ArgumentParser:
     train.register(sub, add_config)
     from . import console
     console.register(sub, add_config)
+    from . import archive, replay, report
+    archive.register(sub, add_config)
+    report.register(sub, add_config)
+    replay.register(sub, add_config)
     return top
 
 

@@ -88,11 +88,21 @@ class PitchConfig:
 
 @dataclass(frozen=True)
 class OscConfig:
-    """Where OSC messages go (docs/osc.md). prefix: first address part of every message."""
+    """The OSC link with the stage, both ways (docs/osc.md).
+
+    host/port: where the console's messages go. prefix: first address part of every message.
+    listen_port: UDP port the console hears the stage's answers on (0: any free port, for tests).
+    reply_host: the console's address announced to the devices; "" = its own address on the route to ``host``.
+    sample_root: the library's samples folder as the stage computer sees it (a shared folder); "" = the stage
+    runs on this computer and reads the library's own paths.
+    """
 
     host: str = "127.0.0.1"
     port: int = 7400
     prefix: str = "/exsampling"
+    listen_port: int = 7401
+    reply_host: str = ""
+    sample_root: str = ""
 
 
 @dataclass(frozen=True)
@@ -245,6 +255,9 @@ def validate(cfg: Config) -> None:
         (0 < cfg.osc.port < 65536, f"osc.port {cfg.osc.port} is not a UDP port"),
         (cfg.osc.prefix.startswith("/") and not cfg.osc.prefix.endswith("/"),
          f"osc.prefix {cfg.osc.prefix!r} must start with '/' and not end with it"),
+        (0 <= cfg.osc.listen_port < 65536, f"osc.listen_port {cfg.osc.listen_port} is not a UDP port"),
+        (cfg.osc.listen_port != cfg.osc.port, "osc.listen_port must differ from osc.port (the stage listens there)"),
+        (not any(c.isspace() for c in cfg.osc.reply_host), f"osc.reply_host {cfg.osc.reply_host!r} is not a host"),
         (0 <= cfg.server.port < 65536, f"server.port {cfg.server.port} is not a TCP port"),
         (cfg.server.max_upload_mb > 0 and cfg.server.max_recording_s > 0, "server limits must be > 0"),
         (cfg.server.rate_limit >= 1 and cfg.server.rate_limit_per_address >= 1,

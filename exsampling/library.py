@@ -2,7 +2,7 @@
 
 Layout of the folder::
 
-    library.sqlite3          recordings, samples, events, settings, memory (WAL: several processes may share it)
+    library.sqlite3          recordings, samples, stage answers, events, settings, memory (WAL: processes share it)
     recordings/<name>.<ext>  what was received, byte for byte, under a generated name
     samples/<id>.wav         each sample, mono 16-bit PCM at the model's rate
     photos/<name>.<ext>      participants' optional photos
@@ -45,6 +45,7 @@ from .records import (
     RecordingStatus,
     Sample,
     SampleStatus,
+    StageAnswer,
     utc_now,
 )
 
@@ -84,6 +85,12 @@ CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS stage (
+    sample_id INTEGER PRIMARY KEY REFERENCES samples(id),
+    sent_at REAL NOT NULL,
+    loaded INTEGER, reason TEXT NOT NULL DEFAULT '', played INTEGER NOT NULL DEFAULT 0,
+    track TEXT, answered_at REAL
+);
 CREATE TABLE IF NOT EXISTS memory (
     sample_id INTEGER PRIMARY KEY REFERENCES samples(id),
     label TEXT NOT NULL,
@@ -109,6 +116,11 @@ CREATE INDEX IF NOT EXISTS events_by_sample ON events(sample_id);
 SCHEMA_VERSION = 3
 #: Files written (and fsync'd) at once when many recordings are stored together.
 WRITERS = 8
+
+#: The tables :meth:`Library.dump` returns, each with the column it is ordered by.
+DUMPED_TABLES = {"recordings": "id", "samples": "id", "events": "id", "memory": "sample_id", "settings": "key"}
+#: Columns :meth:`Library.dump` leaves out: they name a process of this machine at this moment, not the show.
+RUNTIME_COLUMNS = {"recordings": ("worker",)}
 
 _SAMPLE_COLUMNS = (
     "recording_id", "path", "start_s", "duration_s", "label", "confidence", "top", "unsure", "label_source",
@@ -470,8 +482,9 @@ class Library:
     def _samples(self, tail: str, args: tuple) -> list[Sample]:
         with self._connect() as db:
             rows = db.execute(
-                "SELECT s.*, r.participant, r.lat, r.lon, r.accuracy_m, r.received_at "
-                f"FROM samples s JOIN recordings r ON r.id = s.recording_id {tail}",
+                f"SELECT s.*, r.participant, r.lat, r.lon, r.accuracy_m, r.received_at, {_STAGE_COLUMNS} "
+                "FROM samples s JOIN recordings r ON r.id = s.recording_id "
+                f"LEFT JOIN stage st ON st.sample_id = s.id {tail}",
                 args,
             ).fetchall()
         return [_sample(r) for r in rows]
@@ -506,6 +519,56 @@ class Library:
             s = db.execute("SELECT COUNT(*) FROM samples").fetchone()
         return {"recordings": r[0], "participants": r[1], "samples": s[0]}
 
+    # -- what the stage answered about sent samples (docs/osc.md, exsampling/stage.py) ----------------
+
+    def stage_sent(self, sample_id: int, at: float) -> None:
+        """A sample is being sent (``at``: ``time.time()``): its answers start afresh. Call before sending."""
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO stage (sample_id, sent_at) VALUES (?, ?)", (sample_id, at))
+
+    def stage_loaded(self, sample_id: int, ok: bool, reason: str, track: str, at: float,
+                     actor: str = "") -> StageAnswer | None:
+        """Record a ``loaded`` answer, and a ``loaded`` event by ``actor`` in the history; None (nothing recorded)
+        for a sample this library never sent.
+
+        One device that loaded it is enough: a later failure from another device keeps it loaded.
+        """
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE stage SET loaded = CASE WHEN loaded = 1 THEN 1 ELSE ? END,"
+                " reason = CASE WHEN loaded = 1 OR ? THEN '' ELSE ? END, track = ?, answered_at = ?"
+                " WHERE sample_id = ?",
+                (int(ok), int(ok), reason, track, at, sample_id),
+            ).rowcount
+            if changed:
+                _insert_event(db, Event(0, "loaded", event_time(), _recording_of(db, sample_id), sample_id, actor,
+                                        {"instrument": track, "ok": ok, "reason": reason}))
+        return self.stage_answers([sample_id]).get(sample_id)
+
+    def stage_played(self, sample_id: int, count: int, track: str, at: float,
+                     actor: str = "") -> StageAnswer | None:
+        """Record a ``played`` answer (the highest count wins) and, when it raises the count, a ``played`` event by
+        ``actor``; None for a sample this library never sent."""
+        with self._transaction() as db:
+            before = db.execute("SELECT played FROM stage WHERE sample_id = ?", (sample_id,)).fetchone()
+            if before is None:
+                return None
+            db.execute("UPDATE stage SET played = MAX(played, ?), track = ?, answered_at = ? WHERE sample_id = ?",
+                       (count, track, at, sample_id))
+            if count > before["played"]:  # devices answer at most once a second per track: the history stays short
+                _insert_event(db, Event(0, "played", event_time(), _recording_of(db, sample_id), sample_id, actor,
+                                        {"instrument": track, "count": count}))
+        return self.stage_answers([sample_id]).get(sample_id)
+
+    def stage_answers(self, sample_ids: list[int]) -> dict[int, StageAnswer]:
+        """The stage's answers about these samples, by id (samples never sent are absent)."""
+        if not sample_ids:
+            return {}
+        with self._connect() as db:
+            rows = db.execute(f"SELECT * FROM stage WHERE sample_id IN ({', '.join('?' * len(sample_ids))})",
+                              list(sample_ids)).fetchall()
+        return {r["sample_id"]: _stage(r) for r in rows}
+
     # -- the show's history ----------------------------------------------------------------------
 
     def add_event(self, kind: str, *, recording_id: int | None = None, sample_id: int | None = None,
@@ -527,7 +590,8 @@ class Library:
     def events(self, *, recording_id: int | None = None, sample_id: int | None = None,
                kinds: Sequence[str] | None = None, after_id: int = 0, limit: int | None = None) -> list[Event]:
         """The history, oldest first: all of it, or one recording's or sample's, of some ``kinds``, after an id."""
-        clauses, args = ["id > ?"], [after_id]
+        clauses: list[str] = ["id > ?"]
+        args: list[Any] = [after_id]
         for column, value in (("recording_id = ?", recording_id), ("sample_id = ?", sample_id)):
             if value is not None:
                 clauses.append(column)
@@ -557,6 +621,42 @@ class Library:
             at = event_time()
             for kind, data in events:
                 _insert_event(db, Event(0, kind, at, None, None, actor, dict(data)))
+
+    # -- the whole library as rows (exsampling.archive keeps a show with them) ---------------------
+
+    def dump(self) -> dict[str, list[dict[str, Any]]]:
+        """Every row of :data:`DUMPED_TABLES` as ``{column: value}`` (BLOBs as bytes), by id, from one snapshot;
+        without :data:`RUNTIME_COLUMNS`."""
+        with self._connect() as db:
+            db.execute("BEGIN")  # one read transaction: a show still running cannot tear the snapshot
+            try:
+                return {table: [{c: v for c, v in dict(r).items() if c not in RUNTIME_COLUMNS.get(table, ())}
+                                for r in db.execute(f"SELECT * FROM {table} ORDER BY {key}")]
+                        for table, key in DUMPED_TABLES.items()}
+            finally:
+                db.execute("COMMIT")
+
+    def load_dump(self, tables: dict[str, list[dict[str, Any]]]) -> None:
+        """Insert :meth:`dump`'s rows, ids included, into this library, which must be empty; one transaction.
+
+        Raises ValueError for a table or column this schema does not have, or when the library holds rows.
+        """
+        with self._transaction() as db:
+            for table in tables:
+                if table not in DUMPED_TABLES:
+                    raise ValueError(f"unknown table {table!r}; tables: {', '.join(DUMPED_TABLES)}")
+            for table in DUMPED_TABLES:
+                if db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]:
+                    raise ValueError(f"{self.root} already holds {table}: restore a show into an empty library")
+            for table in DUMPED_TABLES:  # in this order: rows only point at rows already there
+                columns = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
+                for row in tables.get(table, []):
+                    unknown = sorted(set(row) - columns)
+                    if unknown:
+                        raise ValueError(f"{table} has no column(s) {unknown}")
+                    names = list(row)  # checked against the schema above: safe to name in SQL
+                    db.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                               [row[n] for n in names])
 
     # -- re-label memory ----------------------------------------------------------------------
 
@@ -672,6 +772,19 @@ def _row_id(cursor: sqlite3.Cursor) -> int:
     return cursor.lastrowid
 
 
+#: The stage table's columns as ``_samples`` selects them beside a sample's (``stage_`` + the column).
+_STAGE_COLUMNS = ", ".join(f"st.{c} AS stage_{c}" for c in
+                           ("sample_id", "sent_at", "loaded", "reason", "played", "track", "answered_at"))
+
+
+def _stage(row: sqlite3.Row, prefix: str = "") -> StageAnswer:
+    loaded = row[f"{prefix}loaded"]
+    return StageAnswer(sample_id=row[f"{prefix}sample_id"], sent_at=row[f"{prefix}sent_at"],
+                       loaded=None if loaded is None else bool(loaded), reason=row[f"{prefix}reason"],
+                       played=row[f"{prefix}played"], track=row[f"{prefix}track"],
+                       answered_at=row[f"{prefix}answered_at"])
+
+
 def _location(row: sqlite3.Row) -> Location | None:
     if row["lat"] is None or row["lon"] is None:
         return None
@@ -695,8 +808,10 @@ def _sample_values(sample: Sample) -> dict[str, Any]:
 
 
 def _sample(row: sqlite3.Row, with_recording: bool = True) -> Sample:
-    joined = {"participant": row["participant"], "location": _location(row), "recorded_at": row["received_at"]} \
-        if with_recording else {}
+    joined: dict[str, Any] = {"participant": row["participant"], "location": _location(row),
+                              "recorded_at": row["received_at"]} if with_recording else {}
+    if "stage_sample_id" in row.keys() and row["stage_sample_id"] is not None:  # noqa: SIM118 (a Row, not a dict)
+        joined["stage"] = _stage(row, "stage_")
     return Sample(
         id=row["id"], recording_id=row["recording_id"], path=row["path"], start_s=row["start_s"],
         duration_s=row["duration_s"], label=row["label"], confidence=row["confidence"],

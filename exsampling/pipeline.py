@@ -266,6 +266,8 @@ class Pipeline:
             events.append(("accepted", {"auto": auto}))
         if self.sender is None or not sample.instrument:
             return self.library.update_sample(sample.id, status=SampleStatus.ACCEPTED, events=events, actor=actor)
+        # before the datagram leaves: a local stage answers "loaded" within a millisecond
+        self.library.stage_sent(sample.id, time.time())
         sent = self.sender.sample(sample)
         if sent:
             events.append(("sent", {"instrument": sample.instrument}))
@@ -294,9 +296,8 @@ class Pipeline:
         """Keep a sample off the stage; if it was already sent, tell the device to withdraw it."""
         sample = self.library.sample(sample_id)
         events: list[tuple[str, dict]] = []
-        if sample.status == SampleStatus.SENT and self.sender is not None:
-            if self.sender.withdraw(sample):
-                events.append(("withdrawn", {"instrument": sample.instrument}))
+        if sample.status == SampleStatus.SENT and self.sender is not None and self.sender.withdraw(sample):
+            events.append(("withdrawn", {"instrument": sample.instrument}))
         events.append(("rejected", {}))
         sample = self.library.update_sample(sample_id, status=SampleStatus.REJECTED, events=events,
                                             actor=self.actor if actor is None else actor)

@@ -41,6 +41,16 @@ class LabelSource(StrEnum):
     MEMORY = "memory"
 
 
+class StageState(StrEnum):
+    """What the stage answered about a sent sample (docs/osc.md): ``sent`` (no answer yet) → ``loaded`` →
+    ``played``, or ``not_loaded``."""
+
+    SENT = "sent"
+    LOADED = "loaded"
+    PLAYED = "played"
+    NOT_LOADED = "not_loaded"
+
+
 def utc_now() -> str:
     """Now, as the records write times: ISO 8601 UTC with a ``Z``, second precision."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -53,6 +63,40 @@ class Location:
     lat: float
     lon: float
     accuracy_m: float | None = None
+
+
+@dataclass(frozen=True)
+class StageAnswer:
+    """What the stage answered about a sample the console sent (docs/osc.md, "Stage → console").
+
+    sent_at: ``time.time()`` of the latest send (a send starts the answers afresh).
+    loaded: None until a device answers ``PREFIX/loaded``; then whether one loaded it (one ``ok`` is enough).
+    reason: why it was not loaded, as the device said ("" when loaded or not answered).
+    played: note-ons that sounded it since it was loaded (the highest count a device reported; 0 = none yet).
+    track: the instrument of the track that answered last; answered_at: ``time.time()`` of that answer.
+    """
+
+    sample_id: int
+    sent_at: float
+    loaded: bool | None = None
+    reason: str = ""
+    played: int = 0
+    track: str | None = None
+    answered_at: float | None = None
+
+    @property
+    def state(self) -> StageState:
+        """What the answers so far amount to: a refusal wins, then a note, then a load."""
+        if self.loaded is False:
+            return StageState.NOT_LOADED
+        if self.played > 0:
+            return StageState.PLAYED
+        return StageState.LOADED if self.loaded else StageState.SENT
+
+    def as_json(self) -> dict[str, Any]:
+        """What a participant's page may know (docs/http.md): the state and the played count, not the reason
+        (it names the performer's paths)."""
+        return {"state": str(self.state), "played": self.played}
 
 
 @dataclass
@@ -80,6 +124,7 @@ class Sample:
     class; ``label_source`` says who chose it, and ``recalled_from`` is the id of the re-labelled sample whose
     label the re-label memory gave it (None unless ``label_source`` is ``memory``).
     pitch_hz/midi_note: dominant pitch, or None when unpitched. melodic: how the instrument plays it.
+    stage: what the stage answered since the latest send (None: never sent).
     """
 
     id: int
@@ -104,6 +149,7 @@ class Sample:
     status: SampleStatus = SampleStatus.NEW
     relabel: str | None = None
     sent_at: str | None = None
+    stage: StageAnswer | None = None
 
 
 #: What the library's history records (docs/shows.md gives each kind's ``data``). Recording events: received,
@@ -143,4 +189,6 @@ def outcome_json(sample: Sample) -> dict[str, Any]:
         "confidence": round(sample.confidence, 4), "unsure": sample.unsure, "instrument": sample.instrument,
         "melodic": sample.melodic, "pitch_hz": round(sample.pitch_hz, 2) if sample.pitch_hz is not None else None,
         "midi_note": sample.midi_note, "status": str(sample.status),
+        "stage": sample.stage.as_json() if sample.stage is not None else None,
     }
+

@@ -21,7 +21,7 @@ from matplotlib.patches import Rectangle
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE.parent / "docs" / "images" / "maxpatch-device.png"
 DEVICE_HEIGHT = 169.0   # px: the height of Live's device strip
-FILL = {"jweb": "#cfd8c8", "live.menu": "#f2c14e", "live.numbox": "#f2c14e", "button": "#f2c14e",
+FILL = {"jweb": "#cfd8c8", "umenu": "#f2c14e", "textedit": "#ffffff", "live.numbox": "#f2c14e", "button": "#f2c14e",
         "message": "#dddddd", "comment": "none", "newobj": "#f4f4f4"}
 
 
@@ -30,14 +30,23 @@ def boxes(path: Path) -> list[dict]:
 
 
 def label(box: dict) -> str:
+    """What a box shows, with ``$`` escaped (matplotlib would typeset ``$1 $2`` as mathematics)."""
+    return _label(box).replace("$", r"\$")
+
+
+def _label(box: dict) -> str:
     if box["maxclass"] == "jweb":
         return "jweb: map of where the sample\nwas recorded (/map?sample=<id>)"
-    if box["maxclass"] == "live.menu":
-        return box["saved_attribute_attributes"]["valueof"]["parameter_enum"][0] + " ▾"
+    if box["maxclass"] == "umenu":
+        return "Lead ▾"
+    if box["maxclass"] == "textedit":
+        return "or type a name"
     if box["maxclass"] == "live.numbox":
         return str(int(box["saved_attribute_attributes"]["valueof"]["parameter_initial"][0]))
     if box["maxclass"] == "message" and not box.get("text"):
         return {"label": "Flute", "who": "Aiko"}.get(box["id"], "")
+    if box["id"] == "following":
+        return "following Lead"
     return box.get("text", "")
 
 

@@ -12,8 +12,8 @@
 		"rect": [
 			100.0,
 			100.0,
-			700.0,
-			360.0
+			1300.0,
+			640.0
 		],
 		"openinpresentation": 1,
 		"default_fontsize": 12.0,
@@ -32,7 +32,7 @@
 		"enablehscroll": 1,
 		"enablevscroll": 1,
 		"devicewidth": 170.0,
-		"description": "ExSampling hub: receives the console's OSC and forwards it to the ExSampling track devices.",
+		"description": "ExSampling hub: receives the console's OSC, forwards it to the ExSampling track devices, and sends their answers back.",
 		"digest": "",
 		"tags": "",
 		"style": "",
@@ -46,10 +46,10 @@
 					"patching_rect": [
 						30.0,
 						10.0,
-						520.0,
+						700.0,
 						36.0
 					],
-					"text": "ExSampling hub: owns the OSC port and forwards every message to the track devices (send exsampling.osc). One per Live set.",
+					"text": "ExSampling hub: owns the OSC port, forwards every message to the track devices (send exsampling.osc), says hello every 3 s and sends the tracks' answers to the console (docs/osc.md). One per Live set.",
 					"linecount": 2
 				}
 			},
@@ -346,6 +346,351 @@
 					"text": "Max lets only one udpreceive bind a port: the hub binds it once and every track device listens on the send/receive bus instead.",
 					"linecount": 2
 				}
+			},
+			{
+				"box": {
+					"id": "udpsend",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						700.0,
+						470.0,
+						140.0,
+						22.0
+					],
+					"text": "udpsend 127.0.0.1 7401"
+				}
+			},
+			{
+				"box": {
+					"id": "reply-route",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						700.0,
+						215.0,
+						160.0,
+						22.0
+					],
+					"text": "route /exsampling/reply"
+				}
+			},
+			{
+				"box": {
+					"id": "reply-unpack",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						"int"
+					],
+					"patching_rect": [
+						700.0,
+						250.0,
+						70.0,
+						22.0
+					],
+					"text": "unpack s 0"
+				}
+			},
+			{
+				"box": {
+					"id": "reply-host",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						700.0,
+						285.0,
+						90.0,
+						22.0
+					],
+					"text": "prepend host"
+				}
+			},
+			{
+				"box": {
+					"id": "reply-port",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						800.0,
+						285.0,
+						90.0,
+						22.0
+					],
+					"text": "prepend port"
+				}
+			},
+			{
+				"box": {
+					"id": "reply-show",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						900.0,
+						250.0,
+						190.0,
+						22.0
+					],
+					"text": "sprintf set answers to %s:%ld"
+				}
+			},
+			{
+				"box": {
+					"id": "reply-label",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						900.0,
+						285.0,
+						170.0,
+						22.0
+					],
+					"text": "answers to 127.0.0.1:7401",
+					"presentation": 1,
+					"presentation_rect": [
+						8.0,
+						84.0,
+						155.0,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "answers",
+					"maxclass": "newobj",
+					"numinlets": 0,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						860.0,
+						430.0,
+						150.0,
+						22.0
+					],
+					"text": "receive exsampling.answer"
+				}
+			},
+			{
+				"box": {
+					"id": "hello-on",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						30.0,
+						330.0,
+						30.0,
+						22.0
+					],
+					"text": "1"
+				}
+			},
+			{
+				"box": {
+					"id": "metro",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						30.0,
+						365.0,
+						80.0,
+						22.0
+					],
+					"text": "metro 3000"
+				}
+			},
+			{
+				"box": {
+					"id": "hello-t",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 4,
+					"outlettype": [
+						"bang",
+						"bang",
+						"bang",
+						"bang"
+					],
+					"patching_rect": [
+						30.0,
+						400.0,
+						80.0,
+						22.0
+					],
+					"text": "t b b b b"
+				}
+			},
+			{
+				"box": {
+					"id": "hello-clear",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						230.0,
+						435.0,
+						60.0,
+						22.0
+					],
+					"text": "zlclear"
+				}
+			},
+			{
+				"box": {
+					"id": "hello-head",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						160.0,
+						435.0,
+						70.0,
+						22.0
+					],
+					"text": "max-hub 2"
+				}
+			},
+			{
+				"box": {
+					"id": "rollcall",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						90.0,
+						470.0,
+						160.0,
+						22.0
+					],
+					"text": "send exsampling.rollcall"
+				}
+			},
+			{
+				"box": {
+					"id": "tracks",
+					"maxclass": "newobj",
+					"numinlets": 0,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						260.0,
+						400.0,
+						140.0,
+						22.0
+					],
+					"text": "receive exsampling.tracks"
+				}
+			},
+			{
+				"box": {
+					"id": "names",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						30.0,
+						505.0,
+						90.0,
+						22.0
+					],
+					"text": "zl.group 256"
+				}
+			},
+			{
+				"box": {
+					"id": "hello",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						30.0,
+						540.0,
+						190.0,
+						22.0
+					],
+					"text": "prepend /exsampling/hello"
+				}
+			},
+			{
+				"box": {
+					"id": "c-reply",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1100.0,
+						210.0,
+						180.0,
+						80.0
+					],
+					"text": "PREFIX/reply from the console: where the answers go (127.0.0.1:7401 until it says)",
+					"linecount": 4
+				}
+			},
+			{
+				"box": {
+					"id": "c-hello",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						260.0,
+						505.0,
+						300.0,
+						52.0
+					],
+					"text": "hello every 3 s: max-hub, contract revision 2, then the instrument of every track device (each answers the roll call on exsampling.tracks)",
+					"linecount": 3
+				}
 			}
 		],
 		"lines": [
@@ -442,6 +787,258 @@
 					"destination": [
 						"plugout",
 						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"udpreceive",
+						0
+					],
+					"destination": [
+						"reply-route",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"reply-route",
+						0
+					],
+					"destination": [
+						"reply-unpack",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"reply-unpack",
+						1
+					],
+					"destination": [
+						"reply-port",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"reply-unpack",
+						0
+					],
+					"destination": [
+						"reply-host",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"reply-host",
+						0
+					],
+					"destination": [
+						"udpsend",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"reply-port",
+						0
+					],
+					"destination": [
+						"udpsend",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"reply-route",
+						0
+					],
+					"destination": [
+						"reply-show",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"reply-show",
+						0
+					],
+					"destination": [
+						"reply-label",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"answers",
+						0
+					],
+					"destination": [
+						"udpsend",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"thisdevice",
+						0
+					],
+					"destination": [
+						"hello-on",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"hello-on",
+						0
+					],
+					"destination": [
+						"metro",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"metro",
+						0
+					],
+					"destination": [
+						"hello-t",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"hello-t",
+						3
+					],
+					"destination": [
+						"hello-clear",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"hello-clear",
+						0
+					],
+					"destination": [
+						"names",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"hello-t",
+						2
+					],
+					"destination": [
+						"hello-head",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"hello-head",
+						0
+					],
+					"destination": [
+						"names",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"hello-t",
+						1
+					],
+					"destination": [
+						"rollcall",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"tracks",
+						0
+					],
+					"destination": [
+						"names",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"hello-t",
+						0
+					],
+					"destination": [
+						"names",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"names",
+						0
+					],
+					"destination": [
+						"hello",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"hello",
+						0
+					],
+					"destination": [
+						"udpsend",
+						0
 					]
 				}
 			}

@@ -12,8 +12,8 @@
 		"rect": [
 			60.0,
 			60.0,
-			1800.0,
-			920.0
+			2300.0,
+			1250.0
 		],
 		"openinpresentation": 1,
 		"default_fontsize": 12.0,
@@ -46,10 +46,10 @@
 					"patching_rect": [
 						30.0,
 						10.0,
-						700.0,
+						900.0,
 						36.0
 					],
-					"text": "ExSampling track: one per MIDI track. The menu chooses the instrument it follows; the hub device forwards the console's OSC on 'exsampling.osc'.",
+					"text": "ExSampling track: one per MIDI track. It follows the instrument chosen in its menu (the names the console announces) or typed in its box, kept with the Live set; the hub forwards the console's OSC on 'exsampling.osc' and sends the track's answers (loaded, played) back.",
 					"linecount": 2
 				}
 			},
@@ -75,62 +75,16 @@
 			},
 			{
 				"box": {
-					"id": "instrument",
-					"maxclass": "live.menu",
-					"numinlets": 1,
-					"numoutlets": 3,
-					"outlettype": [
-						"",
-						"",
-						"float"
-					],
-					"patching_rect": [
-						30.0,
-						95.0,
-						100.0,
-						15.0
-					],
-					"parameter_enable": 1,
-					"presentation": 1,
-					"presentation_rect": [
-						8.0,
-						26.0,
-						110.0,
-						15.0
-					],
-					"varname": "Instrument",
-					"saved_attribute_attributes": {
-						"valueof": {
-							"parameter_enum": [
-								"Bass",
-								"BD",
-								"Chorus",
-								"HH",
-								"Piano",
-								"Snare",
-								"T",
-								"TT",
-								"Wind"
-							],
-							"parameter_longname": "Instrument",
-							"parameter_shortname": "Instrument",
-							"parameter_type": 2,
-							"parameter_mmax": 8,
-							"parameter_initial_enable": 1,
-							"parameter_initial": [
-								0.0
-							]
-						}
-					}
-				}
-			},
-			{
-				"box": {
 					"id": "instrument-t",
 					"maxclass": "newobj",
 					"numinlets": 1,
-					"numoutlets": 3,
+					"numoutlets": 8,
 					"outlettype": [
+						"",
+						"",
+						"",
+						"",
+						"",
 						"",
 						"",
 						""
@@ -138,10 +92,10 @@
 					"patching_rect": [
 						30.0,
 						130.0,
-						65.0,
+						150.0,
 						22.0
 					],
-					"text": "t s s s"
+					"text": "t s s s s s s s s"
 				}
 			},
 			{
@@ -249,7 +203,7 @@
 						300.0,
 						36.0
 					],
-					"text": "the address carries the instrument: the menu rewrites route's three addresses (its right inlets)",
+					"text": "the address carries the instrument: the chosen name rewrites route's three addresses (its right inlets)",
 					"linecount": 2
 				}
 			},
@@ -427,18 +381,20 @@
 					"id": "loaded-t",
 					"maxclass": "newobj",
 					"numinlets": 1,
-					"numoutlets": 2,
+					"numoutlets": 4,
 					"outlettype": [
+						"bang",
+						"bang",
 						"bang",
 						"bang"
 					],
 					"patching_rect": [
 						60.0,
 						515.0,
-						51.0,
+						80.0,
 						22.0
 					],
-					"text": "t b b"
+					"text": "t b b b b"
 				}
 			},
 			{
@@ -1081,33 +1037,998 @@
 					],
 					"text": "plugout~"
 				}
+			},
+			{
+				"box": {
+					"id": "instrument",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 3,
+					"outlettype": [
+						"",
+						"",
+						""
+					],
+					"patching_rect": [
+						30.0,
+						95.0,
+						120.0,
+						22.0
+					],
+					"text": "pattr instrument",
+					"parameter_enable": 1,
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "Instrument",
+							"parameter_shortname": "Instrument",
+							"parameter_type": 3,
+							"parameter_invisible": 1,
+							"parameter_initial_enable": 1,
+							"parameter_initial": [
+								"Bass"
+							]
+						}
+					},
+					"varname": "instrument"
+				}
+			},
+			{
+				"box": {
+					"id": "c-instrument",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						160.0,
+						90.0,
+						420.0,
+						36.0
+					],
+					"text": "pattr (a Live 'blob' parameter): the instrument followed, any name, saved with the Live set; its initial value is Bass",
+					"linecount": 2
+				}
+			},
+			{
+				"box": {
+					"id": "route-names",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						220.0,
+						205.0,
+						190.0,
+						22.0
+					],
+					"text": "route /exsampling/instruments"
+				}
+			},
+			{
+				"box": {
+					"id": "names-change",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						1850.0,
+						95.0,
+						70.0,
+						22.0
+					],
+					"text": "zl.change"
+				}
+			},
+			{
+				"box": {
+					"id": "names-t",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 3,
+					"outlettype": [
+						"bang",
+						"",
+						"bang"
+					],
+					"patching_rect": [
+						1850.0,
+						130.0,
+						60.0,
+						22.0
+					],
+					"text": "t b l b"
+				}
+			},
+			{
+				"box": {
+					"id": "menu-reset",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						2000.0,
+						165.0,
+						150.0,
+						22.0
+					],
+					"text": "clear, append (choose)"
+				}
+			},
+			{
+				"box": {
+					"id": "names-iter",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						1920.0,
+						165.0,
+						70.0,
+						22.0
+					],
+					"text": "zl.iter 1"
+				}
+			},
+			{
+				"box": {
+					"id": "names-append",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1920.0,
+						200.0,
+						100.0,
+						22.0
+					],
+					"text": "prepend append"
+				}
+			},
+			{
+				"box": {
+					"id": "menu-top",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1850.0,
+						235.0,
+						50.0,
+						22.0
+					],
+					"text": "set 0"
+				}
+			},
+			{
+				"box": {
+					"id": "menu",
+					"maxclass": "umenu",
+					"numinlets": 1,
+					"numoutlets": 3,
+					"outlettype": [
+						"int",
+						"",
+						""
+					],
+					"patching_rect": [
+						1850.0,
+						270.0,
+						100.0,
+						22.0
+					],
+					"parameter_enable": 0,
+					"presentation": 1,
+					"presentation_rect": [
+						8.0,
+						24.0,
+						86.0,
+						22.0
+					],
+					"items": [
+						"(choose)"
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "menu-reg",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						1970.0,
+						345.0,
+						60.0,
+						22.0
+					],
+					"text": "zl.reg"
+				}
+			},
+			{
+				"box": {
+					"id": "menu-sel",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"bang",
+						""
+					],
+					"patching_rect": [
+						1850.0,
+						310.0,
+						50.0,
+						22.0
+					],
+					"text": "sel 0"
+				}
+			},
+			{
+				"box": {
+					"id": "menu-bang",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						1890.0,
+						345.0,
+						30.0,
+						22.0
+					],
+					"text": "t b"
+				}
+			},
+			{
+				"box": {
+					"id": "typed",
+					"maxclass": "textedit",
+					"numinlets": 1,
+					"numoutlets": 4,
+					"outlettype": [
+						"",
+						"int",
+						"",
+						""
+					],
+					"patching_rect": [
+						2050.0,
+						270.0,
+						120.0,
+						22.0
+					],
+					"presentation": 1,
+					"presentation_rect": [
+						98.0,
+						24.0,
+						86.0,
+						22.0
+					],
+					"keymode": 1,
+					"lines": 1,
+					"wordwrap": 0
+				}
+			},
+			{
+				"box": {
+					"id": "typed-route",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						2050.0,
+						310.0,
+						80.0,
+						22.0
+					],
+					"text": "route text"
+				}
+			},
+			{
+				"box": {
+					"id": "following-set",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						600.0,
+						95.0,
+						150.0,
+						22.0
+					],
+					"text": "prepend set following"
+				}
+			},
+			{
+				"box": {
+					"id": "following",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						760.0,
+						95.0,
+						170.0,
+						22.0
+					],
+					"text": "following Bass",
+					"presentation": 1,
+					"presentation_rect": [
+						8.0,
+						128.0,
+						175.0,
+						22.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "c-names",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1850.0,
+						20.0,
+						330.0,
+						52.0
+					],
+					"text": "PREFIX/instruments: the menu offers the names the console announces (rebuilt only when they change); a name can also be typed (Return). Either becomes the instrument followed.",
+					"linecount": 3
+				}
+			},
+			{
+				"box": {
+					"id": "rollcall",
+					"maxclass": "newobj",
+					"numinlets": 0,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1850.0,
+						420.0,
+						170.0,
+						22.0
+					],
+					"text": "receive exsampling.rollcall"
+				}
+			},
+			{
+				"box": {
+					"id": "roll-reg",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						1850.0,
+						455.0,
+						60.0,
+						22.0
+					],
+					"text": "zl.reg"
+				}
+			},
+			{
+				"box": {
+					"id": "roll-send",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1850.0,
+						490.0,
+						160.0,
+						22.0
+					],
+					"text": "send exsampling.tracks"
+				}
+			},
+			{
+				"box": {
+					"id": "sample-t",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 3,
+					"outlettype": [
+						"",
+						"bang",
+						""
+					],
+					"patching_rect": [
+						30.0,
+						264.0,
+						60.0,
+						22.0
+					],
+					"text": "t l b l"
+				}
+			},
+			{
+				"box": {
+					"id": "id-slice",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						30.0,
+						940.0,
+						70.0,
+						22.0
+					],
+					"text": "zl.slice 1"
+				}
+			},
+			{
+				"box": {
+					"id": "ids-t",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 3,
+					"outlettype": [
+						"int",
+						"int",
+						"int"
+					],
+					"patching_rect": [
+						30.0,
+						975.0,
+						60.0,
+						22.0
+					],
+					"text": "t i i i"
+				}
+			},
+			{
+				"box": {
+					"id": "reset-t",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 3,
+					"outlettype": [
+						"bang",
+						"bang",
+						"bang"
+					],
+					"patching_rect": [
+						300.0,
+						940.0,
+						60.0,
+						22.0
+					],
+					"text": "t b b b"
+				}
+			},
+			{
+				"box": {
+					"id": "timeout",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						"bang"
+					],
+					"patching_rect": [
+						760.0,
+						940.0,
+						80.0,
+						22.0
+					],
+					"text": "delay 1000"
+				}
+			},
+			{
+				"box": {
+					"id": "gate-close",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						300.0,
+						975.0,
+						30.0,
+						22.0
+					],
+					"text": "0"
+				}
+			},
+			{
+				"box": {
+					"id": "count-zero",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						340.0,
+						975.0,
+						30.0,
+						22.0
+					],
+					"text": "0"
+				}
+			},
+			{
+				"box": {
+					"id": "reason-fmt",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						500.0,
+						940.0,
+						210.0,
+						22.0
+					],
+					"text": "sprintf symout could not read %s"
+				}
+			},
+			{
+				"box": {
+					"id": "timeout-stop",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						240.0,
+						515.0,
+						40.0,
+						22.0
+					],
+					"text": "stop"
+				}
+			},
+			{
+				"box": {
+					"id": "gate-open",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						290.0,
+						515.0,
+						30.0,
+						22.0
+					],
+					"text": "1"
+				}
+			},
+			{
+				"box": {
+					"id": "id-ok",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"patching_rect": [
+						30.0,
+						1010.0,
+						40.0,
+						22.0
+					],
+					"text": "i"
+				}
+			},
+			{
+				"box": {
+					"id": "pack-loaded",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						30.0,
+						1045.0,
+						70.0,
+						22.0
+					],
+					"text": "pack 0 s"
+				}
+			},
+			{
+				"box": {
+					"id": "msg-loaded",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						30.0,
+						1080.0,
+						230.0,
+						22.0
+					],
+					"text": "/exsampling/loaded $1 $2 1 loaded"
+				}
+			},
+			{
+				"box": {
+					"id": "id-failed",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"patching_rect": [
+						300.0,
+						1010.0,
+						40.0,
+						22.0
+					],
+					"text": "i"
+				}
+			},
+			{
+				"box": {
+					"id": "pack-failed",
+					"maxclass": "newobj",
+					"numinlets": 3,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						300.0,
+						1045.0,
+						80.0,
+						22.0
+					],
+					"text": "pack 0 s s"
+				}
+			},
+			{
+				"box": {
+					"id": "msg-failed",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						300.0,
+						1080.0,
+						220.0,
+						22.0
+					],
+					"text": "/exsampling/loaded $1 $2 0 $3"
+				}
+			},
+			{
+				"box": {
+					"id": "answer-send",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						30.0,
+						1130.0,
+						160.0,
+						22.0
+					],
+					"text": "send exsampling.answer"
+				}
+			},
+			{
+				"box": {
+					"id": "c-loaded",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						560.0,
+						1010.0,
+						360.0,
+						52.0
+					],
+					"text": "PREFIX/loaded (docs/osc.md): 1 when buffer~ has read the file; 0 with the path when it has not finished within 1 s (missing or unreadable file). The answers go to the hub on exsampling.answer.",
+					"linecount": 3
+				}
+			},
+			{
+				"box": {
+					"id": "note-t",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"patching_rect": [
+						1250.0,
+						400.0,
+						40.0,
+						22.0
+					],
+					"text": "t l l"
+				}
+			},
+			{
+				"box": {
+					"id": "vel",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"int",
+						"int"
+					],
+					"patching_rect": [
+						1320.0,
+						580.0,
+						70.0,
+						22.0
+					],
+					"text": "unpack 0 0"
+				}
+			},
+			{
+				"box": {
+					"id": "vel-on",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"patching_rect": [
+						1360.0,
+						615.0,
+						40.0,
+						22.0
+					],
+					"text": "> 0"
+				}
+			},
+			{
+				"box": {
+					"id": "vel-sel",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"bang",
+						""
+					],
+					"patching_rect": [
+						1360.0,
+						650.0,
+						50.0,
+						22.0
+					],
+					"text": "sel 1"
+				}
+			},
+			{
+				"box": {
+					"id": "gate",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1320.0,
+						685.0,
+						50.0,
+						22.0
+					],
+					"text": "gate"
+				}
+			},
+			{
+				"box": {
+					"id": "count",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"patching_rect": [
+						1320.0,
+						720.0,
+						40.0,
+						22.0
+					],
+					"text": "i"
+				}
+			},
+			{
+				"box": {
+					"id": "count-inc",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"patching_rect": [
+						1380.0,
+						720.0,
+						40.0,
+						22.0
+					],
+					"text": "+ 1"
+				}
+			},
+			{
+				"box": {
+					"id": "count-t",
+					"maxclass": "newobj",
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"bang",
+						"int"
+					],
+					"patching_rect": [
+						1380.0,
+						755.0,
+						50.0,
+						22.0
+					],
+					"text": "t b i"
+				}
+			},
+			{
+				"box": {
+					"id": "id-played",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						"int"
+					],
+					"patching_rect": [
+						1320.0,
+						790.0,
+						40.0,
+						22.0
+					],
+					"text": "i"
+				}
+			},
+			{
+				"box": {
+					"id": "pack-played",
+					"maxclass": "newobj",
+					"numinlets": 3,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1320.0,
+						825.0,
+						90.0,
+						22.0
+					],
+					"text": "pack 0 0 s"
+				}
+			},
+			{
+				"box": {
+					"id": "limit",
+					"maxclass": "newobj",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1320.0,
+						860.0,
+						100.0,
+						22.0
+					],
+					"text": "speedlim 1000"
+				}
+			},
+			{
+				"box": {
+					"id": "msg-played",
+					"maxclass": "message",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"patching_rect": [
+						1320.0,
+						895.0,
+						200.0,
+						22.0
+					],
+					"text": "/exsampling/played $1 $2 $3"
+				}
+			},
+			{
+				"box": {
+					"id": "c-played",
+					"maxclass": "comment",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"patching_rect": [
+						1500.0,
+						720.0,
+						330.0,
+						52.0
+					],
+					"text": "PREFIX/played: the count of note-ons that sounded this sample; speedlim lets the first through and then at most one a second, the latest count of a burst at the end of the second.",
+					"linecount": 3
+				}
 			}
 		],
 		"lines": [
-			{
-				"patchline": {
-					"source": [
-						"thisdevice",
-						0
-					],
-					"destination": [
-						"instrument",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"instrument",
-						1
-					],
-					"destination": [
-						"instrument-t",
-						0
-					]
-				}
-			},
 			{
 				"patchline": {
 					"source": [
@@ -1177,30 +2098,6 @@
 					"destination": [
 						"route",
 						3
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"bus",
-						0
-					],
-					"destination": [
-						"route",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"route",
-						0
-					],
-					"destination": [
-						"sample",
-						0
 					]
 				}
 			},
@@ -1507,35 +2404,11 @@
 			{
 				"patchline": {
 					"source": [
-						"withdraw-t",
-						2
-					],
-					"destination": [
-						"clear",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
 						"clear",
 						0
 					],
 					"destination": [
 						"buffer",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"withdraw-t",
-						1
-					],
-					"destination": [
-						"no-id",
 						0
 					]
 				}
@@ -1603,35 +2476,11 @@
 			{
 				"patchline": {
 					"source": [
-						"note-pack",
-						0
-					],
-					"destination": [
-						"midinote",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
 						"midiin",
 						0
 					],
 					"destination": [
 						"midiparse",
-						0
-					]
-				}
-			},
-			{
-				"patchline": {
-					"source": [
-						"midiparse",
-						0
-					],
-					"destination": [
-						"midinote",
 						0
 					]
 				}
@@ -1669,6 +2518,954 @@
 					"destination": [
 						"plugout",
 						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"thisdevice",
+						0
+					],
+					"destination": [
+						"instrument",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"instrument",
+						0
+					],
+					"destination": [
+						"instrument-t",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"bus",
+						0
+					],
+					"destination": [
+						"route-names",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"route-names",
+						1
+					],
+					"destination": [
+						"route",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"route-names",
+						0
+					],
+					"destination": [
+						"names-change",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"names-change",
+						0
+					],
+					"destination": [
+						"names-t",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"names-t",
+						2
+					],
+					"destination": [
+						"menu-reset",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"menu-reset",
+						0
+					],
+					"destination": [
+						"menu",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"names-t",
+						1
+					],
+					"destination": [
+						"names-iter",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"names-iter",
+						0
+					],
+					"destination": [
+						"names-append",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"names-append",
+						0
+					],
+					"destination": [
+						"menu",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"names-t",
+						0
+					],
+					"destination": [
+						"menu-top",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"menu-top",
+						0
+					],
+					"destination": [
+						"menu",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"menu",
+						1
+					],
+					"destination": [
+						"menu-reg",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"menu",
+						0
+					],
+					"destination": [
+						"menu-sel",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"menu-sel",
+						1
+					],
+					"destination": [
+						"menu-bang",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"menu-bang",
+						0
+					],
+					"destination": [
+						"menu-reg",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"menu-reg",
+						0
+					],
+					"destination": [
+						"instrument",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"typed",
+						0
+					],
+					"destination": [
+						"typed-route",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"typed-route",
+						0
+					],
+					"destination": [
+						"instrument",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"typed-route",
+						1
+					],
+					"destination": [
+						"instrument",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"instrument-t",
+						7
+					],
+					"destination": [
+						"following-set",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"following-set",
+						0
+					],
+					"destination": [
+						"following",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"rollcall",
+						0
+					],
+					"destination": [
+						"roll-reg",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"instrument-t",
+						3
+					],
+					"destination": [
+						"roll-reg",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"roll-reg",
+						0
+					],
+					"destination": [
+						"roll-send",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"route",
+						0
+					],
+					"destination": [
+						"sample-t",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"sample-t",
+						0
+					],
+					"destination": [
+						"sample",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"sample-t",
+						2
+					],
+					"destination": [
+						"id-slice",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"id-slice",
+						0
+					],
+					"destination": [
+						"ids-t",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"sample-t",
+						1
+					],
+					"destination": [
+						"reset-t",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"reset-t",
+						2
+					],
+					"destination": [
+						"timeout",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"reset-t",
+						1
+					],
+					"destination": [
+						"gate-close",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"reset-t",
+						0
+					],
+					"destination": [
+						"count-zero",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"sample",
+						1
+					],
+					"destination": [
+						"reason-fmt",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"loaded-t",
+						3
+					],
+					"destination": [
+						"timeout-stop",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"timeout-stop",
+						0
+					],
+					"destination": [
+						"timeout",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"loaded-t",
+						2
+					],
+					"destination": [
+						"gate-open",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"loaded-t",
+						0
+					],
+					"destination": [
+						"id-ok",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"ids-t",
+						2
+					],
+					"destination": [
+						"id-ok",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"id-ok",
+						0
+					],
+					"destination": [
+						"pack-loaded",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"instrument-t",
+						4
+					],
+					"destination": [
+						"pack-loaded",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"pack-loaded",
+						0
+					],
+					"destination": [
+						"msg-loaded",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"msg-loaded",
+						0
+					],
+					"destination": [
+						"answer-send",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"timeout",
+						0
+					],
+					"destination": [
+						"id-failed",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"ids-t",
+						1
+					],
+					"destination": [
+						"id-failed",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"id-failed",
+						0
+					],
+					"destination": [
+						"pack-failed",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"instrument-t",
+						5
+					],
+					"destination": [
+						"pack-failed",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"reason-fmt",
+						0
+					],
+					"destination": [
+						"pack-failed",
+						2
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"pack-failed",
+						0
+					],
+					"destination": [
+						"msg-failed",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"msg-failed",
+						0
+					],
+					"destination": [
+						"answer-send",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"withdraw-t",
+						2
+					],
+					"destination": [
+						"no-id",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"withdraw-t",
+						1
+					],
+					"destination": [
+						"clear",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"no-id",
+						0
+					],
+					"destination": [
+						"id-ok",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"no-id",
+						0
+					],
+					"destination": [
+						"id-failed",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"no-id",
+						0
+					],
+					"destination": [
+						"id-played",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"withdraw-t",
+						0
+					],
+					"destination": [
+						"gate-close",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"note-pack",
+						0
+					],
+					"destination": [
+						"note-t",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"midiparse",
+						0
+					],
+					"destination": [
+						"note-t",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"note-t",
+						0
+					],
+					"destination": [
+						"midinote",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"note-t",
+						1
+					],
+					"destination": [
+						"vel",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"vel",
+						1
+					],
+					"destination": [
+						"vel-on",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"vel-on",
+						0
+					],
+					"destination": [
+						"vel-sel",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"vel-sel",
+						0
+					],
+					"destination": [
+						"gate",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"gate-close",
+						0
+					],
+					"destination": [
+						"gate",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"gate-open",
+						0
+					],
+					"destination": [
+						"gate",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"gate",
+						0
+					],
+					"destination": [
+						"count",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"count",
+						0
+					],
+					"destination": [
+						"count-inc",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"count-inc",
+						0
+					],
+					"destination": [
+						"count",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"count-inc",
+						0
+					],
+					"destination": [
+						"count-t",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"count-t",
+						1
+					],
+					"destination": [
+						"pack-played",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"count-t",
+						0
+					],
+					"destination": [
+						"id-played",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"ids-t",
+						0
+					],
+					"destination": [
+						"id-played",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"id-played",
+						0
+					],
+					"destination": [
+						"pack-played",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"instrument-t",
+						6
+					],
+					"destination": [
+						"pack-played",
+						2
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"count-zero",
+						0
+					],
+					"destination": [
+						"count",
+						1
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"pack-played",
+						0
+					],
+					"destination": [
+						"limit",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"limit",
+						0
+					],
+					"destination": [
+						"msg-played",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"msg-played",
+						0
+					],
+					"destination": [
+						"answer-send",
+						0
 					]
 				}
 			}

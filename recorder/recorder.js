@@ -6,6 +6,8 @@
 const $ = (id) => document.getElementById(id);
 const TOKEN = new URLSearchParams(location.search).get("token") || "";
 const SHOW_POLL_MS = 4000;
+const STAGE_POLL_MS = 4000; // while a sent sound waits for the stage to load or play it
+const STAGE_FOLLOW_MS = 10 * 60 * 1000; // then stop asking: the page says what it knows
 const MIN_RECORDING_S = 0.5;
 const PHOTO_MAX_PX = 1600; // longest side of a photo after shrinking: ample for a screen, light on 3G
 const DEVICE_KEY = "exsampling.device";
@@ -433,20 +435,28 @@ function onAnswer(status, body) {
 
 // -- what became of it -----------------------------------------------------------------------------
 
-async function followRecording(id) {
+/** Whether the stage may still say something about ``s``: sent, and neither played nor refused yet. */
+function awaitingStage(s) {
+  return s.status === "sent" && s.stage && ["sent", "loaded"].includes(s.stage.state);
+}
+
+async function followRecording(id, since = Date.now()) {
   let response, body;
   try {
     response = await fetch(api(`api/recordings/${id}`), { cache: "no-store" });
     body = await response.json();
   } catch (e) {
-    return setTimeout(followRecording, 3000, id); // offline for a moment: keep following
+    return setTimeout(followRecording, 3000, id, since); // offline for a moment: keep following
   }
   if (!response.ok) return showError(t("err_server", { message: body.message }));
   renderResult(body);
   const waiting = body.samples.some((s) => s.status === "new");
-  const finished = ["silent", "failed"].includes(body.status)
+  const decided = ["silent", "failed"].includes(body.status)
     || (body.status === "done" && body.samples.every((s) => ["sent", "rejected"].includes(s.status) || !s.instrument));
-  if (!finished) setTimeout(followRecording, waiting ? 4000 : 1500, id);
+  // "played on stage" is only said once the stage says so, which may take a while (the next note on that track)
+  const stageLeft = decided && body.samples.some(awaitingStage) && Date.now() - since < STAGE_FOLLOW_MS;
+  if (!decided) setTimeout(followRecording, waiting ? 4000 : 1500, id, since);
+  else if (stageLeft) setTimeout(followRecording, STAGE_POLL_MS, id, since);
 }
 
 function step(text, kind = "") {
@@ -456,16 +466,28 @@ function step(text, kind = "") {
   return li;
 }
 
+/** The last step of a sent sample: what the stage answered, and only that (docs/http.md, "stage"). */
+function stageStep(stage) {
+  if (!stage || stage.state === "sent") return step(t("step_sent"));
+  if (stage.state === "loaded") return step(t("step_loaded"), "done");
+  if (stage.state === "played") {
+    return step(stage.played > 1 ? t("step_played_n", { n: stage.played }) : t("step_played"), "stage");
+  }
+  return step(t("step_not_loaded"), "bad");
+}
+
 function sampleSteps(s) {
+  const heard = { label: s.label, pct: Math.round(s.confidence * 100) };
   const items = [
-    s.label ? step(t("step_classified", { label: s.label, pct: Math.round(s.confidence * 100) }), "done")
+    s.label ? step(t(s.unsure ? "step_classified_unsure" : "step_classified", heard), "done")
       : step(t("step_unclassified")),
     s.instrument ? step(t("step_mapped", { instrument: s.instrument }), "done") : step(t("step_unmapped")),
     s.note ? step(t("step_pitch", { note: s.note, hz: s.pitch_hz.toFixed(1) }), "done") : step(t("step_unpitched")),
   ];
   const decision = { new: ["step_waiting", ""], accepted: ["step_accepted", "done"],
-    rejected: ["step_rejected", "bad"], sent: ["step_played", "stage"] }[s.status];
+    rejected: ["step_rejected", "bad"] }[s.status];
   if (s.instrument && decision) items.push(step(t(decision[0]), decision[1]));
+  if (s.instrument && s.status === "sent") items.push(stageStep(s.stage));
   return items;
 }
 

@@ -112,6 +112,16 @@ class OscCollector:
             self._arrived.wait_for(lambda: len(self.messages) >= count, timeout)
             return list(self.messages)
 
+    def for_tracks(self, count: int, timeout: float = 5.0) -> list[tuple[str, list]]:
+        """The messages for the tracks (sample, withdraw, note) once there are ``count`` (or after ``timeout`` s),
+        leaving out what the console tells the devices themselves (instrument names, where to answer)."""
+        def tracks() -> list[tuple[str, list]]:
+            return [m for m in self.messages if m[0].split("/")[2:3] in (["sample"], ["withdraw"], ["note"])]
+
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(tracks()) >= count, timeout)
+            return tracks()
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
@@ -130,5 +140,14 @@ def cfg(tmp_path, tiny_model, osc_peer) -> Config:
     return Config(
         library=LibraryConfig(path=str(tmp_path / "library")),
         classifier=ClassifierConfig(model=str(tiny_model)),
-        osc=OscConfig(port=osc_peer.port),
+        osc=OscConfig(port=osc_peer.port, listen_port=0),  # the stage's answers on a free port, not 7401
     )
+
+
+@pytest.fixture(scope="session")
+def made_show(tmp_path_factory):
+    """A show made through the real upload server and the console's API (tests/showmaker.py); read it, never
+    change it: tests copy it first."""
+    from showmaker import make_show
+
+    return make_show(tmp_path_factory.mktemp("show"))

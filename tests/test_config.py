@@ -23,6 +23,7 @@ def test_defaults_are_the_papers_fig5():
     assert invert(cfg.mapping) == FIG5
     assert cfg.melodic["Piano"] and cfg.melodic["Wind"] and not cfg.melodic["Snare"] and not cfg.melodic["HH"]
     assert (cfg.osc.host, cfg.osc.port) == ("127.0.0.1", 7400)
+    assert (cfg.osc.listen_port, cfg.osc.reply_host, cfg.osc.sample_root) == (7401, "", "")
     assert (cfg.audio.segment_s, cfg.audio.trim_top_db) == (5.0, 20.0)
 
 
@@ -49,6 +50,9 @@ def test_partial_file_keeps_defaults_and_resolves_paths_next_to_it(tmp_path):
     ("[osc]\nport = \"x\"\n", "should be a int"),
     ("[oscc]\nport = 1\n", "unknown section"),
     ("[osc]\nprot = 1\n", "unknown key"),
+    ("[osc]\nlisten_port = 70000\n", "listen_port 70000 is not a UDP port"),
+    ("[osc]\nlisten_port = 7400\n", "must differ from osc.port"),
+    ("[osc]\nreply_host = \"my laptop\"\n", "is not a host"),
     ("[mapping]\nBarking = \"Bass\"\n", "unknown label"),
     ("[mapping]\nBark = \"Bass drum\"\n", "not allowed"),
     ("[mapping]\nBark = \"Kazoo\"\n", "no melodic/percussive"),

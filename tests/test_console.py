@@ -4,6 +4,9 @@ import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
+import time
 import urllib.request
 from dataclasses import replace
 
@@ -11,6 +14,8 @@ import numpy as np
 import pytest
 from conftest import SR, free_port, tone, write
 from ipywidgets.widgets.widget import _instances
+from pythonosc.udp_client import SimpleUDPClient
+from test_puredata import PATCH_DIR, PD, PdTwin, free_udp_port
 
 from exsampling import console as console_module
 from exsampling.config import ConfigError, load, save
@@ -51,12 +56,12 @@ def test_a_sample_makes_a_card_and_the_buttons_drive_library_and_osc(local_cfg, 
     assert sample.label in card.title.value and "unsure" in card.title.value
     assert "A4 · 44" in card.details.value and sample.instrument in card.details.value and "Ana" in card.details.value
     assert bytes(card.player.value)[:4] == b"RIFF" and bytes(card.picture.value)[:4] == b"\x89PNG"
-    assert osc_peer.wait_for(1, timeout=0.3) == []  # preview: nothing reaches the stage before accept
+    assert osc_peer.for_tracks(1, timeout=0.3) == []  # preview: nothing reaches the stage before accept
 
     card.accept.click()
     card.relabel.value = "Bark"
     card.reject.click()
-    messages = osc_peer.wait_for(3)
+    messages = osc_peer.for_tracks(3)
     assert [m[0] for m in messages] == [f"/exsampling/sample/{sample.instrument}", "/exsampling/sample/Bass",
                                         "/exsampling/withdraw/Bass"]
     assert all(m[1][0] == sample.id for m in messages)
@@ -107,7 +112,7 @@ def test_every_live_coding_change_is_refused_on_a_read_only_console(local_cfg, t
 
     [sample] = add_samples(show.library, 1)
     show.pipeline.accept(sample.id)
-    assert len(osc_peer.wait_for(1)) == 1
+    assert len(osc_peer.for_tracks(1)) == 1
     path = tmp_path / "exsampling.toml"
     saved = path.read_bytes()
     os.utime(path, ns=(10**9, 10**9))  # any write shows in the time stamp as well as in the bytes
@@ -123,7 +128,7 @@ def test_every_live_coding_change_is_refused_on_a_read_only_console(local_cfg, t
     fresh = ShowState(local_cfg, show.library)  # what the library, and so every other console, holds
     assert (fresh.prompt, fresh.is_open, fresh.mode) == ("", True, "auto")
     assert path.read_bytes() == saved and path.stat().st_mtime_ns == 10**9
-    assert len(osc_peer.wait_for(2, timeout=0.3)) == 1  # nothing more reached the stage
+    assert len(osc_peer.for_tracks(2, timeout=0.3)) == 1  # nothing more reached the stage
     assert isinstance(ReadOnlyConsole("x"), RuntimeError)
 
 
@@ -348,3 +353,120 @@ def test_the_header_says_what_is_wrong(local_cfg, tmp_path, monkeypatch):
     assert "No model at" in warnings and "Disk nearly full: 0.1 GiB free" in warnings
     status = show.header.status.value
     assert "no model" in status and f"OSC → 127.0.0.1:{local_cfg.osc.port} · last sent never" in status
+
+
+# -- what the stage answers, as the console shows it ------------------------------------------------------------
+
+
+async def until(condition, timeout_s=15.0):
+    """Let the loop run (the console's ticker, the stage's listener) until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "not in time"
+        await asyncio.sleep(0.05)
+
+
+def card_of(show, sample_id):
+    return next(card for card in show.sounds.cards if card.sample_id == sample_id)
+
+
+@pytest.mark.skipif(PD is None, reason="needs puredata-core")
+def test_the_console_shows_what_pure_data_answers_and_nothing_else(local_cfg, classifier, tmp_path):
+    pd_port = free_udp_port()
+    cfg = local_cfg.with_changes(osc={"port": pd_port})
+
+    async def scenario():
+        show = make_console(cfg, classifier, tmp_path, upload_port=0)
+        await show.start()
+        assert show.role == "owner" and show.stage.port
+        pd = subprocess.Popen(
+            [PD, "-nogui", "-nosound", "-nomidi", "-nrt", "-stderr", "-r", "44100", "-send",
+             f"exsampling-port {pd_port}", "-send", f"exsampling-reply 127.0.0.1 {show.stage.port}",
+             "-open", str(PATCH_DIR / "exsampling.pd")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            twin = PdTwin(pd, pd_port, tmp_path)
+            await asyncio.to_thread(twin.wait_for, f"listening on port {pd_port}")
+            await until(lambda: "stage: 1 device, 9 tracks, heard" in show.header.status.value)
+
+            # a track added in the console's mapping panel: the twin makes it, with no edit of the patch
+            show.mapping_panel.new_name.value = "Lead"
+            show.mapping_panel.add.click()
+            await asyncio.to_thread(twin.wait_for, "new track Lead on MIDI channel 10")
+            await until(lambda: "10 tracks" in show.header.status.value)
+
+            @show.rule
+            def lead(sample):  # live code sends every sound to the new track
+                return "Lead"
+
+            write(tmp_path / "a.wav", tone(440, 2.0))
+            [sample] = await asyncio.to_thread(show.pipeline.process, show.pipeline.ingest_file(tmp_path / "a.wav"))
+            assert sample.instrument == "Lead" and sample.status == "sent"
+            await until(lambda: ">loaded<" in card_of(show, sample.id).note.value)
+            assert show.library.sample(sample.id).stage.state == "loaded"
+            await asyncio.sleep(0.5)  # no note yet: still loaded, never "played"
+            assert "played" not in card_of(show, sample.id).note.value
+
+            await asyncio.to_thread(subprocess.run, [
+                sys.executable, "-m", "exsampling.cli", "note", "Lead", "72", "--hold-s", "0.1", "--osc-port",
+                str(pd_port)], check=True, timeout=60)
+            await until(lambda: "played ×1" in card_of(show, sample.id).note.value)
+
+            # a file the stage cannot read: "not loaded" with pd's reason
+            os.unlink(sample.path)
+            show.resend(sample.id)
+            await until(lambda: "not loaded: not found: " in card_of(show, sample.id).note.value)
+            assert sample.path in card_of(show, sample.id).note.value
+            assert "Not loaded by the stage" not in show.warnings.value and "No device" not in show.warnings.value
+        finally:
+            pd.kill()
+            pd.wait(10)
+            show.close()
+        again = make_console(cfg, classifier, tmp_path)  # a restart: the cards say what the stage said
+        assert "not loaded: not found: " in card_of(again, sample.id).note.value
+        assert "stage: 1 device, 10 tracks, heard" in again.stage.status().text()  # as the last hello had it
+        again.close()
+
+    asyncio.run(scenario())
+
+
+def test_with_nothing_on_stage_sounds_stay_sent_and_the_header_turns_red(local_cfg, classifier, tmp_path):
+    """OSC goes to a peer that never answers: the console must not claim more than "sent"."""
+
+    async def scenario():
+        show = make_console(local_cfg, classifier, tmp_path, upload_port=0)
+        started = time.monotonic()
+        await show.start()
+        assert "stage: listening on UDP" in show.header.status.value
+        write(tmp_path / "a.wav", tone(440, 2.0))
+        [sample] = await asyncio.to_thread(show.pipeline.process, show.pipeline.ingest_file(tmp_path / "a.wav"))
+        assert sample.status == "sent" and "exs-pending'>sent " in card_of(show, sample.id).note.value
+        await until(lambda: "not loaded after 2 s" in card_of(show, sample.id).note.value, 5)
+        assert f"Not loaded by the stage within 2 s: #{sample.id} → {sample.instrument}" in show.warnings.value
+        await until(lambda: "stage silent: no device has answered for 10 s" in show.header.status.value, 12)
+        assert time.monotonic() - started < 12 and "exs-stage-silent" in show.header.status.value
+        assert show.library.sample(sample.id).stage.state == "sent"
+        show.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_name_no_device_follows_is_warned_about(local_cfg, classifier, tmp_path):
+    """A device that follows fixed tracks (as a Max set does) and a live-coded rule naming another one."""
+
+    async def scenario():
+        show = make_console(local_cfg, classifier, tmp_path, upload_port=0)
+        await show.start()
+        device = SimpleUDPClient("127.0.0.1", show.stage.port)
+        device.send_message("/exsampling/hello", ["max-hub", 2, "Bass", "Wind"])
+        await until(lambda: "stage: 1 device, 2 tracks" in show.header.status.value)
+        show.rule(lambda sample: "Ghost")
+        write(tmp_path / "a.wav", tone(440, 2.0))
+        [sample] = await asyncio.to_thread(show.pipeline.process, show.pipeline.ingest_file(tmp_path / "a.wav"))
+        assert sample.instrument == "Ghost"
+        await until(lambda: "No device on stage follows Ghost" in show.warnings.value, 5)
+        device.send_message("/exsampling/hello", ["max-hub", 2, "Bass", "Ghost", "Wind"])  # typed in a track
+        await until(lambda: "No device on stage follows" not in show.warnings.value, 5)
+        show.close()
+
+    asyncio.run(scenario())

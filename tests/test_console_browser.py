@@ -85,7 +85,7 @@ class RunningConsole:
 def show_config(tmp_path, tiny_model, osc_port, mode="preview") -> Path:
     path = tmp_path / "show.toml"
     path.write_text(f'[classifier]\nmodel = "{tiny_model}"\n[library]\npath = "library"\n[server]\nhost = "127.0.0.1"\n'
-                    f'[osc]\nport = {osc_port}\n[show]\nmode = "{mode}"\n')
+                    f'[osc]\nport = {osc_port}\nlisten_port = 0\n[show]\nmode = "{mode}"\n')
     return path
 
 
@@ -170,10 +170,10 @@ def test_live_show_in_the_browser(tmp_path, tiny_model, osc_peer, ports, images)
             expect(shown).to_contain_text("A4 · 44", timeout=5_000)
             expect(shown).to_contain_text(sample["label"])
             expect(shown).to_contain_text(sample["instrument"])
-            assert osc_peer.wait_for(1, timeout=0.5) == []  # preview mode: nothing on stage yet
+            assert osc_peer.for_tracks(1, timeout=0.5) == []  # preview mode: nothing on stage yet
 
             shown.get_by_role("button", name="✓ accept").click()
-            [(address, args)] = osc_peer.wait_for(1)
+            [(address, args)] = osc_peer.for_tracks(1)
             assert address == f"/exsampling/sample/{sample['instrument']}" and args[0] == sample["id"]
             expect(shown).to_contain_text("sent")
 
@@ -219,6 +219,49 @@ def instrument_note(program: int, channel: int, key: int, seconds: float) -> np.
 
 @pytest.mark.skipif(shutil.which("fluidsynth") is None or not TIMGM6MB.is_file(),
                     reason="needs the Debian packages fluidsynth and timgm6mb-soundfont")
+@pytest.mark.skipif(shutil.which("pd") is None, reason="needs puredata-core")
+def test_the_page_shows_what_the_stage_answers(tmp_path, tiny_model, ports, images):
+    """Pure Data as the stage: 'loaded' and 'played ×1' on the card only after pd did, then the header turns red
+    when pd is gone."""
+    from playwright.sync_api import expect, sync_playwright
+
+    pd_port = free_port()
+    pd = subprocess.Popen(  # the twin first: the console tells it where to answer as soon as it starts
+        ["pd", "-nogui", "-nosound", "-nomidi", "-nrt", "-stderr", "-r", "44100", "-send",
+         f"exsampling-port {pd_port}", "-open", str(Path(__file__).parent.parent / "maxpatch" / "exsampling.pd")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    running = RunningConsole(show_config(tmp_path, tiny_model, pd_port, mode="auto"), *ports)
+    try:
+        token = running.wait_ready()
+        with sync_playwright() as p:
+            browser, context = browser_context(p)
+            page = open_console(context, running.url)
+            expect(page.get_by_text("ready", exact=True)).to_be_visible(timeout=30_000)
+            expect(page.locator(".exs-stage-ok")).to_contain_text("stage: 1 device, 9 tracks", timeout=15_000)
+
+            rec = upload(running.upload_port, token, write(tmp_path / "a440.wav", tone(440, 3.0)))
+            [sample] = recording(running.upload_port, token, rec["id"])["samples"]
+            shown = card(page, sample["id"])
+            expect(shown.locator(".exs-sent")).to_have_text("loaded", timeout=10_000)
+            assert recording(running.upload_port, token, rec["id"])["samples"][0]["stage"] == {
+                "state": "loaded", "played": 0}
+            subprocess.run([sys.executable, "-m", "exsampling.cli", "note", sample["instrument"], "69", "--hold-s",
+                            "0.1", "--osc-port", str(pd_port)], check=True, timeout=60)
+            expect(shown.locator(".exs-played")).to_have_text("played ×1", timeout=10_000)
+            assert recording(running.upload_port, token, rec["id"])["samples"][0]["stage"] == {
+                "state": "played", "played": 1}
+            page.screenshot(path=images / "console-stage.png", full_page=False)
+
+            pd.kill()  # the stage goes away: within 10 s the header says so, in red
+            expect(page.locator(".exs-stage-silent")).to_contain_text(
+                "stage silent: no device has answered for 10 s", timeout=15_000)
+            browser.close()
+    finally:
+        pd.kill()
+        pd.wait(10)
+        running.stop()
+
+
 def test_a_restart_shows_the_whole_show_again(tmp_path, osc_peer, ports, images):
     """Also the README's pictures: the bundled model on real instrument notes (EXSAMPLING_SCREENSHOTS=docs/images)."""
     from playwright.sync_api import expect, sync_playwright
@@ -256,6 +299,47 @@ def test_a_restart_shows_the_whole_show_again(tmp_path, osc_peer, ports, images)
             page.screenshot(path=images / "console-show.png")
             page.get_by_text("Mapping: class → instrument").click()
             page.locator(".exs-mapping").screenshot(path=images / "console-mapping.png")
+            browser.close()
+    finally:
+        running.stop()
+
+
+def test_an_old_show_in_the_console_and_its_replay(tmp_path, tiny_model, osc_peer, ports, images, made_show):
+    """The "Old shows" panel: open last night's zip read-only, look, listen, and replay it into tonight's show."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from exsampling.archive import export_show
+    from exsampling.config import load
+    from exsampling.library import Library
+
+    kept = export_show(Library(made_show.library), load(made_show.config), tmp_path / "last-night.zip").path
+    running = RunningConsole(show_config(tmp_path, tiny_model, osc_peer.port, mode="auto"), *ports)
+    try:
+        running.wait_ready()
+        with sync_playwright() as p:
+            browser, context = browser_context(p)
+            page = open_console(context, running.url)
+            expect(page.get_by_text("ready", exact=True)).to_be_visible(timeout=30_000)
+            page.get_by_text("Old shows: open, listen, replay").click()
+            panel = page.locator(".exs-kept")
+            panel.locator("input[type=text]").first.fill(str(kept))
+            panel.get_by_role("button", name="open").click()
+            expect(panel.locator("svg.timeline circle")).to_have_count(7, timeout=30_000)
+            expect(panel.locator("svg.map circle.marker")).to_have_count(5)
+            expect(panel).to_contain_text("read-only")
+            page.set_viewport_size({"width": 1400, "height": 2600})  # a screenshot shows what is in the viewport
+            panel.screenshot(path=images / "console-old-show.png")
+
+            panel.locator("select").last.select_option(label="as fast as possible")
+            panel.get_by_role("button", name="▶ replay into this show").click()
+            expect(panel.locator("pre")).to_contain_text("decisions that differ from the show", timeout=120_000)
+            tonight = sorted(Library(tmp_path / "library").samples(), key=lambda s: s.id)
+            assert len(tonight) == 7 and {s.status for s in tonight} == {"sent"}
+            for sample in tonight:  # the replayed sounds arrived as cards, as the audience's would
+                expect(card(page, sample.id)).to_be_visible()
+            assert len(osc_peer.wait_for(7)) >= 7
+            panel.screenshot(path=images / "console-replay.png")
+            assert "Traceback" not in page.content()
             browser.close()
     finally:
         running.stop()

@@ -260,11 +260,11 @@ def test_a_library_written_before_the_history_is_migrated_in_place_without_loss(
     after = _rows(root / "library.sqlite3")
     # every row as it was, but the memory's choice moved from label_source ("memory:3") to recalled_from
     label_source = 9  # the column's place in the old rows; recalled_from comes last, added by ALTER TABLE
-    moved = [row[:label_source] + ("memory",) + row[label_source + 1:] + (3,) if row[label_source] == "memory:3"
-             else row + (None,) for row in before["samples"]]
+    moved = [(*row[:label_source], "memory", *row[label_source + 1:], 3) if row[label_source] == "memory:3"
+             else (*row, None) for row in before["samples"]]
     assert after["samples"] == moved and before["samples"][3][label_source] == "memory:3"
     # every recording as it was, with no upload id and no worker yet (schema 3 adds both, issue 11)
-    assert after["recordings"] == [row + (None, None) for row in before["recordings"]]
+    assert after["recordings"] == [(*row, None, None) for row in before["recordings"]]
     assert {t: rows for t, rows in after.items() if t not in ("sqlite_sequence", "samples", "recordings")} == \
         {t: rows for t, rows in before.items() if t not in ("sqlite_sequence", "samples", "recordings")}
     assert set(before["sqlite_sequence"]) <= set(after["sqlite_sequence"])

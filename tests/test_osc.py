@@ -7,7 +7,7 @@ import time
 import pytest
 from conftest import free_port
 
-from exsampling.osc import OscSender, note_message, sample_message
+from exsampling.osc import OscSender, instruments_message, note_message, reply_message, sample_message, stage_path
 from exsampling.records import Location, Sample
 
 CONTRACT_TAGS = "issfsififffss"
@@ -34,6 +34,26 @@ def test_unpitched_and_unlocated_values():
     _, args = sample_message(flute(pitch_hz=None, midi_note=None, location=None, melodic=False, participant=""))
     values = [v for v, _ in args]
     assert values[5:11] == [0, 0.0, -1, 0.0, 0.0, -1.0] and values[11] == ""
+
+
+@pytest.mark.parametrize(("root", "expected"), [
+    ("", "/lib/samples/000012.wav"),
+    ("/Volumes/show/samples", "/Volumes/show/samples/000012.wav"),
+    ("/Volumes/show/samples/", "/Volumes/show/samples/000012.wav"),
+    ("Z:\\show\\samples", "Z:\\show\\samples\\000012.wav"),
+    ("//laptop/share/samples", "//laptop/share/samples/000012.wav"),
+])
+def test_sample_root_is_the_folder_the_stage_sees(root, expected):
+    assert stage_path("/lib/samples/000012.wav", root) == expected
+    assert sample_message(flute(), sample_root=root)[1][1] == (expected, "s")
+
+
+def test_console_messages_for_the_return_path():
+    assert instruments_message(["Wind", "Bass", "Wind"]) == ("/exsampling/instruments", [("Bass", "s"), ("Wind", "s")])
+    assert instruments_message([]) == ("/exsampling/instruments", [])
+    assert reply_message("192.168.1.10", 7401) == ("/exsampling/reply", [("192.168.1.10", "s"), (7401, "i")])
+    with pytest.raises(ValueError):
+        reply_message("127.0.0.1", 0)
 
 
 def test_a_sample_without_instrument_cannot_be_sent():
@@ -83,8 +103,9 @@ def _oscdump_lines(port: int, send, expected: int) -> list[str]:
 def test_liblo_oscdump_reads_the_same_types_and_values():
     port = free_port()
     sender = OscSender("127.0.0.1", port)
-    lines = _oscdump_lines(port, lambda: (sender.sample(flute(path="/lib/a b.wav")), sender.note("Wind", 60, 0)), 2)
-    assert len(lines) == 2, lines
+    lines = _oscdump_lines(port, lambda: (sender.sample(flute(path="/lib/a b.wav")), sender.note("Wind", 60, 0),
+                                          sender.instruments(["Wind", "Lead"]), sender.reply("10.0.0.5", 7401)), 4)
+    assert len(lines) == 4, lines
     tokens = re.findall(r'"[^"]*"|\S+', lines[0])
     _timetag, address, tags, *args = tokens
     assert address == "/exsampling/sample/Wind" and tags == CONTRACT_TAGS
@@ -94,3 +115,5 @@ def test_liblo_oscdump_reads_the_same_types_and_values():
     assert [float(a) for a in args[8:11]] == [pytest.approx(35.39, abs=1e-4), pytest.approx(139.43, abs=1e-4), 12.0]
     assert args[11:] == ['"Aiko"', '"2026-11-26T21:04:05Z"']
     assert lines[1].split()[1:] == ["/exsampling/note/Wind", "ii", "60", "0"]
+    assert lines[2].split()[1:] == ["/exsampling/instruments", "ss", '"Lead"', '"Wind"']
+    assert lines[3].split()[1:] == ["/exsampling/reply", "si", '"10.0.0.5"', "7401"]

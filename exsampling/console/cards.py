@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import html
 import io
+import time
 import warnings
 import zlib
 from collections.abc import Callable
@@ -21,7 +22,8 @@ import traitlets
 from ..library import Library
 from ..mapping import LABELS
 from ..pitch import note_name
-from ..records import LabelSource, Sample, SampleStatus
+from ..records import LabelSource, Sample, SampleStatus, StageState
+from ..stage import LOAD_WARNING_S, unconfirmed
 
 #: Card widgets on the page: a show can bring hundreds of sounds, the page only ever holds these.
 POOL_SIZE = 12
@@ -114,18 +116,30 @@ def top_text(sample: Sample) -> str:
     return f"{chosen} <span class='exs-small'>{guesses}</span>"
 
 
-_STATUS_BADGE = {SampleStatus.NEW: "exs-new", SampleStatus.SENT: "exs-sent",
+_STATUS_BADGE = {SampleStatus.NEW: "exs-new", SampleStatus.SENT: "exs-pending",
                  SampleStatus.REJECTED: "exs-rejected-badge", SampleStatus.ACCEPTED: ""}
+_STAGE_BADGE = {StageState.SENT: "exs-pending", StageState.LOADED: "exs-sent", StageState.PLAYED: "exs-played",
+                StageState.NOT_LOADED: "exs-rejected-badge"}
 
 
-def status_badge(sample: Sample) -> str:
-    """The sample's status as a coloured badge (with the time it was sent)."""
-    word = str(sample.status)
-    if sample.status == SampleStatus.SENT and sample.sent_at:
-        word = f"sent {clock(sample.sent_at)}"
-    elif sample.status == SampleStatus.NEW:
+def status_badge(sample: Sample, now: float) -> str:
+    """The sample's status as a coloured badge; once sent, what the stage answered: "sent 21:04:05" → "loaded" →
+    "played ×N", or "not loaded: <reason>", with a warning when nothing came back within 2 s (``now``:
+    ``time.time()``)."""
+    kind, word, late = _STATUS_BADGE.get(sample.status, ""), str(sample.status), ""
+    if sample.status == SampleStatus.NEW:
         word = "waiting for you"
-    return f"<span class='exs-badge {_STATUS_BADGE.get(sample.status, '')}'>{html.escape(word)}</span>"
+    elif sample.status == SampleStatus.SENT:
+        answer = sample.stage
+        state = answer.state if answer is not None else StageState.SENT
+        kind = _STAGE_BADGE[state]
+        word = {StageState.SENT: f"sent {clock(sample.sent_at)}".strip(), StageState.LOADED: "loaded",
+                StageState.PLAYED: f"played ×{answer.played if answer else 0}",
+                StageState.NOT_LOADED: f"not loaded: {answer.reason if answer else ''}"}[state]
+        if answer is not None and unconfirmed(answer, now):
+            late = (f" <span class='exs-badge exs-late'>⚠ not loaded after {LOAD_WARNING_S:.0f} s: "
+                    "no answer from the stage</span>")
+    return f"<span class='exs-badge {kind}'>{html.escape(word)}</span>{late}"
 
 
 class Media:
@@ -180,6 +194,7 @@ class SampleCard(widgets.VBox):
 
     def __init__(self) -> None:
         self._sample: Sample | None = None
+        self._badge = ""
         self._actions = widgets.CallbackDispatcher()
         self.title = widgets.HTML()
         self.picture = widgets.Image(format="png", layout=widgets.Layout(width="100%", height="96px"))
@@ -211,7 +226,8 @@ class SampleCard(widgets.VBox):
 
     def show(self, sample: Sample, media: Media) -> None:
         """Show ``sample``; the audio, picture and photo are only re-sent when the card changes sample."""
-        if sample == self._sample:
+        badge = status_badge(sample, time.time())  # it changes with time too: 2 s without an answer
+        if sample == self._sample and badge == self._badge:
             return
         if self._sample is None or self._sample.id != sample.id:
             self.picture.value = media.picture(sample)
@@ -224,7 +240,8 @@ class SampleCard(widgets.VBox):
         self.title.value = self._title(sample)
         self.details.value = self._details(sample)
         recall = media.recall(sample)
-        self.note.value = f"{status_badge(sample)} <span class='exs-small'>{html.escape(recall)}</span>"
+        self._badge = badge
+        self.note.value = f"{badge} <span class='exs-small'>{html.escape(recall)}</span>"
         (self.remove_class if sample.status != SampleStatus.REJECTED else self.add_class)("exs-rejected")
         self._enable()
         self.layout.display = ""

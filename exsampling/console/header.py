@@ -10,6 +10,7 @@ import ipywidgets as widgets
 import traitlets
 
 from ..show_state import OwnerRecord
+from ..stage import StageStatus
 from .cards import clock
 from .ownership import Role
 
@@ -25,6 +26,11 @@ CSS = """<style>
 .exs-badge { display: inline-block; padding: 0 6px; border-radius: 8px; font-size: 12px; background: #eee; }
 .exs-unsure { background: #fff3cd; color: #7a5b00; }
 .exs-sent { background: #d4edda; color: #155724; }
+.exs-played { background: #155724; color: #fff; }
+.exs-pending { background: #e2e3e5; color: #383d41; }
+.exs-late { background: #fdecea; color: #b71c1c; }
+.exs-stage-ok { color: #1b5e20; }
+.exs-stage-silent { color: #b71c1c; font-weight: 600; }
 .exs-new { background: #cce5ff; color: #004085; }
 .exs-rejected-badge { background: #f8d7da; color: #721c24; }
 .exs-url { font-size: 22px; font-weight: 600; word-break: break-all; }
@@ -60,12 +66,14 @@ class Header(widgets.HBox):
         super().__init__(children=[widgets.VBox([self.qr, self.qr_toggle]), info],
                          layout=widgets.Layout(align_items="flex-start"))
 
-    def show(self, owner: OwnerRecord | None, role: Role, counts: dict[str, int], sender: Any, info: Any) -> None:
+    def show(self, owner: OwnerRecord | None, role: Role, counts: dict[str, int], sender: Any, info: Any,
+             stage: StageStatus | None = None) -> None:
         """Show the recorder's addresses and QR code from the ``owner``'s record as a console in ``role`` may,
-        the library's ``counts``, the OSC ``sender`` (None: OSC off) and the model's ``info`` (None: no model)."""
+        the library's ``counts``, the OSC ``sender`` (None: OSC off), the model's ``info`` (None: no model) and
+        what the ``stage`` answers (None: not shown)."""
         self._set_qr(owner.recorder_url if owner else "")
         self.url.value = self._urls_html(owner, role)
-        self.status.value = self._status_html(role, counts, sender, info)
+        self.status.value = self._status_html(role, counts, sender, info) + self._stage_html(stage)
 
     def _set_qr(self, url: str) -> None:
         if url and url != self._qr_url:
@@ -105,6 +113,14 @@ class Header(widgets.HBox):
                  Role.BLOCKED: "read-only: uploads not received"}[role]
         return (f"<div>{state}</div><div>{counts['participants']} participants · {counts['recordings']} "
                 f"recordings · {counts['samples']} sounds</div><div>{html.escape(osc)}</div><div>{model}</div>")
+
+    @staticmethod
+    def _stage_html(stage: StageStatus | None) -> str:
+        """The stage line: green while devices answer, red when the stage is silent."""
+        if stage is None:
+            return ""
+        kind, mark = ("exs-stage-silent", "⚠ ") if stage.silent else ("exs-stage-ok", "● ")
+        return f"<div class='exs-stage {kind}'>{mark}{html.escape(stage.text())}</div>"
 
     @traitlets.observe("big_qr")
     def _on_big_qr(self, change: dict[str, Any]) -> None:

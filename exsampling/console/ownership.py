@@ -35,6 +35,7 @@ import traitlets
 from ..config import Config
 from ..records import utc_now
 from ..show_state import OwnerRecord, ShowState
+from ..stage import Stage
 from .handover import ask_to_release, serve_control
 
 #: How long a new owner keeps trying to bind the upload port while the previous owner lets go, in seconds.
@@ -56,7 +57,8 @@ class ReadOnlyConsole(RuntimeError):
 
 
 class ShowOwnership(traitlets.HasTraits):
-    """One console's part in who runs the show: taking it over, letting go, serving uploads while it owns it.
+    """One console's part in who runs the show: taking it over, letting go, serving uploads and hearing the stage's
+    answers while it owns it.
 
     Parameters
     ----------
@@ -66,6 +68,8 @@ class ShowOwnership(traitlets.HasTraits):
     kernel_id : this kernel's id, recorded so Voilà's kernel manager never stops the owner.
     preheated : a Voilà pool kernel: wait for a page before taking over (unless nobody runs the show).
     live_coding : a notebook console (JupyterLab) rather than a Voilà page.
+    stage : the return path (:class:`~exsampling.stage.Stage`), listened to while this console owns the show (only
+        one process can bind its port); None: answers are not heard here.
 
     ``role`` is a trait (observe it); ``problems`` maps a topic (server, tunnel, tls, standby) to what went wrong.
     The pipeline always runs in the show's mode (``state.mode``).
@@ -74,9 +78,9 @@ class ShowOwnership(traitlets.HasTraits):
     role = traitlets.Enum(list(Role), default_value=Role.STARTING, help="what this console does in the show")
 
     def __init__(self, cfg: Config, pipeline: Any, state: ShowState, *, upload_port: int, kernel_id: str = "",
-                 preheated: bool = False, live_coding: bool = False) -> None:
+                 preheated: bool = False, live_coding: bool = False, stage: Stage | None = None) -> None:
         super().__init__()
-        self.cfg, self.pipeline, self.state = cfg, pipeline, state
+        self.cfg, self.pipeline, self.state, self.stage = cfg, pipeline, state, stage
         self.upload_port, self.kernel_id = upload_port, kernel_id
         self.preheated, self.live_coding = preheated, live_coding
         self.console_id = uuid.uuid4().hex
@@ -145,6 +149,8 @@ class ShowOwnership(traitlets.HasTraits):
             if self.server is None:
                 self.role = Role.VIEWER if self.live_owner() is not None else Role.BLOCKED
                 return False
+            if self.stage is not None:  # waits, like the upload port, while the previous owner lets go of it
+                await self.stage.start(patience_s=BIND_PATIENCE_S)
             self._control, control_port = serve_control(self._secret, self.release)
             server = self.server
             self.state.claim(OwnerRecord(
@@ -211,6 +217,8 @@ class ShowOwnership(traitlets.HasTraits):
         if self.server is not None:
             self.server.stop()
             self.server = None
+        if self.stage is not None:
+            self.stage.stop()
         if self._control is not None:
             control, self._control = self._control, None
             try:  # stop after the handover answer has been written

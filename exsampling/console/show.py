@@ -8,7 +8,9 @@ to the panels, and follows the library once a second.
 """
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,13 @@ import ipywidgets as widgets
 import traitlets
 from tornado.ioloop import PeriodicCallback
 
+from ..archive import OpenedShow, open_show
 from ..config import Config
 from ..mapping import MappingError
-from ..records import Sample
+from ..records import Sample, SampleStatus, StageAnswer
+from ..replay import ChainFeed, Cue, Replayed, Summary, plan, replay
 from ..show_state import ShowState
+from ..stage import LOAD_WARNING_S, Answer, Stage, unconfirmed
 from .cards import Media, SoundsPanel
 from .environment import (
     ENV_CONFIG,
@@ -33,6 +38,7 @@ from .environment import (
     native_stderr_to_log,
 )
 from .header import CSS, Header, RoleBanner, Warnings, stage_problems
+from .kept import KeptShowPanel
 from .live import LiveCoding
 from .ownership import ReadOnlyConsole, Role, ShowOwnership
 from .panels import LiveCodingPanel, MapPanel, MappingPanel, PromptPanel
@@ -40,6 +46,10 @@ from .store import MappingStore
 
 #: How often every console follows the library, the config file and the owner, in milliseconds.
 TICK_MS = 1000
+#: The newest samples checked for answers the stage owes (a warning for each still unanswered).
+RECENT_SAMPLES = 50
+#: How long a sent sample's missing answer, or its instrument that no device follows, stays in the warnings, in s.
+STAGE_WARNING_S = 600.0
 
 
 class Console(LiveCoding, widgets.VBox):
@@ -56,7 +66,7 @@ class Console(LiveCoding, widgets.VBox):
     kernel_id, preheated, live_coding : see :class:`~exsampling.console.ownership.ShowOwnership`.
 
     Live coding: ``mapping``, ``melodic``, ``rule``, ``remove_rule``, ``rules``, ``save_mapping``, ``mode``,
-    ``prompt``, ``is_open``, ``accept``/``reject``/``resend``/``relabel``, ``samples``, ``take_over``
+    ``prompt``, ``is_open``, ``accept``/``reject``/``resend``/``relabel``, ``samples``, ``take_over``, ``replay``
     (docs/live-coding.md). Every change raises :class:`ReadOnlyConsole` on a console that does not run the show.
     """
 
@@ -67,14 +77,19 @@ class Console(LiveCoding, widgets.VBox):
                  live_coding: bool = False) -> None:
         self.cfg, self.pipeline, self.library = cfg, pipeline, pipeline.library
         self.state = ShowState(cfg, self.library, token=token)
+        self.stage = Stage.from_config(cfg, self.library, pipeline.sender)
         self.ownership = ShowOwnership(cfg, pipeline, self.state, kernel_id=kernel_id, preheated=preheated,
-                                       live_coding=live_coding,
+                                       live_coding=live_coding, stage=self.stage,
                                        upload_port=cfg.server.port if upload_port is None else upload_port)
         self.store = MappingStore(cfg, pipeline, Path(config_file or cfg.source or config_path()),
                                   guard=self.ownership.check)
+        # the show's history names this console for what its show state and its pipeline do
+        self.state.actor = pipeline.actor = f"console:{self.ownership.console_id[:8]}"
         self.problems: dict[str, str] = {}
         self._ticker: PeriodicCallback | None = None
         self._newest_id = 0
+        self._replaying: asyncio.Task[list[Replayed]] | None = None
+        self._replay_button_task: asyncio.Task[None] | None = None
 
         self.header, self.banner, self.warnings = Header(), RoleBanner(), Warnings()
         self.sounds = SoundsPanel(self.library, Media(pipeline))
@@ -82,24 +97,28 @@ class Console(LiveCoding, widgets.VBox):
         self.prompt_panel = PromptPanel()
         self.mapping_panel = MappingPanel(pipeline.mapper.table, pipeline.mapper.melodic)
         self.live = LiveCodingPanel()
+        self.kept = KeptShowPanel(self.store.config_file.parent)
 
         widgets.dlink((self.ownership, "role"), (self, "frozen"), transform=lambda role: role != Role.OWNER)
-        for panel in (self.header, self.sounds, self.prompt_panel, self.mapping_panel):
+        for panel in (self.header, self.sounds, self.prompt_panel, self.mapping_panel, self.kept):
             widgets.dlink((self, "frozen"), (panel, "frozen"))
         self.ownership.observe(self._on_role, "role")
         self.store.observe(self._on_table, "table_version")
         self.store.observe(self._on_rules, "rules_version")
         self.store.observe(self._on_saved, "saved_at")
         self.state.listeners.append(self._on_state)
+        self.stage.listeners.append(self._on_stage_answer)
         self.header.observe(self._on_mode_toggle, "mode")
         self.prompt_panel.observe(self._on_prompt, ["prompt", "is_open"])
         self.sounds.on_action(self._on_action)
         self.map.on_select(self.sounds.show_sample)
         self.mapping_panel.on_edit(self._on_mapping_edit)
+        self.kept.on_replay(self._on_replay, self.stop_replay)
         self.banner.take_over.on_click(lambda _button: self.ownership.take_over_soon())
         pipeline.listeners.append(self._on_sample)
 
-        mapping_box = widgets.Accordion(children=[self.mapping_panel], titles=("Mapping: class → instrument",))
+        mapping_box = widgets.Accordion(children=[self.mapping_panel, self.kept],
+                                        titles=("Mapping: class → instrument", "Old shows: open, listen, replay"))
         mapping_box.add_class("exs-mapping")
         side = widgets.VBox([self.map, self.prompt_panel, self.live], layout=widgets.Layout(flex="1 1 36%"))
         body = widgets.HBox([widgets.Box([self.sounds], layout=widgets.Layout(flex="1 1 64%", margin="0 16px 0 0")),
@@ -148,6 +167,8 @@ class Console(LiveCoding, widgets.VBox):
 
     def close(self) -> None:
         """Stop following and serving; the show's record is cleared if this console owned it."""
+        self.stop_replay()
+        self.kept.close_show()
         if self._ticker is not None:
             self._ticker.stop()
         self.ownership.close()
@@ -169,9 +190,12 @@ class Console(LiveCoding, widgets.VBox):
                     self.sounds.update(sample)
             self.sounds.refresh()
             self.store.collect_failures()
+            # a read-only console mirrors the owner's prompt, open/closed and mode; the owner takes a change another
+            # process made (a replay's prompts)
+            self.state.refresh()
             if self.role != Role.OWNER:
-                self.state.refresh()  # a read-only console mirrors the owner's prompt, open/closed and mode
                 self.ownership.follow()
+                self.stage.follow()  # and the devices the owner hears
             self.problems.pop("console", None)
         except Exception as exc:  # the page must keep running and say what went wrong
             self.problems["console"] = f"console error: {type(exc).__name__}: {exc}"
@@ -182,18 +206,53 @@ class Console(LiveCoding, widgets.VBox):
         owner = self.state.owner
         self.banner.show(self.role, owner, self.ownership.problems.get("server", ""))
         self.header.show(owner, self.role, self.library.counts(), self.pipeline.sender,
-                         getattr(self.pipeline.classifier, "info", None))
+                         getattr(self.pipeline.classifier, "info", None), self.stage.status())
         self.warnings.show([*self.ownership.problems.values(), *self.store.problems.values(),
-                            *self.problems.values(), *stage_problems(self.cfg, self.pipeline, self.library.root)])
+                            *self.problems.values(), *stage_problems(self.cfg, self.pipeline, self.library.root),
+                            *self._answers_owed()])
+
+    def _answers_owed(self) -> list[str]:
+        """What the stage has not confirmed: recent sounds it did not load within 2 s, and tracks that no device
+        on stage follows (a live-coded rule's new name, say)."""
+        now = time.time()
+        sent = [(s, s.stage) for s in self.library.samples(limit=RECENT_SAMPLES)
+                if s.status == SampleStatus.SENT and s.stage is not None and now - s.stage.sent_at < STAGE_WARNING_S]
+        problems = []
+        late = [f"#{s.id} → {s.instrument}" for s, answer in sent if unconfirmed(answer, now)]
+        if late:
+            problems.append(f"Not loaded by the stage within {LOAD_WARNING_S:.0f} s: {', '.join(late[:6])}"
+                            f"{' …' if len(late) > 6 else ''}")
+        status = self.stage.status()
+        if not status.silent:  # when it is, the header says so for every track at once
+            followed = self.stage.followed()
+            for name in sorted({s.instrument for s, _ in sent if s.instrument and s.instrument not in followed}):
+                problems.append(f"No device on stage follows {name}: the sounds sent there are not heard. Choose "
+                                f"or type {name} in a track device (the Pd twin makes the track itself)")
+        return problems
 
     # -- events ---------------------------------------------------------------------------------------
 
     def _on_role(self, change: dict[str, Any]) -> None:
-        """A console that takes the show over shows it whole; every role change is said on the page."""
+        """A console that takes the show over shows it whole and tells the stage its names; every role change is
+        said on the page."""
         if change["new"] == Role.OWNER:
+            self._announce(force=True)
             self.reset()
         else:
             self._refresh()
+
+    def _announce(self, force: bool = False) -> None:
+        """Tell the devices every instrument name the show may send to, when they changed (owner only): the
+        mapping's, and those live-coded rules gave to recent sounds."""
+        if self.role == Role.OWNER:
+            recent = {s.instrument for s in self.library.samples(limit=RECENT_SAMPLES) if s.instrument}
+            self.stage.announce(set(self.pipeline.mapper.instruments()) | recent, force)
+
+    def _on_stage_answer(self, answer: Answer, updated: StageAnswer | None) -> None:
+        """The stage answered (stage listener, on the loop): the sample's card and the header at once."""
+        if updated is not None:
+            self.sounds.update(self.library.sample(updated.sample_id))
+        self._refresh()
 
     def _on_state(self, state: ShowState) -> None:
         """The show's prompt, open/closed or mode changed (here, in live code or in the owner): mirror them."""
@@ -201,8 +260,9 @@ class Console(LiveCoding, widgets.VBox):
         self.header.mode = str(state.mode)
 
     def _on_table(self, _change: object = None) -> None:
-        """The mapping changed (here, in live code or in the file): show it."""
+        """The mapping changed (here, in live code or in the file): show it, and tell the stage a new name."""
         self.mapping_panel.show(self.pipeline.mapper.table, self.pipeline.mapper.melodic)
+        self._announce()
 
     def _on_rules(self, _change: object) -> None:
         """A rule was added, removed or failed: list them."""
@@ -213,11 +273,13 @@ class Console(LiveCoding, widgets.VBox):
         self.mapping_panel.show_saved(self.store.config_file, change["new"])
 
     def _on_sample(self, sample: Sample) -> None:
-        """A sample arrived or changed (pipeline listener, on the loop): card, map, header at once."""
+        """A sample arrived or changed (pipeline listener, on the loop): card, map, header at once; a rule's new
+        instrument name is told to the stage."""
         self.sounds.update(sample)
         self.map.add(sample)
         self._newest_id = max(self._newest_id, sample.id)
         self.store.collect_failures()
+        self._announce()
         self._refresh()
 
     def _report(self, topic: str, action: Callable[[], object], errors: tuple[type[Exception], ...],
@@ -256,3 +318,55 @@ class Console(LiveCoding, widgets.VBox):
         self._report("mapping", lambda: edit(key, value), (MappingError, ValueError))
         if "mapping" in self.problems:
             self._on_table()
+
+    # -- replaying an old show ----------------------------------------------------------------------
+
+    async def replay(self, show: str | Path | OpenedShow, speed: float = 4.0, start: str | None = None) -> Summary:
+        """Play an old show again into this one (``await show.replay("tonight.zip", speed=4)``): its recordings
+        reach this console's chain at their pace ÷ ``speed`` as new sounds (source ``replay``) — cards, map and
+        stage react as to the audience — and its prompts reach every phone. ``start``: see ``exsampling replay
+        --from``. Returns the summary (also shown in the "Old shows" panel)."""
+        self.ownership.check()
+        if self._replaying is not None and not self._replaying.done():
+            raise RuntimeError("a replay is running: stop it first (show.stop_replay())")
+        loop = asyncio.get_running_loop()
+        opened = show if isinstance(show, OpenedShow) else await loop.run_in_executor(None, open_show, show)
+        try:
+            cues = plan(opened.library, start)
+            self.kept.started(sum(isinstance(c, Cue) for c in cues))
+            began = loop.time()
+            self._replaying = asyncio.ensure_future(
+                replay(cues, ChainFeed(self.pipeline, self.state), speed, on_progress=self.kept.progress))
+            try:
+                results = await self._replaying
+            except asyncio.CancelledError:
+                self.kept.finished(None, "stopped: the recordings already sent are processed")
+                raise
+            except Exception as exc:
+                self.kept.finished(None, f"the replay failed: {type(exc).__name__}: {exc}")
+                raise
+        finally:
+            if opened is not show:
+                opened.close()
+        summary = Summary.of(results, loop.time() - began, speed)
+        self.kept.finished(summary)
+        return summary
+
+    def stop_replay(self) -> None:
+        """Stop a running replay (recordings already sent are still processed)."""
+        if self._replaying is not None and not self._replaying.done():
+            self._replaying.cancel()
+
+    def _on_replay(self, opened: OpenedShow, speed: float, start: str | None) -> None:
+        """The old-show panel's replay button."""
+        async def run() -> None:
+            try:
+                await self.replay(opened, speed, start)
+                self.problems.pop("replay", None)
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:  # said on the page; the show goes on
+                self.problems["replay"] = f"replay: {type(exc).__name__}: {exc}"
+            self._refresh()
+
+        self._replay_button_task = asyncio.ensure_future(run())
