@@ -60,16 +60,18 @@ class ClassifierConfig:
 
     model: path of the ``.keras`` file (its ``.json`` sidecar sits beside it).
     top_k: how many labels with probabilities each sample keeps.
-    unsure_below: a top probability below this marks the sample "unsure".
-    memory: consult the performer's re-labelled samples (nearest neighbour on the embedding).
-    memory_max_distance: cosine distance under which a remembered sample decides the label.
+    unsure_below: a top probability below this marks the sample "unsure" (calibrated for the bundled model).
+    memory: let the performer's re-labelled samples vote on similar new sounds (exsampling.memory).
+    memory_max_distance: the vote's radius: cosine distance beyond which a remembered sample has no say.
+    memory_strength: evidence (in perfect matches) at which the memory gets half the say against the model.
     """
 
     model: str = str(PROJECT_ROOT / "models" / "default.keras")
     top_k: int = 3
-    unsure_below: float = 0.35
+    unsure_below: float = 0.65
     memory: bool = True
-    memory_max_distance: float = 0.08
+    memory_max_distance: float = 0.2
+    memory_strength: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -131,9 +133,14 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class ShowConfig:
-    """The show itself. mode: "auto" (straight to the stage, as in the paper) or "preview"."""
+    """The show itself. mode: "auto" (straight to the stage, as in the paper) or "preview".
+
+    unsure: in auto mode, "send" an unsure sample to the stage like any other, or "hold" it for the
+    performer to accept (as in preview mode).
+    """
 
     mode: str = "auto"
+    unsure: str = "send"
     prompt: str = ""
     open: bool = True
 
@@ -213,6 +220,8 @@ def validate(cfg: Config) -> None:
          "features need 0 <= fmin_hz < fmax_hz <= sample_rate/2"),
         (cfg.classifier.top_k >= 1, "classifier.top_k must be >= 1"),
         (0 <= cfg.classifier.unsure_below <= 1, "classifier.unsure_below must be in [0, 1]"),
+        (0 < cfg.classifier.memory_max_distance <= 2 and cfg.classifier.memory_strength > 0,
+         "classifier.memory_max_distance must be in (0, 2] and memory_strength > 0"),
         (0 < cfg.pitch.fmin_hz < cfg.pitch.fmax_hz < cfg.audio.sample_rate / 2,
          "pitch needs 0 < fmin_hz < fmax_hz < sample_rate/2"),
         (0 < cfg.osc.port < 65536, f"osc.port {cfg.osc.port} is not a UDP port"),
@@ -221,6 +230,7 @@ def validate(cfg: Config) -> None:
         (0 <= cfg.server.port < 65536, f"server.port {cfg.server.port} is not a TCP port"),
         (cfg.server.max_upload_mb > 0 and cfg.server.max_recording_s > 0, "server limits must be > 0"),
         (cfg.show.mode in ("auto", "preview"), f"show.mode {cfg.show.mode!r} must be 'auto' or 'preview'"),
+        (cfg.show.unsure in ("send", "hold"), f"show.unsure {cfg.show.unsure!r} must be 'send' or 'hold'"),
     ]
     for ok, message in checks:
         if not ok:

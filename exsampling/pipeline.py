@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from . import audio, features, pitch
-from .classifier import Classifier, Recall, RelabelMemory, top_k
+from .classifier import Classifier, top_k
 from .config import Config
 from .library import Library, utc_now, wav_bytes
 from .mapping import LABELS, Mapper, RuleFailure
+from .memory import Recall, RelabelMemory
 from .osc import OscSender
 from .records import Location, Recording, Sample
 
@@ -59,11 +60,14 @@ class Pipeline:
         self.library = library
         self.classifier = classifier
         self.sender = sender
-        self.params = features.FeatureParams.from_config(cfg)
+        # the model's sidecar says which features it needs, and so at which rate the chain works
+        self.params = classifier.info.features if classifier is not None else features.FeatureParams.from_config(cfg)
+        self.rate = self.params.sample_rate
         self.mapper = mapper or Mapper(dict(cfg.mapping), dict(cfg.melodic), on_rule_error=self._rule_failed)
         self.mode = cfg.show.mode
         self.memory_enabled = cfg.classifier.memory
-        self.memory = RelabelMemory(cfg.classifier.memory_max_distance)
+        self.memory = RelabelMemory(classifier.info.labels if classifier is not None else LABELS,
+                                    cfg.classifier.memory_max_distance, cfg.classifier.memory_strength)
         for sample_id, label, vector, at in library.memory():
             self.memory.add(sample_id, label, vector, at)
         self.listeners: list[Listener] = []
@@ -78,7 +82,7 @@ class Pipeline:
         The first decode, resample, pitch and feature calls load code lazily (≈ 1 s); a show's
         first participant should not pay for it.
         """
-        sr = self.cfg.audio.sample_rate
+        sr = self.rate
         t = np.arange(sr) / sr
         data = wav_bytes(0.5 * np.sin(2 * np.pi * 440 * t), 44100 if sr != 44100 else 22050)
         y = audio.decode(data, sr, self.cfg.audio.max_duration_s)
@@ -99,11 +103,11 @@ class Pipeline:
         nothing audible) with a reason a participant can read.
         """
         limit = min(self.cfg.audio.max_duration_s, max_duration_s or np.inf)
-        y = audio.decode(data, self.cfg.audio.sample_rate, limit)
-        audio.audible_span(y, self.cfg.audio.sample_rate, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
+        y = audio.decode(data, self.rate, limit)
+        audio.audible_span(y, self.rate, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
         rec = self.library.add_recording(
             data, extension, participant=participant, location=location, photo=photo, source=source,
-            duration_s=len(y) / self.cfg.audio.sample_rate,
+            duration_s=len(y) / self.rate,
         )
         return Intake(rec, y, time.perf_counter())
 
@@ -142,7 +146,7 @@ class Pipeline:
         return samples
 
     def _cut_and_classify(self, intake: Intake) -> list[Sample]:
-        rec, y, sr = intake.recording, intake.y, self.cfg.audio.sample_rate
+        rec, y, sr = intake.recording, intake.y, self.rate
         span = audio.audible_span(y, sr, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
         trimmed = y[span.start:span.end]
         pieces = [trimmed[s.start:s.end] for s in audio.segments(len(trimmed), sr, self.cfg.audio.segment_s,
@@ -163,8 +167,8 @@ class Pipeline:
             stored = self.library.add_sample(sample, piece, sr)
             if self.classifier is not None:
                 self._keep_embedding(stored.id, embeddings[i])
-            if self.mode == "auto" and stored.instrument:
-                stored = self._send(stored)
+            if self.mode == "auto" and stored.instrument and not (stored.unsure and self.cfg.show.unsure == "hold"):
+                stored = self._send(stored)  # an unsure sample held back waits ("new") for the performer
             samples.append(stored)
         return samples
 
@@ -182,17 +186,19 @@ class Pipeline:
 
     def _label(self, sample: Sample, probs: np.ndarray, embedding: np.ndarray) -> None:
         labels = self.classifier.info.labels
+        model_label = labels[int(np.argmax(probs))]
+        vote = self.memory.fuse(probs, embedding) if self.memory_enabled else None
+        if vote is not None and vote.weight > 0:
+            probs = vote.probs  # the performer's corrections of similar sounds have their say
         sample.top = top_k(probs, labels, self.cfg.classifier.top_k)
         sample.label, sample.confidence = sample.top[0]
         sample.unsure = sample.confidence < self.cfg.classifier.unsure_below
-        recall = self.memory.lookup(embedding) if self.memory_enabled else None
-        if recall is not None:
-            sample.label, sample.confidence, sample.unsure = recall.label, 1.0 - recall.distance, False
-            sample.label_source = f"memory:{recall.sample_id}"
+        if vote is not None and vote.recall is not None and sample.label != model_label:
+            sample.label_source = f"memory:{vote.recall.sample_id}"
 
     def _pitch(self, sample: Sample, piece: np.ndarray) -> None:
         p = self.cfg.pitch
-        found = pitch.detect(piece, self.cfg.audio.sample_rate, p.fmin_hz, p.fmax_hz, p.threshold, p.min_confidence)
+        found = pitch.detect(piece, self.rate, p.fmin_hz, p.fmax_hz, p.threshold, p.min_confidence)
         sample.pitch_hz, sample.midi_note, sample.pitch_confidence = found.hz, found.midi_note, found.confidence
 
     def _send(self, sample: Sample) -> Sample:
@@ -258,7 +264,7 @@ class Pipeline:
             return self._embeddings[sample.id]
         if self.classifier is None:
             return None
-        y = audio.decode(sample.path, self.cfg.audio.sample_rate, self.cfg.audio.max_duration_s)
+        y = audio.decode(sample.path, self.rate, self.cfg.audio.max_duration_s)
         return self.classifier.classify(features.image(y, self.params)[None])[1][0]
 
     def recall_of(self, sample: Sample) -> Recall | None:
@@ -266,9 +272,12 @@ class Pipeline:
         if not sample.label_source.startswith("memory:"):
             return None
         sample_id = int(sample.label_source.split(":", 1)[1])
-        for remembered_id, label, _, at in self.library.memory():
+        for remembered_id, label, vector, at in self.library.memory():
             if remembered_id == sample_id:
-                return Recall(sample_id, label, 1.0 - sample.confidence, at)
+                embedding = self._embeddings.get(sample.id)
+                distance = (float(1.0 - np.dot(vector, embedding) / max(np.linalg.norm(vector) * np.linalg.norm(embedding),
+                                                                          1e-12)) if embedding is not None else float("nan"))
+                return Recall(sample_id, label, distance, at)
         return None
 
     def close(self) -> None:

@@ -60,7 +60,8 @@ class Clip:
 
     split: "train", "test" (held out, other sources) or "" (training material from which the
     validation set is drawn). group: clips of one original recording share it and are never
-    divided between training and validation.
+    divided between training and validation. family: sources sharing recordings (a corpus' column),
+    used to report held-out figures per source family.
     """
 
     path: Path
@@ -69,6 +70,7 @@ class Clip:
     group: str
     source: str = ""
     licence: str = ""
+    family: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def read_manifest(path: Path) -> list[Clip]:
         split = r.get("split", "") or ""
         clips.append(Clip(path.parent / r["file"], _check_label(r["label"], f"{path} line {i}"),
                           "test" if split == "test" else "", r.get("origin") or r["file"],
-                          r.get("source", ""), r.get("licence", "")))
+                          r.get("source", ""), r.get("licence", ""), r.get("family", "")))
     return clips
 
 
@@ -493,6 +495,17 @@ def evaluate(probs: np.ndarray, y: np.ndarray, labels: tuple[str, ...] = LABELS,
     }
 
 
+def per_family(probs: np.ndarray, y: np.ndarray, families: list[str]) -> dict:
+    """:func:`evaluate`'s overall figures (n, top-1, top-3, instrument) for each source family's clips."""
+    fam = np.array(families)
+    out = {}
+    for f in sorted(set(families)):
+        m = evaluate(probs[fam == f], y[fam == f])
+        out[f] = {k: m[k] for k in ("n", "top1", "top3", "instrument")} | {
+            "labels": sorted(m["per_label"])}
+    return out
+
+
 def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """95 % Wilson score interval of a proportion ``hits / n``: how far a measured accuracy may be off."""
     if n == 0:
@@ -664,6 +677,8 @@ def train(clips: list[Clip], params: FeatureParams, trim: TrimRule, opt: Options
         raw = predict(d) if predict else model.predict(d.x, batch_size=64, verbose=0)
         probs = mask_untrained(raw, LABELS, tuple(trained))
         metrics[name] = {"what": what, **evaluate(probs, d.y)}
+        if name == "test":
+            metrics[name]["per_family"] = per_family(probs, d.y, [clips[i].family or clips[i].source for i in d.clip])
         confusion_png(opt.out.with_name(f"{opt.out.stem}.confusion{'' if name == 'test' else '-' + name}.png"),
                       d.y, probs.argmax(axis=1), LABELS, f"{opt.out.stem}: {what}")
     summary = {k: {m: round(metrics[k][m], 4) for m in ("n", "top1", "top3", "instrument")}
