@@ -11,6 +11,7 @@ gets the features it was trained on):
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
 import librosa
@@ -106,6 +107,13 @@ def log_mel(y: np.ndarray, params: FeatureParams) -> np.ndarray:
     return librosa.power_to_db(S, ref=np.max, top_db=DYNAMIC_RANGE_DB).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=8)
+def _htk_mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """HTK mel filters with unit-sum rows, ``(n_mels, 1 + n_fft // 2)``; computed once per parameter set."""
+    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=True,
+                               norm=1.0).astype(np.float32)
+
+
 def sfx_mel(y: np.ndarray, params: FeatureParams = SFX_MEL) -> np.ndarray:
     """The aisfx embedding's input for one segment: its mel map, time × frequency.
 
@@ -121,10 +129,10 @@ def sfx_mel(y: np.ndarray, params: FeatureParams = SFX_MEL) -> np.ndarray:
     peak = float(np.max(np.abs(y))) if y.size else 0.0
     if peak > 0:
         y = y / peak
-    S = librosa.feature.melspectrogram(
-        y=y, sr=params.sample_rate, n_fft=params.n_fft, hop_length=params.hop_length, n_mels=params.n_mels,
-        fmin=params.fmin_hz, fmax=params.fmax_hz, htk=True, norm=1.0, power=2.0,
-    )
+    # librosa.feature.melspectrogram(htk=True, norm=1.0) with the filter bank kept between calls: the same
+    # numbers (a live sample pays for the FFT only)
+    power = np.abs(librosa.stft(y, n_fft=params.n_fft, hop_length=params.hop_length)) ** 2
+    S = _htk_mel_basis(params.sample_rate, params.n_fft, params.n_mels, params.fmin_hz, params.fmax_hz) @ power
     return (np.log10(1.0 + 10000.0 * S) / SFX_MEL_MAX).T[..., None].astype(np.float32)
 
 

@@ -245,7 +245,7 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
         "exsampling train data/corpus --backbone aisfx --out models/mine.keras   # a head on the frozen embedding",
         "# the bundled model's fine-tuning (GPU) and calibration: tools/finetune_aisfx.py, tools/calibrate.py",
         (f".venv/bin/python tools/model_card.py models/{model.name} --coverage data/corpus/coverage.json "
-        "> models/README.md"),
+        "--compare models/mobilenetv2.heldout.json --show models/default.show.json > models/README.md"),
         "```",
         "",
         ("Your own sounds: `exsampling train MY_SOUNDS/` with one folder per label (e.g. `MY_SOUNDS/Knock/*.wav`); "
