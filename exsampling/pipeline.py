@@ -185,6 +185,7 @@ class Pipeline:
         return samples
 
     def _label(self, sample: Sample, probs: np.ndarray, embedding: np.ndarray) -> None:
+        assert self.classifier is not None
         labels = self.classifier.info.labels
         model_label = labels[int(np.argmax(probs))]
         vote = self.memory.fuse(probs, embedding) if self.memory_enabled else None
@@ -274,9 +275,9 @@ class Pipeline:
         sample_id = int(sample.label_source.split(":", 1)[1])
         for remembered_id, label, vector, at in self.library.memory():
             if remembered_id == sample_id:
-                embedding = self._embeddings.get(sample.id)
-                distance = (float(1.0 - np.dot(vector, embedding) / max(np.linalg.norm(vector) * np.linalg.norm(embedding),
-                                                                          1e-12)) if embedding is not None else float("nan"))
+                e = self._embeddings.get(sample.id)
+                norms = max(float(np.linalg.norm(vector) * np.linalg.norm(e)), 1e-12) if e is not None else 1.0
+                distance = float(1.0 - np.dot(vector, e) / norms) if e is not None else float("nan")
                 return Recall(sample_id, label, distance, at)
         return None
 

@@ -123,10 +123,10 @@ class _TorchPickler(pickle._Pickler):  # the pure-Python pickler: its save_globa
     def save_global(self, obj, name=None):
         if hasattr(obj, "torch_global"):
             module, name = obj.torch_global
-            self.write(pickle.GLOBAL + f"{module}\n{name}\n".encode())
-            self.memoize(obj)
+            self.write(pickle.GLOBAL + f"{module}\n{name}\n".encode())  # type: ignore[attr-defined]
+            self.memoize(obj)  # type: ignore[attr-defined]
             return
-        super().save_global(obj, name)
+        super().save_global(obj, name)  # type: ignore[misc]
 
 
 def save(obj, path: str | Path, name: str = "archive") -> None:

@@ -629,7 +629,7 @@ def train(clips: list[Clip], params: FeatureParams, trim: TrimRule, opt: Options
     if not len(part["train"].x):
         raise TrainError("no training clips (every clip is in the held-out or validation split)")
     trained = [label for label in LABELS if LABELS.index(label) in set(part["train"].y.tolist())]
-    time_axis = 1 if params.frontend == "sfx-mel" else 2
+    time_axis: int | None = 1 if params.frontend == "sfx-mel" else 2
     predict = None
     if opt.base is not None:
         info = read_info(opt.base)
@@ -674,7 +674,7 @@ def train(clips: list[Clip], params: FeatureParams, trim: TrimRule, opt: Options
         d = part[name]
         if not len(d.x):
             continue
-        raw = predict(d) if predict else model.predict(d.x, batch_size=64, verbose=0)
+        raw = predict(d) if predict is not None else model.predict(d.x, batch_size=64, verbose=0)
         probs = mask_untrained(raw, LABELS, tuple(trained))
         metrics[name] = {"what": what, **evaluate(probs, d.y)}
         if name == "test":

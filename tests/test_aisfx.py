@@ -107,7 +107,7 @@ def test_conversion_refuses_a_checkpoint_of_another_network(tmp_path):
     state = fixture_state(np.random.default_rng(1))
     state["embedding_net.conv_block2.conv1.weight"] = np.zeros((8, 4, 5, 5), np.float32)
     torchzip.save(state, tmp_path / "bad.pth")
-    with pytest.raises(aisfx.ConversionError, match="conv_block2.conv1"):
+    with pytest.raises(aisfx.ConversionError, match=r"conv_block2\.conv1"):
         aisfx.converted(tmp_path / "bad.pth", (16, 16, 1))
 
 
@@ -161,4 +161,4 @@ def test_train_an_aisfx_head_on_a_tiny_backbone(tmp_path):
     probs, emb = clf.classify(np.stack(x))
     assert emb.shape == (len(truth), CHANNELS[-1])
     predicted = [clf.info.labels[i] for i in probs.argmax(axis=1)]
-    assert np.mean([p == t for p, t in zip(predicted, truth)]) >= 0.6, predicted
+    assert np.mean([p == t for p, t in zip(predicted, truth, strict=True)]) >= 0.6, predicted

@@ -54,7 +54,8 @@ def test_shipped_model_is_small_and_described_honestly():
     assert meta["features"] == SFX_MEL.to_dict()
     assert meta["embedding_layer"] == "embedding"
     assert meta["architecture"]["name"] == "aisfx"
-    assert "CC BY 4.0" in (PROJECT_ROOT / "NOTICE").read_text() and "Changes made" in (PROJECT_ROOT / "NOTICE").read_text()
+    notice = (PROJECT_ROOT / "NOTICE").read_text()
+    assert "CC BY 4.0" in notice and "Changes made" in notice
     assert set(meta["trained_labels"]) < set(LABELS)
     held_out = meta["metrics"]["test"]
     assert held_out["n"] > 0 and 0 < held_out["top1"] <= held_out["top3"] <= 1

@@ -185,7 +185,8 @@ def test_warm_up_stores_nothing(cfg, classifier):
 
 
 def test_memory_with_the_shipped_model_and_default_radius(tmp_path, osc_peer):
-    """Issue 10's check: a few re-labels of one kind of sound decide the next take; other sounds keep the model's answer."""
+    """Issue 10's check: a few re-labels of one kind of sound decide the next take; other sounds keep the
+    model's answer."""
     from exsampling.config import Config, LibraryConfig, OscConfig
 
     cfg = Config(library=LibraryConfig(path=str(tmp_path / "lib")), osc=OscConfig(port=osc_peer.port))

@@ -39,7 +39,7 @@ def flag_figures(probs: np.ndarray, y: np.ndarray, threshold: float) -> dict:
     """Precision and recall of "unsure" (top probability < threshold) for answers on the wrong instrument."""
     wrong = INSTRUMENT[probs.argmax(1)] != INSTRUMENT[y]
     flag = probs.max(1) < threshold
-    return {"threshold": float(threshold), "n": int(len(y)), "wrong": int(wrong.sum()), "flagged": int(flag.sum()),
+    return {"threshold": float(threshold), "n": len(y), "wrong": int(wrong.sum()), "flagged": int(flag.sum()),
             "precision": float((flag & wrong).sum() / max(1, flag.sum())),
             "recall": float((flag & wrong).sum() / max(1, wrong.sum()))}
 
@@ -48,7 +48,7 @@ def show_streams(probs, emb, y, origin, radius, strength, learn, n=125, streams=
     """Right-instrument share and corrections per 125 sounds over offline streams (see bench/show.py)."""
     rng = np.random.default_rng(seed)
     by_label: dict[int, dict[str, list[int]]] = {}
-    for i, (label, o) in enumerate(zip(y, origin)):
+    for i, (label, o) in enumerate(zip(y, origin, strict=True)):
         by_label.setdefault(int(label), {}).setdefault(o, []).append(i)
     accs, fixes = [], []
     for _ in range(streams):
@@ -109,7 +109,8 @@ def main() -> None:
         for strength in STRENGTHS:
             runs = [show_streams(probs[fold == k], emb[fold == k], y[fold == k], origin[fold == k], radius, strength,
                                  True, seed=k) for k in sorted(set(fold[cal].tolist()))]
-            grid.append({"radius": radius, "strength": strength, "right_instrument": float(np.mean([r[0] for r in runs])),
+            grid.append({"radius": radius, "strength": strength,
+                         "right_instrument": float(np.mean([r[0] for r in runs])),
                          "corrections_per_125": float(np.mean([r[1] for r in runs]))})
             print(grid[-1], flush=True)
     # the smallest radius within half a point of the best: as good, and it reaches fewer unrelated sounds

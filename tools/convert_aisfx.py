@@ -85,7 +85,8 @@ def main() -> int:
         model = aisfx.converted(root / aisfx.CHECKPOINT, features.SFX_MEL.shape)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         model.save(args.out)
-        licence = next(root.glob("aisfx-*.dist-info/licenses/LICENSE"), None) or next(root.glob("aisfx-*.dist-info/LICENSE"))
+        licence = next(root.glob("aisfx-*.dist-info/licenses/LICENSE"), None) or next(
+            root.glob("aisfx-*.dist-info/LICENSE"))
         args.out.with_name("LICENSE").write_bytes(licence.read_bytes())
         print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB, {model.count_params():,} parameters)")
 

@@ -102,10 +102,9 @@ def assemble(args) -> None:
     trained = tuple(label for label in LABELS if LABELS.index(label) in set(ds.y[split == "train"].tolist()))
     call = tf.function(lambda t: model(t, training=False), reduce_retracing=True)
     results = json.loads((args.results / "results.json").read_text())
-    metrics: dict = {"train_images": int((split == "train").sum()), "train_seconds": results[args.config.replace("-", "@")]["seconds"]
-                     if args.config.replace("-", "@") in results else None,
-                     "epochs_run": results.get(args.config.replace("-", "@"), {}).get("epochs", [None])[-1],
-                     "selection": results}
+    chosen = results.get(args.config.replace("-", "@"), {})
+    metrics: dict = {"train_images": int((split == "train").sum()), "train_seconds": chosen.get("seconds"),
+                     "epochs_run": chosen.get("epochs", [None])[-1], "selection": results}
     counts = np.bincount(ds.y[split == "train"], minlength=len(LABELS))
     metrics["train_images_per_label"] = {LABELS[i]: int(counts[i]) for i in np.flatnonzero(counts)}
     reports = {"val": "validation (held-out recordings of the training sources)",

@@ -13,11 +13,14 @@ test probabilities/embeddings, the head) and $OUT/<cfg>_<block>.npz (fine-tuned 
 
     OUT=out CONFIGS=frozen,b4,b34,b234@30 INST="$(cat data/dev/inst.json)" python3 tools/finetune_aisfx_torch.py
 """
-import json, os, sys, time
+import json
+import os
+import time
+
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 OUT = os.environ.get("OUT", "/tmp/out")
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
@@ -109,9 +112,11 @@ def augment(x, gen):
         if s:
             x[i, s:] = x[i, :-s].clone()
             x[i, :s] = 0
-        t = int(torch.randint(0, 16, (1,), generator=gen)); t0 = int(torch.randint(0, T - t + 1, (1,), generator=gen))
+        t = int(torch.randint(0, 16, (1,), generator=gen))
+        t0 = int(torch.randint(0, T - t + 1, (1,), generator=gen))
         x[i, t0:t0 + t] = 0
-        f = int(torch.randint(0, 12, (1,), generator=gen)); f0 = int(torch.randint(0, Fq - f + 1, (1,), generator=gen))
+        f = int(torch.randint(0, 12, (1,), generator=gen))
+        f0 = int(torch.randint(0, Fq - f + 1, (1,), generator=gen))
         x[i, :, f0:f0 + f] = 0
     return x
 
@@ -142,7 +147,9 @@ def fit(cfg, train_idx, val_idx, seed=0):
     cw = class_weights(ytr)
     best, best_state, bad = 1e9, None, 0
     frozen_emb = e0 if not trainable else None
-    for epoch in range(int(cfg.split("@")[1]) if "@" in cfg else EPOCHS):
+    epochs_run = 0
+    for _ in range(int(cfg.split("@")[1]) if "@" in cfg else EPOCHS):
+        epochs_run += 1
         head.train()
         # batch-norm statistics stay as trained by aisfx (eval mode) in every block
         net.eval()
@@ -150,10 +157,7 @@ def fit(cfg, train_idx, val_idx, seed=0):
         for i in range(0, len(perm), 64):
             b = perm[i:i + 64]
             with torch.autocast(DEV, dtype=torch.bfloat16, enabled=DEV == "cuda"):
-                if frozen_emb is None:
-                    e = net(augment(x_all[b], gen))
-                else:
-                    e = embed_cache[b]
+                e = net(augment(x_all[b], gen)) if frozen_emb is None else embed_cache[b]
                 logits = head(e.float())
             loss = F.cross_entropy(logits.float(), y_all[b], weight=cw, label_smoothing=0.05)
             opt.zero_grad()
@@ -173,7 +177,7 @@ def fit(cfg, train_idx, val_idx, seed=0):
                 break
     net.load_state_dict(best_state[0])
     head.load_state_dict(best_state[1])
-    return net, head, epoch + 1
+    return net, head, epochs_run
 
 
 @torch.no_grad()
@@ -236,8 +240,9 @@ for cfg in CONFIGS:
     print(cfg, r, flush=True)
     sd = {f"embedding_net.{k}": v.float().cpu().numpy() for k, v in net.state_dict().items() if "num_batches" not in k}
     head_sd = {f"head.{k}": v.float().cpu().numpy() for k, v in head.state_dict().items()}
-    np.savez_compressed(f"{OUT}/{cfg.replace('@', '-')}.npz", oof_p=oof_p.astype(np.float16), oof_e=oof_e.astype(np.float16),
-                        test_p=test_p.astype(np.float16), test_e=test_e.astype(np.float16), test_idx=te, **head_sd)
+    np.savez_compressed(f"{OUT}/{cfg.replace('@', '-')}.npz", oof_p=oof_p.astype(np.float16),
+                        oof_e=oof_e.astype(np.float16), test_p=test_p.astype(np.float16),
+                        test_e=test_e.astype(np.float16), test_idx=te, **head_sd)
     blocks = {"b4": ("conv_block4",), "b34": ("conv_block3", "conv_block4"),
               "b234": ("conv_block2", "conv_block3", "conv_block4")}.get(cfg.split("@")[0], ())
     for b in blocks:

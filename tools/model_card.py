@@ -30,9 +30,11 @@ def describe(meta: dict, model: Path, n_trained: int) -> str:
     """One paragraph: the network, its input, its outputs, size and what it was trained on."""
     arch, feats = meta["architecture"], meta["features"]
     if arch["name"] == "aisfx":
+        blocks = ", ".join(b[-1] for b in arch.get("fine_tuned", []))
+        tuned = f"blocks {blocks} fine-tuned and " if blocks else ""
         net = (f"The aisfx sound-effects embedding (Ma & Lerch, ISMIR 2022; CC BY 4.0, see ../NOTICE) — a 9-layer "
                f"CNN pretrained on professional sound-effects libraries — with "
-               f"{'blocks ' + ', '.join(b[-1] for b in arch.get('fine_tuned', [])) + ' fine-tuned and ' if arch.get('fine_tuned') else ''}"
+               f"{tuned}"
                f"a new head ({arch.get('head_hidden', 0)} hidden units), on {feats['n_mels']}-band HTK mel maps "
                f"(sfx-mel) of 5-s samples ({feats['sample_rate']} Hz)")
     else:
@@ -51,7 +53,8 @@ def training_line(meta: dict, metrics: dict) -> str:
                 "the final model). The configuration was chosen by leave-family-out cross-validation over the "
                 f"*training* families (right instrument out of fold — {rows}), never on the held-out families.")
     return (f"Training: {metrics['train_images']} images, {metrics['epochs_run']} epochs (early stopping on the "
-            f"validation loss), {metrics['train_seconds'] / 60:.0f} min on this project's 2-core CPU, features included.")
+            f"validation loss), {metrics['train_seconds'] / 60:.0f} min on this project's 2-core CPU, features "
+            "included.")
 
 
 def calibration_lines(metrics: dict) -> list[str]:
@@ -66,10 +69,11 @@ def calibration_lines(metrics: dict) -> list[str]:
                  f"trained without its source family), never on the held-out families. `unsure_below = "
                  f"{u['unsure_below']}` is the {u['rule']}. A flagged sample is one whose top probability is below it; "
                  "\"wrong\" means on the wrong Fig. 5 instrument."), "",
-                "| set | answers | wrong | flagged | precision (flagged that are wrong) | recall (wrong that are flagged) |",
+                ("| set | answers | wrong | flagged | precision (flagged that are wrong) | "
+                 "recall (wrong that are flagged) |"),
                 "|---|---:|---:|---:|---:|---:|",
-                f"| out of fold (calibration) | {oof['n']} | {oof['wrong']} | {oof['flagged']} | {pct(oof['precision'])} | {pct(oof['recall'])} |",
-                f"| held-out sources (test) | {test['n']} | {test['wrong']} | {test['flagged']} | {pct(test['precision'])} | {pct(test['recall'])} |",
+                *(f"| {name} | {f['n']} | {f['wrong']} | {f['flagged']} | {pct(f['precision'])} | {pct(f['recall'])} |"
+                  for name, f in (("out of fold (calibration)", oof), ("held-out sources (test)", test))),
                 "",
                 (f"Memory: `memory_max_distance = {m['radius']}` (the vote's radius, cosine distance) and "
                  f"`memory_strength = {m['strength']}`, the best of a grid in offline show streams out of fold: "
@@ -84,8 +88,9 @@ def calibration_lines(metrics: dict) -> list[str]:
                  "re-labels every sample on the wrong instrument at once."), "",
                 "| | right instrument over the stream | worst stream | corrections per 125 sounds |",
                 "|---|---:|---:|---:|",
-                f"| without learning | {pct(wo['right_instrument'])} | {pct(wo['right_instrument_min'])} | {wo['corrections_per_125']:.1f} |",
-                f"| with the memory | {pct(w['right_instrument'])} | {pct(w['right_instrument_min'])} | {w['corrections_per_125']:.1f} |",
+                *(f"| {name} | {pct(r['right_instrument'])} | {pct(r['right_instrument_min'])} | "
+                  f"{r['corrections_per_125']:.1f} |"
+                  for name, r in (("without learning", wo), ("with the memory", w))),
                 ""]
     return out
 
@@ -108,7 +113,6 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
         sources[(c["label"], c["split"] == "test")].add(c["source"])
         if c["split"] != "test":  # held-out clips are never learnt from
             licences[c["licence"]] += 1
-    arch = meta["architecture"]
     out = [
         f"# Model card: `{model.name}`",
         "",
@@ -145,7 +149,8 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
     if "test" in metrics:
         t = metrics["test"]
         out += ["", "### By held-out source family", "",
-                "| family | clips | labels | top-1 | top-3 | instrument |" + (" MobileNetV2 top-1 / instrument |" if other else ""),
+                ("| family | clips | labels | top-1 | top-3 | instrument |"
+                 + (" MobileNetV2 top-1 / instrument |" if other else "")),
                 "|---|---:|---|---:|---:|---:|" + ("---:|" if other else "")]
         for fam, v in t.get("per_family", {}).items():
             o = (other or {}).get("per_family", {}).get(fam)
@@ -186,7 +191,8 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
         f"**Never trained ({len(untrained)} labels)** — the classifier masks them, so they are never answered: "
         + ", ".join(untrained) + ". No sound in the Debian packages surveyed honestly holds them. A sound of "
         "these kinds gets the nearest trained label; the console calls it \"unsure\" only when the top "
-        "probability is below `[classifier] unsure_below`, which was not measured on such sounds. "
+        "probability is below `[classifier] unsure_below`, which was calibrated on held-out sources (above), not "
+        "on sounds of these kinds. "
         "Teach them with your own recordings (below) or the console's re-labelling.",
         "",
     ]
@@ -196,7 +202,8 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
         out.append("")
     thin = [f"{label} ({len(sources[(label, False)])})" for label in trained if len(sources[(label, False)]) <= 2]
     if thin:
-        out += ["**Thin labels** (distinct training presets, kits or files): " + ", ".join(thin) + ". Expect such a label "
+        out += ["**Thin labels** (distinct training presets, kits or files): " + ", ".join(thin)
+                + ". Expect such a label "
                 "to generalise poorly to other recordings.", ""]
     out += [
         ("All training sounds are instrument samples and sound effects, augmented with synthetic rooms, phone-like "
@@ -216,11 +223,13 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
     out += [
         "",
         ("The model's weights are derived from these recordings. The sources are free licences (MIT, public "
-        "domain, CC0, CC-BY-3.0, CC-BY-SA-3.0, GPL-2/GPL-2+/GPL-3, GFDL-1.3, Free Art Licence 1.3). Whether a trained network is a derivative work "
+        "domain, CC0, CC-BY-3.0, CC-BY-SA-3.0, GPL-2/GPL-2+/GPL-3, GFDL-1.3, Free Art Licence 1.3). Whether a "
+        "trained network is a derivative work "
         "of its training audio is unsettled; we ship it on the most cautious reading: the model file carries "
         "the attribution above, and anyone redistributing it should keep this card with it, credit the "
         "CC-BY/CC-BY-SA authors (Emanuel Rumpf's rumpf kit, Luc Tunguay's BJA Pacific, Glen MacArthur's AVL "
-        "drums), Lionel Allorge and Yves Combe (Free Art Licence), and treat the CC-BY-SA and GPL parts as applying. No audio is shipped; the clips are rebuilt "
+        "drums), Lionel Allorge and Yves Combe (Free Art Licence), and treat the CC-BY-SA and GPL parts as "
+        "applying. No audio is shipped; the clips are rebuilt "
         f"locally by `exsampling corpus`. Every clip, its source and licence: [`{model.stem}.clips.csv`]"
         f"({model.stem}.clips.csv)."),
     ]
