@@ -1,4 +1,7 @@
-# ExSampling: `make console` installs and starts the console; `make test` installs what the tests need and runs them.
+# ExSampling: `make console` installs and starts the console; `make test` installs what the tests need, checks the
+# code (ruff, mypy, requirements.txt) and runs every test; `make test-fast` runs the tests that need no browser,
+# Pure Data, training or TensorFlow in a second process (about a minute); `make lint` only checks the code;
+# `make check-install` installs with `pip install .` into a clean venv and starts the commands from elsewhere (CI).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,21 +10,25 @@ BIN := $(VENV)/bin
 # shipped model never heard), and openssl, which makes the upload server's self-signed certificate.
 TEST_DEBS := chromium liblo-tools puredata-core zbar-tools fluidsynth fluid-soundfont-gm timgm6mb-soundfont openssl
 
-.PHONY: install console serve test system-deps bench clean
+# Tests left out of `make test-fast` (see the markers in pyproject.toml).
+FAST := -m "not browser and not puredata and not training and not slow"
 
-$(BIN)/exsampling: pyproject.toml
+.PHONY: install console serve lint test test-fast check-install requirements system-deps bench clean
+
+# requirements.txt pins the tested versions (tools/requirements.py writes it from pyproject.toml)
+$(BIN)/exsampling: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c requirements.txt -e '.[test]'
 	touch $@
 
 install: $(BIN)/exsampling
 
 console: install
-	$(BIN)/exsampling console
+	@$(BIN)/exsampling console
 
 serve: install
-	$(BIN)/exsampling serve
+	@$(BIN)/exsampling serve
 
 system-deps:
 	@missing=$$(for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -31,11 +38,25 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-test: install system-deps
+lint: install
+	$(BIN)/ruff check exsampling tests bench tools maxpatch
+	$(BIN)/mypy
+	$(BIN)/python tools/requirements.py --check
+
+requirements: install
+	$(BIN)/python tools/requirements.py
+
+test: install system-deps lint
 	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q $(FAST)
+
+check-install: install
+	$(BIN)/python tools/check_install.py
 
 bench: install
 	$(BIN)/python bench/latency.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

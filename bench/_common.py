@@ -11,9 +11,9 @@ import numpy as np
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from exsampling.config import PROJECT_ROOT  # noqa: E402
-from exsampling.features import FeatureParams  # noqa: E402
-from exsampling.mapping import LABELS  # noqa: E402
+from exsampling.features import FeatureParams
+from exsampling.mapping import LABELS
+from exsampling.resources import default_model
 
 
 def clips(n: int, sr: int = 22050, seconds: float = 5.0, seed: int = 0) -> list[np.ndarray]:
@@ -36,7 +36,7 @@ def clips(n: int, sr: int = 22050, seconds: float = 5.0, seed: int = 0) -> list[
 
 def model_path() -> tuple[Path, str]:
     """The shipped model if there is one, else an untrained MobileNetV2 of the same shape (timing is the same)."""
-    shipped = PROJECT_ROOT / "models" / "default.keras"
+    shipped = default_model()
     if shipped.exists():
         return shipped, "models/default.keras"
     import keras
@@ -47,7 +47,8 @@ def model_path() -> tuple[Path, str]:
     out = keras.layers.Dense(len(LABELS), activation="softmax", name="probs")(x)
     path = Path(tempfile.mkdtemp()) / "untrained.keras"
     keras.Model(base.input, out).save(path)
-    path.with_suffix(".json").write_text(json.dumps({"format": 1, "labels": list(LABELS), "features": params.to_dict()}))
+    sidecar = {"format": 1, "labels": list(LABELS), "features": params.to_dict()}
+    path.with_suffix(".json").write_text(json.dumps(sidecar))
     return path, "an untrained MobileNetV2 alpha=0.35 (no models/default.keras yet; same cost)"
 
 

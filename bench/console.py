@@ -27,7 +27,7 @@ from pathlib import Path
 
 from _common import clips, model_path, percentiles
 
-from exsampling.library import wav_bytes
+from exsampling.audio import wav_bytes
 
 CHROMIUM = "/usr/bin/chromium"
 VISIBLE_CARDS = "() => [...document.querySelectorAll('.exs-card')].filter(c => c.offsetParent !== null).length"
@@ -76,8 +76,8 @@ def main() -> None:
     port, upload_port = free_port(), free_port()
     lines: list[str] = []
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "exsampling.cli", "console", "--no-browser", "--port", str(port),
-                             "--upload-port", str(upload_port), "--config", str(config)],
+    proc = subprocess.Popen([sys.executable, "-m", "exsampling.cli", "console", "--no-browser", "--verbose",
+                             "--port", str(port), "--upload-port", str(upload_port), "--config", str(config)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
     threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
     from playwright.sync_api import sync_playwright
@@ -104,7 +104,7 @@ def main() -> None:
                 try:
                     acked = upload(upload_port, token, wav_bytes(y, 22050))
                 except urllib.error.HTTPError as exc:
-                    raise SystemExit(f"{exc} {exc.read()} token={token!r}")
+                    raise SystemExit(f"{exc} {exc.read()} token={token!r}") from exc
                 page.wait_for_function(f"() => ({VISIBLE_CARDS})() >= {min(i + 1, 12)}", polling="raf",
                                        timeout=30_000)
                 card_s.append(time.perf_counter() - acked)

@@ -19,9 +19,10 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 
 from exsampling import features
+from exsampling.audio import wav_bytes
 from exsampling.classifier import Classifier
 from exsampling.config import ClassifierConfig, Config, LibraryConfig, OscConfig
-from exsampling.library import Library, wav_bytes
+from exsampling.library import Library
 from exsampling.osc import OscSender
 from exsampling.pipeline import Pipeline
 from exsampling.records import Sample

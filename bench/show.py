@@ -21,14 +21,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import _common  # noqa: F401  (the Keras backend, TensorFlow kept quiet)
 import numpy as np
-from _common import PROJECT_ROOT
 
 from exsampling.classifier import Classifier
 from exsampling.config import Config
 from exsampling.library import Library
 from exsampling.mapping import DEFAULT_MAPPING
 from exsampling.pipeline import Pipeline
+from exsampling.resources import default_model
 
 
 def streams(rows: list[dict], n: int, count: int, seed: int) -> list[list[dict]]:
@@ -85,7 +86,7 @@ def play(cfg: Config, classifier: Classifier, stream: list[dict], root: Path, le
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("manifest", type=Path, help="corpus manifest.csv (its split=test rows are streamed)")
-    ap.add_argument("--model", type=Path, default=PROJECT_ROOT / "models" / "default.keras")
+    ap.add_argument("--model", type=Path, default=default_model())
     ap.add_argument("--n", type=int, default=125, help="sounds per stream")
     ap.add_argument("--streams", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)

@@ -27,7 +27,7 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from exsampling.library import wav_bytes
+from exsampling.audio import wav_bytes
 
 TOKEN = "bench-token"
 MAX_N = 200  # bounded: the loopback crowd never grows past this

@@ -1,4 +1,8 @@
-"""Audio intake: decode any file libsndfile reads to mono at one rate, trim silence, cut into segments."""
+"""Audio intake: decode any file libsndfile reads to mono at one rate, trim silence, cut into segments.
+
+The one rule that turns a recording into samples is :func:`pieces` (trim, then cut); the live chain, training and
+the corpus all call it, so a model learns from pieces cut exactly as the show cuts them.
+"""
 from __future__ import annotations
 
 import io
@@ -49,6 +53,13 @@ def _open(source: Source) -> sf.SoundFile:
         ) from exc
 
 
+def wav_bytes(y: np.ndarray, sr: int) -> bytes:
+    """``y`` (mono float, −1..1; clipped beyond) as the bytes of a 16-bit PCM WAV file at ``sr`` Hz."""
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(y, -1.0, 1.0), sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
 def describe(source: Source) -> tuple[int, int, float]:
     """``(sample_rate_hz, channels, duration_s)`` read from the header alone, without decoding."""
     with _open(source) as f:
@@ -66,7 +77,7 @@ def decode(source: Source, sample_rate: int, max_duration_s: float) -> np.ndarra
     or truncated. TooLongAudio — longer than ``max_duration_s`` seconds. InvalidSamples — NaN or
     infinite samples.
     """
-    if isinstance(source, (str, Path)) and Path(source).stat().st_size == 0 or (
+    if (isinstance(source, (str, Path)) and Path(source).stat().st_size == 0) or (
         isinstance(source, (bytes, bytearray, memoryview)) and len(source) == 0
     ):
         raise EmptyAudio("the file is empty")
@@ -139,9 +150,36 @@ def segments(n_samples: int, sr: int, segment_s: float = 5.0, min_tail_s: float 
     ``min_tail_s`` seconds, and dropped otherwise — except when it is the only piece: a short
     recording always gives one sample, so a participant's 0.5 s knock is not thrown away.
     """
-    seg = int(round(segment_s * sr))
-    tail_min = int(round(min_tail_s * sr))
+    seg = round(segment_s * sr)
+    tail_min = round(min_tail_s * sr)
     spans = [Span(s, min(s + seg, n_samples)) for s in range(0, n_samples, seg)]
     if len(spans) > 1 and spans[-1].end - spans[-1].start < tail_min:
         spans.pop()
     return spans
+
+
+def pieces(
+    y: np.ndarray, sr: int, segment_s: float = 5.0, min_tail_s: float = 1.0, top_db: float = 20.0,
+    silence_floor_dbfs: float = -60.0, *, span: Span | None = None,
+) -> list[Span]:
+    """Where the samples of a recording lie: ``y`` trimmed (:func:`audible_span`), then cut (:func:`segments`).
+
+    Parameters
+    ----------
+    y : mono audio. sr : its rate in Hz.
+    segment_s, min_tail_s : the cut, in seconds (see :func:`segments`; the paper: 5 s pieces).
+    top_db, silence_floor_dbfs : the trim, in dB (see :func:`audible_span`).
+    span : the audible span when already known (the live chain finds it when a recording arrives); None
+        computes it.
+
+    Returns
+    -------
+    The pieces' spans in ``y``'s own sample positions, in order: ``y[s.start:s.end]`` is a piece and
+    ``s.start / sr`` its start in seconds. At least one.
+
+    Raises NothingAudible when the whole signal is below ``silence_floor_dbfs``.
+    """
+    if span is None:
+        span = audible_span(y, sr, top_db, silence_floor_dbfs)
+    return [Span(span.start + s.start, span.start + s.end)
+            for s in segments(span.end - span.start, sr, segment_s, min_tail_s)]

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .features import FeatureParams
-from .mapping import LABELS
+from .mapping import MappingError, check_label
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -77,9 +77,13 @@ def read_info(model_path: str | Path) -> ModelInfo:
     if meta.get("format") != 1:
         raise ModelError(f"{meta_path}: unsupported sidecar format {meta.get('format')!r} (expected 1)")
     labels = tuple(meta.get("labels", ()))
-    unknown = sorted(set(labels) - set(LABELS))
-    if unknown or not labels:
-        raise ModelError(f"{meta_path}: labels must be FSDKaggle2018 labels; unknown: {unknown}")
+    if not labels:
+        raise ModelError(f"{meta_path}: no labels; a model's labels are FSDKaggle2018 names")
+    try:
+        for label in labels:
+            check_label(label)
+    except MappingError as exc:
+        raise ModelError(f"{meta_path}: {exc}") from exc
     try:
         features = FeatureParams(**meta["features"])
     except (KeyError, TypeError) as exc:

@@ -1,22 +1,33 @@
 """The ``exsampling`` command: classify files, serve the recorder, run the console, train, play notes.
 
+``classify``, ``note``, ``config`` and ``serve`` are here; ``console``, ``corpus`` and ``train`` are registered by
+their packages (one ``register(sub, add_config)`` each). Heavy modules are imported inside the commands, so
+``exsampling --help`` stays quick.
+
 Exit codes: 0 success; 1 some input was refused (the message says why); 2 usage or configuration
 error; 3 no usable model. A user error prints one line on stderr, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import signal
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .audio import AudioError
 from .classifier import ModelError
 from .config import Config, ConfigError, load
 from .pitch import note_name
-from .records import Sample, outcome_json
+from .records import Sample, SampleStatus, outcome_json
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+    from .show_state import ShowState
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 
@@ -24,7 +35,8 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 def add_config(parser: argparse.ArgumentParser) -> None:
     """The ``--config PATH`` option every subcommand takes."""
     parser.add_argument("--config", metavar="PATH",
-                        help="TOML config file, docs/config.md (default: built-in defaults; console: ./exsampling.toml)")
+                        help="TOML config file, docs/config.md "
+                             "(default: built-in defaults; console: ./exsampling.toml)")
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -40,7 +52,7 @@ def _sample_line(sample: Sample, file: str) -> str:
     pitch = (f"{note_name(sample.midi_note)} {sample.pitch_hz:.1f} Hz" if sample.midi_note is not None
              else "unpitched")
     unsure = " (unsure)" if sample.unsure else ""
-    sent = "  → sent" if sample.status == "sent" else ""
+    sent = "  → sent" if sample.status == SampleStatus.SENT else ""
     return (f"{file}  {sample.start_s:6.2f}–{sample.start_s + sample.duration_s:6.2f} s  "
             f"{sample.label} {sample.confidence:.0%}{unsure}  → {sample.instrument}  {pitch}{sent}")
 
@@ -53,7 +65,7 @@ def _classify(args: argparse.Namespace) -> int:
         cfg = cfg.with_changes(osc={k: v for k, v in (("host", args.osc_host), ("port", args.osc_port)) if v})
     if args.library:
         cfg = cfg.with_changes(library={"path": args.library})
-    pipeline = build(cfg, send=args.send, require_model=True)
+    pipeline = build(cfg, send=args.send, require_model=True, actor="cli")
     status = EXIT_OK
     for file in args.files:
         try:
@@ -94,6 +106,44 @@ def _write_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from .pipeline import build
+    from .show_state import ShowState
+
+    cfg = _config(args)
+    pipeline = build(cfg)
+    if pipeline.classifier is None:
+        print("exsampling: no model found: recordings are stored and pitched but get no class or instrument",
+              flush=True)
+    show = ShowState(cfg, pipeline.library, token=args.token)
+    pipeline.mode = show.mode  # the show's mode as its console last left it
+    try:
+        asyncio.run(_serve_until_stopped(cfg, pipeline, show, args.host, args.port))
+    finally:
+        pipeline.close()
+    return EXIT_OK
+
+
+async def _serve_until_stopped(cfg: Config, pipeline: Pipeline, show: ShowState, host: str | None,
+                               port: int | None) -> None:
+    from .server import qr_text, start
+
+    server = await start(cfg, pipeline, show, host, port)
+    for kind, url in server.urls.items():
+        print(f"{kind}: {url}", flush=True)
+    print(f"map: {server.map_url}", flush=True)
+    if server.certificate is not None:
+        print(f"HTTPS uses a self-signed certificate ({server.certificate}); phones ask once to accept it.")
+    print(f"\nParticipants scan this ({server.recorder_url}):\n{qr_text(server.recorder_url)}", flush=True)
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopped.set)
+    await stopped.wait()
+    server.stop()
+    print("exsampling: stopped", flush=True)
+
+
 def _osc_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--osc-host", metavar="HOST", help="OSC target host (default: [osc] host, 127.0.0.1)")
     parser.add_argument("--osc-port", metavar="PORT", type=int, help="OSC target UDP port (default: [osc] port, 7400)")
@@ -123,6 +173,15 @@ def parser() -> argparse.ArgumentParser:
     add_config(p)
     p.set_defaults(func=_note)
 
+    p = sub.add_parser("serve", help="serve the participants' recorder; prints its URL and a QR code")
+    p.add_argument("--host", help="address to listen on (default: [server] host, 0.0.0.0 = the LAN too)")
+    p.add_argument("--port", type=int, help="HTTP port on 127.0.0.1 (default: [server] port, 8765); "
+                                            "HTTPS for the LAN is on the next port")
+    p.add_argument("--token", help="the show token the recorder link carries (default: kept from the last "
+                                   "start, or a new random one)")
+    add_config(p)
+    p.set_defaults(func=_serve)
+
     p = sub.add_parser("config", help="write the configuration (defaults, or --config's) to a TOML file")
     p.add_argument("--write", metavar="PATH", required=True, help="where to write it")
     add_config(p)
@@ -134,8 +193,6 @@ def parser() -> argparse.ArgumentParser:
     train.register(sub, add_config)
     from . import console
     console.register(sub, add_config)
-    from . import server
-    server.register(sub, add_config)
     return top
 
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from .mapping import DEFAULT_MAPPING, DEFAULT_MELODIC, MappingError, check_mapping
-
-#: The repository root when installed from a checkout (``pip install -e .``): the bundled model lives here.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from .resources import default_model
 
 
 class ConfigError(ValueError):
@@ -23,7 +22,8 @@ class ConfigError(ValueError):
 class AudioConfig:
     """How recordings are decoded, trimmed and cut.
 
-    sample_rate: rate everything is resampled to, in Hz (the model's rate).
+    sample_rate: in Hz, the rate of the chain when no model is loaded and of the MobileNetV2 models that
+        ``exsampling train`` makes; a loaded model's sidecar names the rate the chain really decodes at.
     max_duration_s: longest recording accepted, in seconds; longer ones are refused before decoding.
     trim_top_db: what lies more than this many dB below the peak is trimmed from both ends (paper: 20 dB).
     silence_floor_dbfs: a recording whose peak is below this level (dB re full scale) is "nothing audible".
@@ -66,7 +66,7 @@ class ClassifierConfig:
     memory_strength: evidence (in perfect matches) at which the memory gets half the say against the model.
     """
 
-    model: str = str(PROJECT_ROOT / "models" / "default.keras")
+    model: str = str(default_model())
     top_k: int = 3
     unsure_below: float = 0.65
     memory: bool = True
@@ -131,16 +131,32 @@ class ServerConfig:
     tls: bool = True
 
 
+class Mode(StrEnum):
+    """How a sample reaches the stage: ``auto`` (at once, as in the paper) or ``preview`` (when the performer
+    accepts it)."""
+
+    AUTO = "auto"
+    PREVIEW = "preview"
+
+
+class Unsure(StrEnum):
+    """What auto mode does with an unsure sample: ``send`` it like any other, or ``hold`` it for the performer."""
+
+    SEND = "send"
+    HOLD = "hold"
+
+
 @dataclass(frozen=True)
 class ShowConfig:
-    """The show itself. mode: "auto" (straight to the stage, as in the paper) or "preview".
+    """The show's first-run state (a running show keeps its own, see :mod:`exsampling.show_state`).
 
-    unsure: in auto mode, "send" an unsure sample to the stage like any other, or "hold" it for the
-    performer to accept (as in preview mode).
+    mode: "auto" (straight to the stage, as in the paper) or "preview". prompt: what the phones ask for.
+    open: whether uploads are taken. unsure: in auto mode, "send" an unsure sample to the stage like any
+    other, or "hold" it for the performer to accept (as in preview mode).
     """
 
-    mode: str = "auto"
-    unsure: str = "send"
+    mode: Mode = Mode.AUTO
+    unsure: Unsure = Unsure.SEND
     prompt: str = ""
     open: bool = True
 
@@ -174,7 +190,8 @@ class Config:
         updates: dict[str, Any] = {}
         for name, values in sections.items():
             current = getattr(self, name)
-            updates[name] = replace(current, **values) if is_dataclass(current) else values
+            is_section = is_dataclass(current) and not isinstance(current, type)
+            updates[name] = replace(current, **values) if is_section else values
         cfg = replace(self, **updates)
         validate(cfg)
         return cfg
@@ -197,8 +214,12 @@ def _coerce(section: str, cls: type, raw: Any) -> Any:
     values = {}
     for key, value in raw.items():
         want = type(getattr(defaults, key))
+        if issubclass(want, StrEnum) and isinstance(value, str) and value in {m.value for m in want}:
+            value = want(value)
         if want is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if issubclass(want, StrEnum) and not isinstance(value, want):
+            raise ConfigError(f"[{section}] {key} = {value!r} should be one of {[str(m) for m in want]}")
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
             raise ConfigError(f"[{section}] {key} = {value!r} should be a {want.__name__}")
         values[key] = value
@@ -229,8 +250,8 @@ def validate(cfg: Config) -> None:
          f"osc.prefix {cfg.osc.prefix!r} must start with '/' and not end with it"),
         (0 <= cfg.server.port < 65536, f"server.port {cfg.server.port} is not a TCP port"),
         (cfg.server.max_upload_mb > 0 and cfg.server.max_recording_s > 0, "server limits must be > 0"),
-        (cfg.show.mode in ("auto", "preview"), f"show.mode {cfg.show.mode!r} must be 'auto' or 'preview'"),
-        (cfg.show.unsure in ("send", "hold"), f"show.unsure {cfg.show.unsure!r} must be 'send' or 'hold'"),
+        (cfg.show.mode in set(Mode), f"show.mode {cfg.show.mode!r} must be 'auto' or 'preview'"),
+        (cfg.show.unsure in set(Unsure), f"show.unsure {cfg.show.unsure!r} must be 'send' or 'hold'"),
     ]
     for ok, message in checks:
         if not ok:
@@ -250,7 +271,8 @@ def from_dict(raw: dict[str, Any], source: Path | None = None) -> Config:
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise ConfigError(f"unknown section(s) {unknown}; known: {sorted(allowed)}")
-    values: dict[str, Any] = {name: _coerce(name, cls, raw[name]) for name, cls in _SECTION_TYPES.items() if name in raw}
+    values: dict[str, Any] = {name: _coerce(name, cls, raw[name])
+                              for name, cls in _SECTION_TYPES.items() if name in raw}
     mapping = dict(DEFAULT_MAPPING)
     for label, instrument in raw.get("mapping", {}).items():
         if not isinstance(instrument, str):

@@ -2,8 +2,8 @@
 
 Every clip comes from a recording that honestly is what its label says: a SoundFont's flute preset is a
 flute, a recorded drum kit's kick is a bass drum, the GS effects kit's dog is a bark. Labels that no
-installed source covers stay uncovered and are listed (see /work/shared/notes/sound-sources.md for the
-survey this catalogue follows).
+installed source covers stay uncovered and are listed (docs/training.md summarises the survey of Debian's
+sound packages this catalogue follows).
 
 Sources are grouped into *families*: sources that share recordings (e.g. TimGM6mb and csound's
 sf_GMbank hold mostly the same samples) are one family. Each family is either training or held-out
@@ -41,7 +41,6 @@ from pathlib import Path
 import numpy as np
 
 from . import audio
-from .library import wav_bytes
 from .mapping import LABELS
 
 SF2_DIR = Path("/usr/share/sounds/sf2")
@@ -269,7 +268,8 @@ class Font:
 
 
 FONTS = (
-    Font("FluidR3_GM.sf2", "fluidr3", "MIT (Frank Wen, fluid-soundfont-gm)", "train", (0, 8, 16, 24, 25, 32, 40), True, False),
+    Font("FluidR3_GM.sf2", "fluidr3", "MIT (Frank Wen, fluid-soundfont-gm)", "train", (0, 8, 16, 24, 25, 32, 40), True,
+         False),
     Font("FluidR3_GS.sf2", "fluidr3", "MIT (Frank Wen, fluid-soundfont-gs)", "train", (), False, True),
     # TimGM6mb and csound's sf_GMbank share most samples: one held-out family. Their other drum kits
     # layer filter snaps and sine waves over the GM keys, so only the Standard kit is used.
@@ -326,15 +326,15 @@ def _font_origins(font: Font, zones: dict, train_samples: set[str], sr: int, rng
                 yield from emit(label, f"{font.file} program {prog}", render(path, notes, prog, 0, sr),
                                 "texture" if label in TEXTURES else "hit", f"p{prog}")
         for kit in font.kits:
-            for label, keys in GM_DRUM_KEYS.items():
-                hits = [k for k in keys for _ in range(3) if keep(128, kit, k)]
+            for label, drum_keys in GM_DRUM_KEYS.items():
+                hits = [k for k in drum_keys for _ in range(3) if keep(128, kit, k)]
                 if hits:
                     notes = _sf2_notes(rng, hits, (0.2, 0.4), gap_s=2.5)
                     yield from emit(label, f"{font.file} drum kit {kit}", render(path, notes, kit, 9, sr),
                                     "hit", f"k{kit}-{label}")
     if font.sfx:
-        for label, keys in GS_SFX_KEYS.items():
-            hits = [k for k in keys for _ in range(3) if keep(128, 56, k)]
+        for label, sfx_keys in GS_SFX_KEYS.items():
+            hits = [k for k in sfx_keys for _ in range(3) if keep(128, 56, k)]
             if hits:
                 dur = (2.0, 6.0) if label in TEXTURES else (0.3, 1.0)
                 notes = _sf2_notes(rng, hits, dur, gap_s=3.0)
@@ -653,7 +653,7 @@ def augment(o: Origin, rng: np.random.Generator, sr: int) -> np.ndarray:
     """
     import scipy.signal  # here, not at the top: it costs ≈ 0.5 s on every `exsampling` command otherwise
 
-    y = o.y.astype(np.float32)
+    y: np.ndarray = o.y.astype(np.float32)
     if o.kind != "note" and rng.random() < 0.5:  # ±1.7 semitones of speed change for unpitched sounds
         factor = float(rng.uniform(0.9, 1.1))
         y = scipy.signal.resample(y, max(16, int(len(y) * factor))).astype(np.float32)
@@ -679,14 +679,14 @@ def augment(o: Origin, rng: np.random.Generator, sr: int) -> np.ndarray:
     return (y * 10 ** (rng.uniform(-20, -1) / 20)).astype(np.float32)
 
 
-def cut_like_live(y: np.ndarray, sr: int, segment_s: float, min_tail_s: float, top_db: float) -> list[np.ndarray]:
-    """Trim ``top_db`` below the peak and cut into ≤ ``segment_s`` pieces, as the live console does."""
+def cut_like_live(y: np.ndarray, sr: int, segment_s: float, min_tail_s: float, top_db: float,
+                  silence_floor_dbfs: float) -> list[np.ndarray]:
+    """Trim and cut into ≤ ``segment_s`` pieces with :func:`exsampling.audio.pieces`, as the live console does."""
     try:
-        span = audio.audible_span(y, sr, top_db=top_db)
+        spans = audio.pieces(y, sr, segment_s, min_tail_s, top_db, silence_floor_dbfs)
     except audio.NothingAudible:
         return []
-    y = y[span.start:span.end]
-    return [y[s.start:s.end] for s in audio.segments(len(y), sr, segment_s, min_tail_s)]
+    return [y[s.start:s.end] for s in spans]
 
 
 # ------------------------------------------------------------------------------------------------- build
@@ -749,8 +749,8 @@ def plan_variants(origins: list[Origin], per_label: dict[str, int], max_per_orig
     return counts
 
 
-def build(out: Path, sr: int, segment_s: float, min_tail_s: float, top_db: float, per_label: dict[str, int],
-          seed: int) -> dict:
+def build(out: Path, sr: int, segment_s: float, min_tail_s: float, top_db: float, silence_floor_dbfs: float,
+          per_label: dict[str, int], seed: int) -> dict:
     """Write the corpus under ``out``; return the coverage summary (also written to coverage.json)."""
     from tqdm import tqdm
 
@@ -762,13 +762,14 @@ def build(out: Path, sr: int, segment_s: float, min_tail_s: float, top_db: float
     origins = [origins[i] for i in order]
     counts = plan_variants(origins, per_label)
     rows = []
-    for o, n in tqdm(list(zip(origins, counts)), desc="augmenting", unit="origin"):
+    for o, n in tqdm(list(zip(origins, counts, strict=True)), desc="augmenting", unit="origin"):
         for v in range(n):
             vr = np.random.default_rng([seed, int(hashlib.md5(o.origin.encode()).hexdigest()[:8], 16), v])
-            for k, piece in enumerate(cut_like_live(augment(o, vr, sr), sr, segment_s, min_tail_s, top_db)):
+            cut = cut_like_live(augment(o, vr, sr), sr, segment_s, min_tail_s, top_db, silence_floor_dbfs)
+            for k, piece in enumerate(cut):
                 rel = Path("clips") / o.split / o.label / f"{o.origin}-{v}-{k}.wav"
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
-                audio_bytes = wav_bytes(piece, sr)
+                audio_bytes = audio.wav_bytes(piece, sr)
                 (out / rel).write_bytes(audio_bytes)
                 rows.append({"file": rel.as_posix(), "label": o.label, "source": o.source, "family": o.family,
                              "licence": o.licence, "split": o.split, "origin": o.origin})
@@ -840,7 +841,8 @@ def run(args) -> int:
     try:
         out.mkdir(parents=True, exist_ok=True)
         summary = build(out, args.sample_rate or cfg.audio.sample_rate, cfg.audio.segment_s, cfg.audio.min_tail_s,
-                        cfg.audio.trim_top_db, {"train": args.per_label, "test": args.test_per_label}, args.seed)
+                        cfg.audio.trim_top_db, cfg.audio.silence_floor_dbfs,
+                        {"train": args.per_label, "test": args.test_per_label}, args.seed)
     except (CorpusError, OSError, subprocess.CalledProcessError) as exc:
         print(f"exsampling corpus: {exc}", file=sys.stderr)
         return 1

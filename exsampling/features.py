@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 import librosa
 import numpy as np
+
+if TYPE_CHECKING:
+    from .config import Config
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class FeatureParams:
     @property
     def n_samples(self) -> int:
         """Samples in one segment."""
-        return int(round(self.segment_s * self.sample_rate))
+        return round(self.segment_s * self.sample_rate)
 
     @property
     def n_frames(self) -> int:
@@ -54,11 +58,11 @@ class FeatureParams:
             return (self.n_frames, self.n_mels, 1)
         return (self.n_mels, self.n_frames, 3)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_config(cls, cfg) -> FeatureParams:
+    def from_config(cls, cfg: Config) -> FeatureParams:
         """Parameters from a :class:`exsampling.config.Config`."""
         return cls(
             sample_rate=cfg.audio.sample_rate, segment_s=cfg.audio.segment_s, n_fft=cfg.features.n_fft,
@@ -104,7 +108,8 @@ def log_mel(y: np.ndarray, params: FeatureParams) -> np.ndarray:
         y=y, sr=params.sample_rate, n_fft=params.n_fft, hop_length=params.hop_length,
         n_mels=params.n_mels, fmin=params.fmin_hz, fmax=params.fmax_hz, power=2.0,
     )
-    return librosa.power_to_db(S, ref=np.max, top_db=DYNAMIC_RANGE_DB).astype(np.float32)
+    db: np.ndarray = librosa.power_to_db(S, ref=np.max, top_db=DYNAMIC_RANGE_DB).astype(np.float32)
+    return db
 
 
 @functools.lru_cache(maxsize=8)
@@ -133,7 +138,8 @@ def sfx_mel(y: np.ndarray, params: FeatureParams = SFX_MEL) -> np.ndarray:
     # numbers (a live sample pays for the FFT only)
     power = np.abs(librosa.stft(y, n_fft=params.n_fft, hop_length=params.hop_length)) ** 2
     S = _htk_mel_basis(params.sample_rate, params.n_fft, params.n_mels, params.fmin_hz, params.fmax_hz) @ power
-    return (np.log10(1.0 + 10000.0 * S) / SFX_MEL_MAX).T[..., None].astype(np.float32)
+    M: np.ndarray = (np.log10(1.0 + 10000.0 * S) / SFX_MEL_MAX).T[..., None].astype(np.float32)
+    return M
 
 
 def image(y: np.ndarray, params: FeatureParams) -> np.ndarray:

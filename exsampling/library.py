@@ -2,32 +2,45 @@
 
 Layout of the folder::
 
-    library.sqlite3          recordings, samples, settings, memory (WAL: several processes may share it)
+    library.sqlite3          recordings, samples, events, settings, memory (WAL: several processes may share it)
     recordings/<name>.<ext>  what was received, byte for byte, under a generated name
     samples/<id>.wav         each sample, mono 16-bit PCM at the model's rate
     photos/<name>.<ext>      participants' optional photos
 
 Every write lands on disk (fsync) before its row is committed, and a row is committed before
 anyone is told, so a crash never leaves a row pointing at a missing file.
+
+The ``events`` table is the show's history (:class:`exsampling.records.Event`, docs/shows.md). A change of
+state and the event that tells it are written in one transaction, so history and state never disagree.
+``PRAGMA user_version`` is the schema's version; opening an older library migrates it in place.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import fields
-from datetime import datetime, timezone
+from dataclasses import fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 
-from .records import Location, Recording, Sample
+from .audio import wav_bytes
+from .records import (
+    EVENT_KINDS,
+    Event,
+    LabelSource,
+    Location,
+    Recording,
+    RecordingStatus,
+    Sample,
+    SampleStatus,
+    utc_now,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS recordings (
@@ -48,7 +61,7 @@ CREATE TABLE IF NOT EXISTS samples (
     path TEXT NOT NULL,
     start_s REAL NOT NULL, duration_s REAL NOT NULL,
     label TEXT, confidence REAL NOT NULL DEFAULT 0, top TEXT NOT NULL DEFAULT '[]',
-    unsure INTEGER NOT NULL DEFAULT 0, label_source TEXT NOT NULL DEFAULT 'model',
+    unsure INTEGER NOT NULL DEFAULT 0, label_source TEXT NOT NULL DEFAULT 'model', recalled_from INTEGER,
     instrument TEXT, melodic INTEGER NOT NULL DEFAULT 0,
     pitch_hz REAL, midi_note INTEGER, pitch_confidence REAL NOT NULL DEFAULT 0,
     status TEXT NOT NULL DEFAULT 'new', relabel TEXT, sent_at TEXT,
@@ -65,17 +78,37 @@ CREATE TABLE IF NOT EXISTS memory (
     embedding BLOB NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    recording_id INTEGER REFERENCES recordings(id),
+    sample_id INTEGER REFERENCES samples(id),
+    actor TEXT NOT NULL DEFAULT '',
+    data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS events_by_recording ON events(recording_id);
+CREATE INDEX IF NOT EXISTS events_by_sample ON events(sample_id);
 """
+
+#: ``PRAGMA user_version`` of the schema above. 1: ``samples.recalled_from`` holds the re-label memory's choice,
+#: which version 0 wrote into ``label_source`` as ``"memory:<id>"``. 2: the ``events`` table, the show's history.
+SCHEMA_VERSION = 2
 
 _SAMPLE_COLUMNS = (
     "recording_id", "path", "start_s", "duration_s", "label", "confidence", "top", "unsure", "label_source",
-    "instrument", "melodic", "pitch_hz", "midi_note", "pitch_confidence", "status", "relabel", "sent_at",
+    "recalled_from", "instrument", "melodic", "pitch_hz", "midi_note", "pitch_confidence", "status", "relabel",
+    "sent_at",
 )
 
 
-def utc_now() -> str:
-    """Now, as ISO 8601 UTC with a ``Z`` (second precision)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def event_time() -> str:
+    """Now, as ISO 8601 UTC with milliseconds and a ``Z``: events a few ms apart keep their order and pace."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class LibraryError(RuntimeError):
+    """The library cannot be used by this version of ExSampling (e.g. a newer schema)."""
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -92,13 +125,6 @@ def _fsync_write(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def wav_bytes(y: np.ndarray, sr: int) -> bytes:
-    """``y`` (mono float, −1..1) as a 16-bit PCM WAV file's bytes at ``sr`` Hz."""
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(y, -1.0, 1.0), sr, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
-
-
 class Library:
     """Recordings and samples on disk and in SQLite. Safe to share between threads and processes."""
 
@@ -110,6 +136,33 @@ class Library:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a library written by an earlier version up to :data:`SCHEMA_VERSION` in place, keeping every row.
+
+        Each step looks at what is there rather than trusting the version alone (a library may have taken one
+        step on one branch of ExSampling and not the other): ``recalled_from`` is added and filled from
+        ``label_source = "memory:<id>"``; an empty history starts with the events the rows still tell (see
+        :func:`_history_of`). One transaction: a crash leaves the old version, and two processes opening it at
+        once migrate it once.
+        """
+        with self._transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise LibraryError(f"{self.db_path} has schema version {version}; this ExSampling knows up to "
+                                   f"{SCHEMA_VERSION}: update ExSampling to open it")
+            if version == SCHEMA_VERSION:
+                return
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(samples)")}
+            if "recalled_from" not in columns:
+                db.execute("ALTER TABLE samples ADD COLUMN recalled_from INTEGER")
+            db.execute("UPDATE samples SET recalled_from = CAST(substr(label_source, 8) AS INTEGER), label_source = ? "
+                       "WHERE label_source LIKE 'memory:%'", (LabelSource.MEMORY,))
+            if db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0:
+                for event in _history_of(db):
+                    _insert_event(db, event)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @classmethod
     def from_config(cls, cfg) -> Library:
@@ -142,12 +195,13 @@ class Library:
     def add_recording(
         self, data: bytes, extension: str = "wav", *, participant: str = "", location: Location | None = None,
         photo: tuple[bytes, str] | None = None, source: str = "cli", duration_s: float | None = None,
+        actor: str = "",
     ) -> Recording:
-        """Store a received file (its bytes, under a generated name) and its row; return the row.
+        """Store a received file (its bytes, under a generated name), its row and its ``received`` event.
 
-        ``photo`` is ``(bytes, extension)``. When this returns, file and row are both durable.
+        ``photo`` is ``(bytes, extension)``. When this returns, file, row and event are all durable.
         """
-        stem = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:10]}"
+        stem = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:10]}"
         path = self.root / "recordings" / f"{stem}.{extension}"
         written = [path]
         _fsync_write(path, data)
@@ -165,7 +219,11 @@ class Library:
                      location.lon if location else None, location.accuracy_m if location else None,
                      str(photo_path) if photo_path else None, source, duration_s),
                 )
-                rec_id = cur.lastrowid
+                rec_id = _row_id(cur)
+                _insert_event(db, Event(0, "received", event_time(), rec_id, None, actor, {
+                    "source": source, "participant": participant,
+                    "duration_s": None if duration_s is None else round(float(duration_s), 3),
+                    "located": location is not None, "photo": photo_path is not None}))
         except BaseException:
             for p in written:
                 p.unlink(missing_ok=True)
@@ -186,18 +244,23 @@ class Library:
             rows = db.execute("SELECT * FROM recordings ORDER BY id DESC LIMIT ?", (limit or -1,)).fetchall()
         return [_recording(r) for r in rows]
 
-    def set_recording_status(self, recording_id: int, status: str, error: str | None = None,
-                             duration_s: float | None = None) -> None:
+    def set_recording_status(self, recording_id: int, status: RecordingStatus, error: str | None = None,
+                             duration_s: float | None = None, actor: str = "") -> None:
+        """Move a recording on; "silent" and "failed" are also events of the history (with ``error``)."""
         with self._transaction() as db:
             db.execute(
                 "UPDATE recordings SET status=?, error=?, duration_s=COALESCE(?, duration_s) WHERE id=?",
                 (status, error, duration_s, recording_id),
             )
+            if status in (RecordingStatus.SILENT, RecordingStatus.FAILED):
+                _insert_event(db, Event(0, status, event_time(), recording_id, None, actor, {"error": error}))
 
     # -- samples ------------------------------------------------------------------------------
 
-    def add_sample(self, sample: Sample, y: np.ndarray, sr: int) -> Sample:
-        """Write the audio ``y`` (at ``sr`` Hz) and the sample's row; return it with its id and path."""
+    def add_sample(self, sample: Sample, y: np.ndarray, sr: int, *, model: str | None = None,
+                   actor: str = "") -> Sample:
+        """Write the audio ``y`` (at ``sr`` Hz), the sample's row and its ``classified`` event; return the sample
+        with its id and path. ``model``: the name of the model that classified it (None: no model)."""
         with self._transaction() as db:
             values = _sample_values(sample)
             values["path"] = ""
@@ -206,10 +269,12 @@ class Library:
                 f"VALUES ({', '.join('?' * len(_SAMPLE_COLUMNS))}, ?)",
                 [values[c] for c in _SAMPLE_COLUMNS] + [utc_now()],
             )
-            sample_id = cur.lastrowid
+            sample_id = _row_id(cur)
             path = self.root / "samples" / f"{sample_id:06d}.wav"
             _fsync_write(path, wav_bytes(y, sr))
             db.execute("UPDATE samples SET path=? WHERE id=?", (str(path), sample_id))
+            _insert_event(db, Event(0, "classified", event_time(), sample.recording_id, sample_id, actor,
+                                    classified_data(sample, model)))
         return self.sample(sample_id)
 
     def sample(self, sample_id: int) -> Sample:
@@ -220,7 +285,7 @@ class Library:
         return rows[0]
 
     def samples(self, recording_id: int | None = None, limit: int | None = None, before_id: int | None = None,
-                status: str | None = None) -> list[Sample]:
+                status: SampleStatus | None = None) -> list[Sample]:
         """Samples newest first, optionally of one recording, older than ``before_id``, or in one status."""
         clauses, args = [], []
         for column, value in (("s.recording_id = ?", recording_id), ("s.id < ?", before_id), ("s.status = ?", status)):
@@ -239,17 +304,27 @@ class Library:
             ).fetchall()
         return [_sample(r) for r in rows]
 
-    def update_sample(self, sample_id: int, **changes: Any) -> Sample:
-        """Change some of a sample's stored fields (e.g. ``status="accepted"``) and return it."""
+    def update_sample(self, sample_id: int, *, events: Sequence[tuple[str, dict[str, Any]]] = (), actor: str = "",
+                      **changes: Any) -> Sample:
+        """Change some of a sample's stored fields (e.g. ``status="accepted"``) and return it.
+
+        ``events``: ``(kind, data)`` pairs telling the change, recorded by ``actor`` in the same transaction.
+        """
         unknown = set(changes) - set(_SAMPLE_COLUMNS)
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}; fields: {_SAMPLE_COLUMNS}")
         values = _sample_values(Sample(id=0, recording_id=0, path="", start_s=0, duration_s=0, **changes))
         with self._transaction() as db:
-            db.execute(
-                f"UPDATE samples SET {', '.join(f'{c}=?' for c in changes)} WHERE id=?",
-                [values[c] for c in changes] + [sample_id],
-            )
+            if changes:
+                db.execute(
+                    f"UPDATE samples SET {', '.join(f'{c}=?' for c in changes)} WHERE id=?",
+                    [values[c] for c in changes] + [sample_id],
+                )
+            if events:
+                recording_id = _recording_of(db, sample_id)
+                at = event_time()
+                for kind, data in events:
+                    _insert_event(db, Event(0, kind, at, recording_id, sample_id, actor, dict(data)))
         return self.sample(sample_id)
 
     def counts(self) -> dict[str, int]:
@@ -259,7 +334,42 @@ class Library:
             s = db.execute("SELECT COUNT(*) FROM samples").fetchone()
         return {"recordings": r[0], "participants": r[1], "samples": s[0]}
 
-    # -- show settings that must outlive a restart (prompt, open/closed, mode) --------------------
+    # -- the show's history ----------------------------------------------------------------------
+
+    def add_event(self, kind: str, *, recording_id: int | None = None, sample_id: int | None = None,
+                  actor: str = "", data: dict[str, Any] | None = None) -> Event:
+        """Record that ``kind`` happened now (e.g. the stage's ``loaded``/``played``) and return the event.
+
+        A sample's event also names the sample's recording. Raises ValueError for an unknown kind or data
+        that is not JSON, KeyError for an unknown recording or sample.
+        """
+        event = Event(0, kind, event_time(), recording_id, sample_id, actor, dict(data or {}))
+        with self._transaction() as db:
+            if sample_id is not None:
+                event = replace(event, recording_id=_recording_of(db, sample_id))
+            elif recording_id is not None and db.execute(
+                    "SELECT 1 FROM recordings WHERE id=?", (recording_id,)).fetchone() is None:
+                raise KeyError(f"no recording {recording_id}")
+            return replace(event, id=_insert_event(db, event))
+
+    def events(self, *, recording_id: int | None = None, sample_id: int | None = None,
+               kinds: Sequence[str] | None = None, after_id: int = 0, limit: int | None = None) -> list[Event]:
+        """The history, oldest first: all of it, or one recording's or sample's, of some ``kinds``, after an id."""
+        clauses = ["id > ?"]
+        args: list[int | str] = [after_id]
+        for column, value in (("recording_id = ?", recording_id), ("sample_id = ?", sample_id)):
+            if value is not None:
+                clauses.append(column)
+                args.append(value)
+        if kinds is not None:
+            clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            args.extend(kinds)
+        with self._connect() as db:
+            rows = db.execute(f"SELECT * FROM events WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
+                              (*args, limit or -1)).fetchall()
+        return [_event(r) for r in rows]
+
+    # -- settings that must outlive a restart (the show's own keys belong to exsampling.show_state) --
 
     def setting(self, key: str, default: Any = None) -> Any:
         """A JSON value stored under ``key``, or ``default``."""
@@ -267,10 +377,15 @@ class Library:
             row = db.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
         return default if row is None else json.loads(row["value"])
 
-    def set_setting(self, key: str, value: Any) -> None:
-        """Store a JSON-serialisable ``value`` under ``key``."""
+    def set_setting(self, key: str, value: Any, *, events: Sequence[tuple[str, dict[str, Any]]] = (),
+                    actor: str = "") -> None:
+        """Store a JSON-serialisable ``value`` under ``key``; ``events``: ``(kind, data)`` pairs of the show's
+        history telling the change (e.g. ``prompt``), recorded by ``actor`` in the same transaction."""
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+            at = event_time()
+            for kind, data in events:
+                _insert_event(db, Event(0, kind, at, None, None, actor, dict(data)))
 
     # -- re-label memory ----------------------------------------------------------------------
 
@@ -295,6 +410,97 @@ class Library:
             db.execute("DELETE FROM memory WHERE sample_id=?", (sample_id,))
 
 
+def classified_data(sample: Sample, model: str | None) -> dict[str, Any]:
+    """A ``classified`` event's data: the model and its top labels, and what the chain made of them."""
+    return {  # numpy scalars made plain: the event is JSON
+        "model": model, "top": [[label, round(float(p), 6)] for label, p in sample.top], "label": sample.label,
+        "confidence": round(float(sample.confidence), 6), "unsure": bool(sample.unsure),
+        "label_source": str(sample.label_source), "recalled_from": sample.recalled_from,
+        "instrument": sample.instrument, "melodic": bool(sample.melodic),
+        "pitch_hz": None if sample.pitch_hz is None else round(float(sample.pitch_hz), 3),
+        "midi_note": None if sample.midi_note is None else int(sample.midi_note),
+        "start_s": round(float(sample.start_s), 3), "duration_s": round(float(sample.duration_s), 3),
+    }
+
+
+def _recording_of(db: sqlite3.Connection, sample_id: int) -> int:
+    row = db.execute("SELECT recording_id FROM samples WHERE id=?", (sample_id,)).fetchone()
+    if row is None:
+        raise KeyError(f"no sample {sample_id}")
+    return row[0]
+
+
+def _insert_event(db: sqlite3.Connection, event: Event) -> int:
+    if event.kind not in EVENT_KINDS:
+        raise ValueError(f"unknown event kind {event.kind!r}; kinds: {', '.join(EVENT_KINDS)}")
+    try:
+        data = json.dumps(event.data, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{event.kind} event data is not plain JSON: {exc}") from exc
+    return _row_id(db.execute(
+        "INSERT INTO events (at, kind, recording_id, sample_id, actor, data) VALUES (?,?,?,?,?,?)",
+        (event.at, event.kind, event.recording_id, event.sample_id, event.actor, data),
+    ))
+
+
+def _event(row: sqlite3.Row) -> Event:
+    return Event(id=row["id"], kind=row["kind"], at=row["at"], recording_id=row["recording_id"],
+                 sample_id=row["sample_id"], actor=row["actor"], data=json.loads(row["data"]))
+
+
+def _ms(at: str) -> str:
+    """A second-precision time of an older row (``…:05Z``) in the events' millisecond form (``…:05.000Z``)."""
+    return at[:-1] + ".000Z" if at.endswith("Z") and "." not in at else at
+
+
+def _history_of(db: sqlite3.Connection) -> list[Event]:
+    """The events a library without a history still tells, oldest first, each marked ``"backfilled": true``.
+
+    What the rows know: when each recording was received and what became of it, when each sample was cut and
+    what the model said (its top labels), whether the performer re-labelled it (to what, not from what) and
+    its status; a ``sent_at`` on a rejected sample means it was sent, then withdrawn. Times the rows do not
+    keep (of a re-label, an acceptance, a rejection) are given as the sample's creation time, the earliest
+    they can have been; the model's name was not kept (``null``).
+    """
+    story: list[tuple[str, int, int, Event]] = []
+    for r in db.execute("SELECT * FROM recordings ORDER BY id"):
+        at = _ms(r["received_at"])
+        story.append((at, r["id"], 0, Event(0, "received", at, r["id"], None, "", {
+            "source": r["source"], "participant": r["participant"], "duration_s": r["duration_s"],
+            "located": r["lat"] is not None, "photo": r["photo_path"] is not None, "backfilled": True})))
+        if r["status"] in ("silent", "failed"):
+            story.append((at, r["id"], 1 << 30, Event(0, r["status"], at, r["id"], None, "",
+                                                       {"error": r["error"], "backfilled": True})))
+    for s in db.execute("SELECT * FROM samples ORDER BY id"):
+        sample = _sample(s, with_recording=False)
+        relabelled = s["relabel"] is not None
+        chain = replace(sample, label=None, instrument=None, confidence=0.0) if relabelled else sample
+        steps = [("classified", None, classified_data(chain, None))]
+        if relabelled:
+            steps.append(("relabelled", None, {"from": None, "to": s["relabel"], "instrument_from": None,
+                                               "instrument_to": s["instrument"]}))
+        if s["status"] in ("accepted", "sent") or s["sent_at"]:
+            steps.append(("accepted", None, {}))
+        if s["sent_at"]:
+            steps.append(("sent", s["sent_at"], {"instrument": s["instrument"]}))
+        if s["status"] == "rejected":
+            if s["sent_at"]:
+                steps.append(("withdrawn", None, {"instrument": s["instrument"]}))
+            steps.append(("rejected", None, {}))
+        at = _ms(s["created_at"])
+        for i, (kind, when, data) in enumerate(steps):
+            at = max(at, _ms(when)) if when else at  # a story's events never go back in time
+            story.append((at, s["recording_id"], s["id"] * 16 + i + 1,
+                          Event(0, kind, at, s["recording_id"], s["id"], "", data | {"backfilled": True})))
+    return [event for *_, event in sorted(story, key=lambda item: item[:3])]
+
+
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    if cursor.lastrowid is None:  # never after an INSERT; the check is for the type checker's sake
+        raise sqlite3.DatabaseError("the INSERT gave no row id")
+    return cursor.lastrowid
+
+
 def _location(row: sqlite3.Row) -> Location | None:
     if row["lat"] is None or row["lon"] is None:
         return None
@@ -305,7 +511,7 @@ def _recording(row: sqlite3.Row) -> Recording:
     return Recording(
         id=row["id"], path=row["path"], received_at=row["received_at"], participant=row["participant"],
         location=_location(row), photo_path=row["photo_path"], source=row["source"],
-        duration_s=row["duration_s"], status=row["status"], error=row["error"],
+        duration_s=row["duration_s"], status=RecordingStatus(row["status"]), error=row["error"],
     )
 
 
@@ -317,13 +523,15 @@ def _sample_values(sample: Sample) -> dict[str, Any]:
     return values
 
 
-def _sample(row: sqlite3.Row) -> Sample:
+def _sample(row: sqlite3.Row, with_recording: bool = True) -> Sample:
+    joined = {"participant": row["participant"], "location": _location(row), "recorded_at": row["received_at"]} \
+        if with_recording else {}
     return Sample(
         id=row["id"], recording_id=row["recording_id"], path=row["path"], start_s=row["start_s"],
         duration_s=row["duration_s"], label=row["label"], confidence=row["confidence"],
         top=[(label, p) for label, p in json.loads(row["top"])], unsure=bool(row["unsure"]),
-        label_source=row["label_source"], instrument=row["instrument"], melodic=bool(row["melodic"]),
+        label_source=LabelSource(row["label_source"]), recalled_from=row["recalled_from"],
+        instrument=row["instrument"], melodic=bool(row["melodic"]),
         pitch_hz=row["pitch_hz"], midi_note=row["midi_note"], pitch_confidence=row["pitch_confidence"],
-        participant=row["participant"], location=_location(row), recorded_at=row["received_at"],
-        status=row["status"], relabel=row["relabel"], sent_at=row["sent_at"],
+        status=SampleStatus(row["status"]), relabel=row["relabel"], sent_at=row["sent_at"], **joined,
     )

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,13 @@ class MappingError(ValueError):
     """A mapping names an unknown label or an instrument that cannot travel in an OSC address."""
 
 
+def check_label(label: str) -> str:
+    """Return ``label`` if it is one of the 41 :data:`LABELS`; raise :class:`MappingError` naming it otherwise."""
+    if label not in LABELS:
+        raise MappingError(f"unknown label {label!r}; labels are the 41 FSDKaggle2018 names, e.g. 'Bark'")
+    return label
+
+
 def check_instrument_name(name: str) -> str:
     """Return ``name`` if it can be an OSC address part (letters, digits, ``_`` and ``-``, 1–32 chars)."""
     if not isinstance(name, str) or not _INSTRUMENT_NAME.match(name):
@@ -60,9 +67,8 @@ def check_instrument_name(name: str) -> str:
 
 def check_mapping(mapping: Mapping[str, str], melodic: Mapping[str, bool]) -> None:
     """Raise :class:`MappingError` unless every label is known and every instrument has a playing rule."""
-    unknown = sorted(set(mapping) - set(LABELS))
-    if unknown:
-        raise MappingError(f"unknown label(s) {unknown}; labels are the 41 FSDKaggle2018 names, e.g. 'Bark'")
+    for label in sorted(mapping):
+        check_label(label)
     for instrument in set(mapping.values()) | set(melodic):
         check_instrument_name(instrument)
     missing = sorted(set(mapping.values()) - set(melodic))
@@ -119,7 +125,8 @@ class Mapper:
                 chosen = rule(sample)
             except Exception as exc:  # a live-coded rule must never stop the show
                 if self.on_rule_error is not None:
-                    self.on_rule_error(RuleFailure(getattr(rule, "__name__", repr(rule)), f"{type(exc).__name__}: {exc}"))
+                    self.on_rule_error(RuleFailure(getattr(rule, "__name__", repr(rule)),
+                                                   f"{type(exc).__name__}: {exc}"))
                 continue
             if chosen is not None:
                 try:
@@ -147,11 +154,3 @@ def invert(mapping: Mapping[str, str]) -> dict[str, list[str]]:
         grouped.setdefault(instrument, []).append(label)
     return grouped
 
-
-def labels_in(iterable: Iterable[str]) -> list[str]:
-    """Return the known labels of ``iterable`` in model order, raising on an unknown one."""
-    wanted = set(iterable)
-    unknown = sorted(wanted - set(LABELS))
-    if unknown:
-        raise MappingError(f"unknown label(s) {unknown}")
-    return [label for label in LABELS if label in wanted]

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
 from .records import Sample
+
+if TYPE_CHECKING:
+    from .config import Config
 
 
 def _int(v: int) -> tuple[int, str]:
@@ -58,19 +62,20 @@ def withdraw_message(sample: Sample, prefix: str = "/exsampling") -> tuple[str, 
     return f"{prefix}/withdraw/{sample.instrument}", [_int(sample.id)]
 
 
-def note_message(instrument: str, note: int, velocity: int, prefix: str = "/exsampling") -> tuple[str, list[tuple[Any, str]]]:
+def note_message(instrument: str, note: int, velocity: int,
+                 prefix: str = "/exsampling") -> tuple[str, list[tuple[Any, str]]]:
     """``PREFIX/note/<instrument>``: MIDI ``note`` 0–127 at ``velocity`` 0–127 (0 = note off)."""
     if not (0 <= note <= 127 and 0 <= velocity <= 127):
         raise ValueError(f"note={note} and velocity={velocity} must both be in 0..127")
     return f"{prefix}/note/{instrument}", [_int(note), _int(velocity)]
 
 
-def encode(address: str, args: list[tuple[Any, str]]) -> bytes:
-    """The OSC packet for ``address`` with explicitly typed ``args`` (never let floats collapse to ints)."""
+def build(address: str, args: list[tuple[Any, str]]) -> OscMessage:
+    """The OSC message for ``address`` with explicitly typed ``args`` (never let floats collapse to ints)."""
     builder = OscMessageBuilder(address=address)
     for value, tag in args:
         builder.add_arg(value, tag)
-    return builder.build().dgram
+    return builder.build()
 
 
 class OscSender:
@@ -88,12 +93,12 @@ class OscSender:
         self.last_error: str | None = None
 
     @classmethod
-    def from_config(cls, cfg) -> OscSender:
+    def from_config(cls, cfg: Config) -> OscSender:
         return cls(cfg.osc.host, cfg.osc.port, cfg.osc.prefix)
 
     def _send(self, message: tuple[str, list[tuple[Any, str]]]) -> bool:
         try:
-            self._client.send(_Packet(encode(*message)))
+            self._client.send(build(*message))
         except OSError as exc:
             self.last_error = f"{self.host}:{self.port}: {exc.strerror or exc}"
             return False
@@ -113,11 +118,3 @@ class OscSender:
         """Send ``PREFIX/note/<instrument>`` (velocity 0 ends the note)."""
         return self._send(note_message(instrument, note, velocity, self.prefix))
 
-
-class _Packet:
-    """Adapter: python-osc's client sends any object with a ``dgram`` attribute."""
-
-    __slots__ = ("dgram",)
-
-    def __init__(self, dgram: bytes) -> None:
-        self.dgram = dgram

@@ -13,17 +13,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from . import audio, features, pitch
 from .classifier import Classifier, top_k
-from .config import Config
-from .library import Library, utc_now, wav_bytes
-from .mapping import LABELS, Mapper, RuleFailure
+from .config import Config, Mode, Unsure
+from .library import Library
+from .mapping import LABELS, Mapper, RuleFailure, check_label
 from .memory import Recall, RelabelMemory
 from .osc import OscSender
-from .records import Location, Recording, Sample
+from .records import LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now
 
 Listener = Callable[[Sample], None]
 
@@ -33,10 +34,12 @@ EMBEDDINGS_KEPT = 256
 
 @dataclass
 class Intake:
-    """A validated recording, stored: its row and its decoded audio (mono, at the model's rate)."""
+    """A validated recording, stored: its row, its decoded audio (mono, at the model's rate), the span of it that
+    is audible (found while checking it, used when cutting it) and when it was stored (``time.perf_counter``)."""
 
     recording: Recording
     y: np.ndarray
+    span: audio.Span
     stored_at: float
 
 
@@ -52,11 +55,14 @@ class Pipeline:
     sender : OscSender or None — None keeps everything off the network (``exsampling classify``
         without ``--send``).
     mapper : Mapper or None — defaults to the config's table.
+    actor : str — who runs this chain, as the library's history names it (``console:<id>``, ``cli``, …); the
+        performer's decisions may name another.
     """
 
     def __init__(self, cfg: Config, library: Library, classifier: Classifier | None = None,
-                 sender: OscSender | None = None, mapper: Mapper | None = None) -> None:
+                 sender: OscSender | None = None, mapper: Mapper | None = None, actor: str = "") -> None:
         self.cfg = cfg
+        self.actor = actor
         self.library = library
         self.classifier = classifier
         self.sender = sender
@@ -64,7 +70,7 @@ class Pipeline:
         self.params = classifier.info.features if classifier is not None else features.FeatureParams.from_config(cfg)
         self.rate = self.params.sample_rate
         self.mapper = mapper or Mapper(dict(cfg.mapping), dict(cfg.melodic), on_rule_error=self._rule_failed)
-        self.mode = cfg.show.mode
+        self.mode = Mode(cfg.show.mode)
         self.memory_enabled = cfg.classifier.memory
         self.memory = RelabelMemory(classifier.info.labels if classifier is not None else LABELS,
                                     cfg.classifier.memory_max_distance, cfg.classifier.memory_strength)
@@ -84,9 +90,9 @@ class Pipeline:
         """
         sr = self.rate
         t = np.arange(sr) / sr
-        data = wav_bytes(0.5 * np.sin(2 * np.pi * 440 * t), 44100 if sr != 44100 else 22050)
+        data = audio.wav_bytes(0.5 * np.sin(2 * np.pi * 440 * t), 44100 if sr != 44100 else 22050)
         y = audio.decode(data, sr, self.cfg.audio.max_duration_s)
-        audio.audible_span(y, sr, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
+        self._pieces(y)
         self._pitch(Sample(id=0, recording_id=0, path="", start_s=0, duration_s=1), y)
         image = features.image(y, self.params)
         if self.classifier is not None:
@@ -104,12 +110,13 @@ class Pipeline:
         """
         limit = min(self.cfg.audio.max_duration_s, max_duration_s or np.inf)
         y = audio.decode(data, self.rate, limit)
-        audio.audible_span(y, self.rate, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
+        a = self.cfg.audio
+        span = audio.audible_span(y, self.rate, a.trim_top_db, a.silence_floor_dbfs)
         rec = self.library.add_recording(
             data, extension, participant=participant, location=location, photo=photo, source=source,
-            duration_s=len(y) / self.rate,
+            duration_s=len(y) / self.rate, actor=self.actor,
         )
-        return Intake(rec, y, time.perf_counter())
+        return Intake(rec, y, span, time.perf_counter())
 
     def ingest_file(self, path: str | Path, **kwargs) -> Intake:
         """:meth:`ingest` for a file on disk (its bytes are copied into the library)."""
@@ -125,21 +132,22 @@ class Pipeline:
     def process(self, intake: Intake, notify: bool = True) -> list[Sample]:
         """Trim, cut, classify, pitch, map and store every sample of ``intake``; send the stage's share.
 
-        Returns the samples in recording order. In "auto" mode mapped samples go to OSC at once;
-        in "preview" mode they wait (status "new") for :meth:`accept`.
+        Returns the samples in recording order. In "auto" mode mapped samples go to OSC at once (except
+        those :meth:`holds`); in "preview" mode they wait (status "new") for :meth:`accept`.
         """
         rec = intake.recording
-        self.library.set_recording_status(rec.id, "processing")
+        self.library.set_recording_status(rec.id, RecordingStatus.PROCESSING)
         try:
             samples = self._cut_and_classify(intake)
         except audio.NothingAudible as exc:
-            self.library.set_recording_status(rec.id, "silent", str(exc))
+            self.library.set_recording_status(rec.id, RecordingStatus.SILENT, str(exc), actor=self.actor)
             return []
         except Exception as exc:
             # the recording stays in the library, marked, so nothing a participant sent is lost
-            self.library.set_recording_status(rec.id, "failed", f"{type(exc).__name__}: {exc}")
+            self.library.set_recording_status(rec.id, RecordingStatus.FAILED, f"{type(exc).__name__}: {exc}",
+                                              actor=self.actor)
             raise
-        self.library.set_recording_status(rec.id, "done")
+        self.library.set_recording_status(rec.id, RecordingStatus.DONE)
         self.timings.append((intake.stored_at, time.perf_counter()))  # (stored, done) for the console and bench
         if notify:
             self._notify(samples)
@@ -147,30 +155,37 @@ class Pipeline:
 
     def _cut_and_classify(self, intake: Intake) -> list[Sample]:
         rec, y, sr = intake.recording, intake.y, self.rate
-        span = audio.audible_span(y, sr, self.cfg.audio.trim_top_db, self.cfg.audio.silence_floor_dbfs)
-        trimmed = y[span.start:span.end]
-        pieces = [trimmed[s.start:s.end] for s in audio.segments(len(trimmed), sr, self.cfg.audio.segment_s,
-                                                                 self.cfg.audio.min_tail_s)]
+        spans = self._pieces(y, intake.span)
+        pieces = [y[s.start:s.end] for s in spans]
         if self.classifier is not None:
             probs, embeddings = self.classifier.classify(np.stack([features.image(p, self.params) for p in pieces]))
         samples = []
-        offset = span.start / sr
-        for i, piece in enumerate(pieces):
-            sample = Sample(id=0, recording_id=rec.id, path="", start_s=offset + i * self.cfg.audio.segment_s,
-                            duration_s=len(piece) / sr, participant=rec.participant, location=rec.location,
-                            recorded_at=rec.received_at)
+        for i, (span, piece) in enumerate(zip(spans, pieces, strict=True)):
+            sample = Sample(id=0, recording_id=rec.id, path="", start_s=span.start / sr, duration_s=len(piece) / sr,
+                            participant=rec.participant, location=rec.location, recorded_at=rec.received_at)
             if self.classifier is not None:
-                self._label(sample, probs[i], embeddings[i])
+                self._label(sample, self.classifier.info.labels, probs[i], embeddings[i])
             self._pitch(sample, piece)
             sample.instrument = self.mapper.instrument_for(sample.label, sample)
             sample.melodic = self.mapper.is_melodic(sample.instrument)
-            stored = self.library.add_sample(sample, piece, sr)
+            model = self.classifier.info.name if self.classifier is not None else None
+            stored = self.library.add_sample(sample, piece, sr, model=model, actor=self.actor)
             if self.classifier is not None:
                 self._keep_embedding(stored.id, embeddings[i])
-            if self.mode == "auto" and stored.instrument and not (stored.unsure and self.cfg.show.unsure == "hold"):
-                stored = self._send(stored)  # an unsure sample held back waits ("new") for the performer
+            if self.mode == Mode.AUTO and stored.instrument and not self.holds(stored):
+                stored = self._send(stored, self.actor, auto=True)
             samples.append(stored)
         return samples
+
+    def holds(self, sample: Sample) -> bool:
+        """Whether auto mode keeps ``sample`` off the stage until the performer accepts it: it is unsure and
+        ``[show] unsure = "hold"``."""
+        return bool(sample.unsure) and self.cfg.show.unsure == Unsure.HOLD
+
+    def _pieces(self, y: np.ndarray, span: audio.Span | None = None) -> list[audio.Span]:
+        a = self.cfg.audio
+        return audio.pieces(y, self.rate, a.segment_s, a.min_tail_s, a.trim_top_db, a.silence_floor_dbfs,
+                            span=span)
 
     def _keep_embedding(self, sample_id: int, embedding: np.ndarray) -> None:
         self._embeddings[sample_id] = embedding
@@ -184,29 +199,35 @@ class Pipeline:
         self._notify(samples)
         return samples
 
-    def _label(self, sample: Sample, probs: np.ndarray, embedding: np.ndarray) -> None:
-        assert self.classifier is not None
-        labels = self.classifier.info.labels
-        model_label = labels[int(np.argmax(probs))]
+    def _label(self, sample: Sample, labels: tuple[str, ...], probs: np.ndarray, embedding: np.ndarray) -> None:
+        sample.top = top_k(probs, labels, self.cfg.classifier.top_k)  # the model's own guesses, as the history keeps
         vote = self.memory.fuse(probs, embedding) if self.memory_enabled else None
+        # the performer's corrections of similar sounds have their say in the label and its confidence
         if vote is not None and vote.weight > 0:
-            probs = vote.probs  # the performer's corrections of similar sounds have their say
-        sample.top = top_k(probs, labels, self.cfg.classifier.top_k)
-        sample.label, sample.confidence = sample.top[0]
+            sample.label, sample.confidence = top_k(vote.probs, labels, 1)[0]
+        else:
+            sample.label, sample.confidence = sample.top[0]
         sample.unsure = sample.confidence < self.cfg.classifier.unsure_below
-        if vote is not None and vote.recall is not None and sample.label != model_label:
-            sample.label_source = f"memory:{vote.recall.sample_id}"
+        if vote is not None and vote.recall is not None and sample.label != sample.top[0][0]:
+            sample.label_source, sample.recalled_from = LabelSource.MEMORY, vote.recall.sample_id
 
     def _pitch(self, sample: Sample, piece: np.ndarray) -> None:
         p = self.cfg.pitch
         found = pitch.detect(piece, self.rate, p.fmin_hz, p.fmax_hz, p.threshold, p.min_confidence)
         sample.pitch_hz, sample.midi_note, sample.pitch_confidence = found.hz, found.midi_note, found.confidence
 
-    def _send(self, sample: Sample) -> Sample:
+    def _send(self, sample: Sample, actor: str, auto: bool = False) -> Sample:
+        """Accept ``sample`` (unless it already is) and send it; the history gets ``accepted`` and ``sent``."""
+        events: list[tuple[str, dict]] = []
+        if sample.status not in (SampleStatus.ACCEPTED, SampleStatus.SENT):
+            events.append(("accepted", {"auto": auto}))
         if self.sender is None or not sample.instrument:
-            return self.library.update_sample(sample.id, status="accepted")
-        status = "sent" if self.sender.sample(sample) else "accepted"
-        return self.library.update_sample(sample.id, status=status, sent_at=utc_now() if status == "sent" else None)
+            return self.library.update_sample(sample.id, status=SampleStatus.ACCEPTED, events=events, actor=actor)
+        sent = self.sender.sample(sample)
+        if sent:
+            events.append(("sent", {"instrument": sample.instrument}))
+        return self.library.update_sample(sample.id, status=SampleStatus.SENT if sent else SampleStatus.ACCEPTED,
+                                          sent_at=utc_now() if sent else None, events=events, actor=actor)
 
     def _notify(self, samples: list[Sample]) -> None:
         for sample in samples:
@@ -218,45 +239,52 @@ class Pipeline:
 
     # -- the performer's decisions ------------------------------------------------------------
 
-    def accept(self, sample_id: int) -> Sample:
+    # Each decision is recorded in the history under ``actor`` (default: the pipeline's own).
+
+    def accept(self, sample_id: int, actor: str | None = None) -> Sample:
         """Let a sample reach the stage (sends it over OSC)."""
-        sample = self._send(self.library.sample(sample_id))
+        sample = self._send(self.library.sample(sample_id), self.actor if actor is None else actor)
         self._notify([sample])
         return sample
 
-    def reject(self, sample_id: int) -> Sample:
+    def reject(self, sample_id: int, actor: str | None = None) -> Sample:
         """Keep a sample off the stage; if it was already sent, tell the device to withdraw it."""
         sample = self.library.sample(sample_id)
-        if sample.status == "sent" and self.sender is not None:
-            self.sender.withdraw(sample)
-        sample = self.library.update_sample(sample_id, status="rejected")
+        events: list[tuple[str, dict]] = []
+        if sample.status == SampleStatus.SENT and self.sender is not None and self.sender.withdraw(sample):
+            events.append(("withdrawn", {"instrument": sample.instrument}))
+        events.append(("rejected", {}))
+        sample = self.library.update_sample(sample_id, status=SampleStatus.REJECTED, events=events,
+                                            actor=self.actor if actor is None else actor)
         self._notify([sample])
         return sample
 
-    def resend(self, sample_id: int) -> Sample:
+    def resend(self, sample_id: int, actor: str | None = None) -> Sample:
         """Send an accepted or sent sample again (e.g. after the Max device was reloaded)."""
-        return self.accept(sample_id)
+        return self.accept(sample_id, actor)
 
-    def relabel(self, sample_id: int, label: str) -> Sample:
+    def relabel(self, sample_id: int, label: str, actor: str | None = None) -> Sample:
         """Give a sample the performer's label: re-map it, remember it for similar sounds, keep it for training.
 
         The sample's status is kept; a sample already on stage is sent again under its new instrument.
         """
-        if label not in LABELS:
-            raise ValueError(f"unknown label {label!r}; labels are the 41 FSDKaggle2018 names")
-        sample = self.library.sample(sample_id)
-        sample = replace(sample, label=label, confidence=1.0, unsure=False, label_source="performer", relabel=label)
-        instrument = self.mapper.instrument_for(label, sample)
+        check_label(label)
+        actor = self.actor if actor is None else actor
+        before = self.library.sample(sample_id)
+        chosen: dict[str, Any] = {"label": label, "confidence": 1.0, "unsure": False,
+                                  "label_source": LabelSource.PERFORMER, "recalled_from": None, "relabel": label}
+        instrument = self.mapper.instrument_for(label, replace(before, **chosen))
         sample = self.library.update_sample(
-            sample_id, label=label, confidence=1.0, unsure=False, label_source="performer", relabel=label,
-            instrument=instrument, melodic=self.mapper.is_melodic(instrument),
+            sample_id, **chosen, instrument=instrument, melodic=self.mapper.is_melodic(instrument), actor=actor,
+            events=[("relabelled", {"from": before.label, "to": label, "instrument_from": before.instrument,
+                                    "instrument_to": instrument})],
         )
         embedding = self._embedding(sample)
         if embedding is not None:
             self.library.remember(sample_id, label, embedding)
             self.memory.add(sample_id, label, embedding, utc_now())
-        if sample.status == "sent":
-            sample = self._send(sample)
+        if sample.status == SampleStatus.SENT:
+            sample = self._send(sample, actor)
         self._notify([sample])
         return sample
 
@@ -270,15 +298,14 @@ class Pipeline:
 
     def recall_of(self, sample: Sample) -> Recall | None:
         """For a sample labelled from memory: which remembered sample decided it, and when."""
-        if not sample.label_source.startswith("memory:"):
+        if sample.recalled_from is None:
             return None
-        sample_id = int(sample.label_source.split(":", 1)[1])
         for remembered_id, label, vector, at in self.library.memory():
-            if remembered_id == sample_id:
+            if remembered_id == sample.recalled_from:
                 e = self._embeddings.get(sample.id)
                 norms = max(float(np.linalg.norm(vector) * np.linalg.norm(e)), 1e-12) if e is not None else 1.0
                 distance = float(1.0 - np.dot(vector, e) / norms) if e is not None else float("nan")
-                return Recall(sample_id, label, distance, at)
+                return Recall(remembered_id, label, distance, at)
         return None
 
     def close(self) -> None:
@@ -286,8 +313,9 @@ class Pipeline:
         self._executor.shutdown(wait=True)
 
 
-def build(cfg: Config, *, send: bool = True, require_model: bool = False) -> Pipeline:
-    """A pipeline from the config: its library, its model (if present) and its OSC target.
+def build(cfg: Config, *, send: bool = True, require_model: bool = False, actor: str = "") -> Pipeline:
+    """A pipeline from the config: its library, its model (if present) and its OSC target; ``actor`` names it in
+    the library's history.
 
     With ``require_model`` a missing model raises :class:`exsampling.classifier.ModelMissing`;
     otherwise the pipeline runs without classes (see :class:`Pipeline`).
@@ -300,6 +328,7 @@ def build(cfg: Config, *, send: bool = True, require_model: bool = False) -> Pip
         if require_model:
             raise
         classifier = None
-    pipeline = Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg) if send else None)
+    pipeline = Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg) if send else None,
+                        actor=actor)
     pipeline.warm_up()
     return pipeline

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -26,14 +27,19 @@ class Pitch:
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
-def hz_to_midi(hz: float) -> float:
-    """MIDI note number (fractional) of a frequency in Hz; 69 = A4 = 440 Hz."""
-    return 69.0 + 12.0 * np.log2(hz / 440.0)
+@overload
+def hz_to_midi(hz: float) -> float: ...
+@overload
+def hz_to_midi(hz: np.ndarray) -> np.ndarray: ...
+def hz_to_midi(hz: float | np.ndarray) -> float | np.ndarray:
+    """MIDI note number (fractional) of a frequency in Hz (a number or an array); 69 = A4 = 440 Hz."""
+    notes: float | np.ndarray = 69.0 + 12.0 * np.log2(np.divide(hz, 440.0))
+    return notes
 
 
 def midi_to_hz(note: float) -> float:
     """Frequency in Hz of a (fractional) MIDI note number."""
-    return 440.0 * 2.0 ** ((note - 69.0) / 12.0)
+    return float(440.0 * 2.0 ** ((note - 69.0) / 12.0))
 
 
 def note_name(midi_note: int) -> str:
@@ -50,7 +56,7 @@ def _frames(y: np.ndarray, frame_length: int, max_frames: int, gate_db: float) -
     idx = starts[:, None] + np.arange(frame_length)[None, :]
     frames = y[idx]
     rms = np.sqrt(np.mean(frames**2, axis=1)) + 1e-12
-    loud = frames[20 * np.log10(rms / rms.max()) > -gate_db]
+    loud: np.ndarray = frames[20 * np.log10(rms / rms.max()) > -gate_db]
     if len(loud) > max_frames:
         loud = loud[np.linspace(0, len(loud) - 1, max_frames).round().astype(int)]
     return loud
@@ -71,7 +77,7 @@ def _cmndf(frames: np.ndarray, tau_max: int) -> np.ndarray:
     diff = np.maximum(energy_head + energy_shift - 2.0 * corr, 0.0)
     diff[:, 0] = 0.0
     running = np.cumsum(diff[:, 1:], axis=1)
-    cmndf = np.ones_like(diff)
+    cmndf: np.ndarray = np.ones_like(diff)
     cmndf[:, 1:] = diff[:, 1:] * taus[1:] / np.maximum(running, 1e-12)
     return cmndf
 
@@ -96,7 +102,8 @@ def _refine(cmndf: np.ndarray, lags: np.ndarray) -> np.ndarray:
     a, b, c = cmndf[rows, lo], cmndf[rows, lags], cmndf[rows, hi]
     denom = a - 2 * b + c
     shift = np.where(np.abs(denom) > 1e-12, 0.5 * (a - c) / np.where(denom == 0, 1, denom), 0.0)
-    return lags + np.clip(shift, -1, 1)
+    refined: np.ndarray = lags + np.clip(shift, -1, 1)
+    return refined
 
 
 def detect(
@@ -147,4 +154,4 @@ def detect(
     if confidence < min_confidence:
         return Pitch(None, None, confidence)
     hz = float(np.median(f0[agree]))
-    return Pitch(hz, int(round(hz_to_midi(hz))), confidence)
+    return Pitch(hz, round(hz_to_midi(hz)), confidence)

@@ -1,8 +1,49 @@
-"""The two records that flow through ExSampling: a participant's recording and the samples cut from it."""
+"""The two records that flow through ExSampling — a participant's recording and the samples cut from it — and the
+typed values they carry.
+
+The enums are ``StrEnum``: each member *is* its string (``SampleStatus.SENT == "sent"``), so the values stored in
+SQLite and written in the HTTP/JSON and OSC contracts stay the plain strings documented in docs/.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
+
+
+class RecordingStatus(StrEnum):
+    """Where a recording is: ``received`` → ``processing`` → ``done`` | ``silent`` | ``failed``."""
+
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    DONE = "done"
+    SILENT = "silent"
+    FAILED = "failed"
+
+
+class SampleStatus(StrEnum):
+    """Where a sample is: ``new`` (waiting for the performer in preview mode) → ``accepted`` → ``sent`` |
+    ``rejected``."""
+
+    NEW = "new"
+    ACCEPTED = "accepted"
+    SENT = "sent"
+    REJECTED = "rejected"
+
+
+class LabelSource(StrEnum):
+    """Who chose a sample's class: the ``model``, the ``performer`` (a re-label), or the re-label ``memory`` (then
+    :attr:`Sample.recalled_from` names the remembered sample)."""
+
+    MODEL = "model"
+    PERFORMER = "performer"
+    MEMORY = "memory"
+
+
+def utc_now() -> str:
+    """Now, as the records write times: ISO 8601 UTC with a ``Z``, second precision."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -16,10 +57,7 @@ class Location:
 
 @dataclass
 class Recording:
-    """One upload or file as received, before it is cut.
-
-    status: "received" → "processing" → "done" | "silent" | "failed" (``error`` says why).
-    """
+    """One upload or file as received, before it is cut (``error`` says why it is ``silent`` or ``failed``)."""
 
     id: int
     path: str
@@ -29,7 +67,7 @@ class Recording:
     photo_path: str | None = None
     source: str = "cli"
     duration_s: float | None = None
-    status: str = "received"
+    status: RecordingStatus = RecordingStatus.RECEIVED
     error: str | None = None
 
 
@@ -37,11 +75,11 @@ class Recording:
 class Sample:
     """A piece of a recording (≤ one segment long) with everything the stage needs to play it.
 
-    start_s/duration_s: position in the trimmed recording and length, seconds.
+    start_s/duration_s: position in the recording and length, seconds.
     top: the classifier's top-k ``[(label, probability), …]``; ``label``/``confidence`` are the chosen
-    class (which may come from the re-label memory, then ``label_source`` says so).
+    class; ``label_source`` says who chose it, and ``recalled_from`` is the id of the re-labelled sample whose
+    label the re-label memory gave it (None unless ``label_source`` is ``memory``).
     pitch_hz/midi_note: dominant pitch, or None when unpitched. melodic: how the instrument plays it.
-    status: "new" (waiting for the performer in preview mode) → "accepted" → "sent" | "rejected".
     """
 
     id: int
@@ -53,7 +91,8 @@ class Sample:
     confidence: float = 0.0
     top: list[tuple[str, float]] = field(default_factory=list)
     unsure: bool = False
-    label_source: str = "model"
+    label_source: LabelSource = LabelSource.MODEL
+    recalled_from: int | None = None
     instrument: str | None = None
     melodic: bool = False
     pitch_hz: float | None = None
@@ -62,9 +101,35 @@ class Sample:
     participant: str = ""
     location: Location | None = None
     recorded_at: str = ""
-    status: str = "new"
+    status: SampleStatus = SampleStatus.NEW
     relabel: str | None = None
     sent_at: str | None = None
+
+
+#: What the library's history records (docs/shows.md gives each kind's ``data``). Recording events: received,
+#: silent, failed. Sample events: classified, relabelled, accepted, rejected, sent, withdrawn, and the stage's
+#: answers loaded and played. Show events (neither recording nor sample): prompt, opened, closed.
+EVENT_KINDS = ("received", "silent", "failed", "classified", "relabelled", "accepted", "rejected", "sent",
+               "withdrawn", "loaded", "played", "prompt", "opened", "closed")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened in a show, as the library's history keeps it.
+
+    kind: one of :data:`EVENT_KINDS`. at: when, ISO 8601 UTC with milliseconds (``2026-11-26T21:04:05.123Z``).
+    recording_id/sample_id: what it happened to (a sample event names its recording too; None for show
+    events). actor: who did it — ``console:<id>`` for a console, ``cli``, ``serve``, ``replay``, a stage name;
+    "" when unknown (events rebuilt from an older library). data: the kind's details, plain JSON values.
+    """
+
+    id: int
+    kind: str
+    at: str
+    recording_id: int | None = None
+    sample_id: int | None = None
+    actor: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 def outcome_json(sample: Sample) -> dict[str, Any]:
@@ -77,5 +142,5 @@ def outcome_json(sample: Sample) -> dict[str, Any]:
         "start_s": round(sample.start_s, 3), "duration_s": round(sample.duration_s, 3), "label": sample.label,
         "confidence": round(sample.confidence, 4), "unsure": sample.unsure, "instrument": sample.instrument,
         "melodic": sample.melodic, "pitch_hz": round(sample.pitch_hz, 2) if sample.pitch_hz is not None else None,
-        "midi_note": sample.midi_note, "status": sample.status,
+        "midi_note": sample.midi_note, "status": str(sample.status),
     }

@@ -35,8 +35,8 @@ import numpy as np
 
 from . import audio, features
 from .features import FeatureParams
-from .library import utc_now
-from .mapping import DEFAULT_MAPPING, LABELS
+from .mapping import DEFAULT_MAPPING, LABELS, MappingError, check_label
+from .records import utc_now
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -88,9 +88,10 @@ class TrimRule:
 
 # ----------------------------------------------------------------------------------------- data layouts
 def _check_label(label: str, where: str) -> str:
-    if label not in LABELS:
-        raise TrainError(f"{where}: unknown label {label!r}; labels are the 41 FSDKaggle2018 names, e.g. 'Bark'")
-    return label
+    try:
+        return check_label(label)
+    except MappingError as exc:
+        raise TrainError(f"{where}: {exc}") from exc
 
 
 def read_manifest(path: Path) -> list[Clip]:
@@ -191,13 +192,11 @@ def discover(data: Path, verified_only: bool = False) -> list[Clip]:
 # ------------------------------------------------------------------------------------------------ features
 def clip_images(y: np.ndarray, params: FeatureParams, trim: TrimRule) -> np.ndarray:
     """Trim and cut ``y`` like a live recording; one feature image per piece, ``(n, *params.shape)``."""
-    sr = params.sample_rate
     try:
-        span = audio.audible_span(y, sr, top_db=trim.top_db, silence_floor_dbfs=trim.silence_floor_dbfs)
+        pieces = audio.pieces(y, params.sample_rate, params.segment_s, trim.min_tail_s, trim.top_db,
+                              trim.silence_floor_dbfs)
     except audio.NothingAudible:
         return np.zeros((0, *params.shape), np.float32)
-    y = y[span.start:span.end]
-    pieces = audio.segments(len(y), sr, params.segment_s, trim.min_tail_s)
     return np.stack([features.image(y[s.start:s.end], params) for s in pieces]).astype(np.float32)
 
 

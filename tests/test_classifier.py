@@ -57,6 +57,7 @@ def test_bad_sidecars(tmp_path, tiny_model):
         Classifier.load(model)
 
 
+@pytest.mark.slow  # builds and saves a second network
 def test_trained_labels_mask_in_the_loaded_model(tmp_path):
     clf = Classifier.load(build_tiny_model(tmp_path, "two", trained_labels=["Bark", "Meow"]))
     probs, _ = clf.classify(np.random.default_rng(0).standard_normal((2, *FeatureParams().shape)).astype(np.float32))

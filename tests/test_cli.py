@@ -20,6 +20,7 @@ def show_toml(tmp_path, tiny_model):
     return path
 
 
+@pytest.mark.slow  # a process that loads TensorFlow
 def test_classify_json_and_send(tmp_path, show_toml, osc_peer):
     files = [write(tmp_path / "tone.wav", tone(261.63, 7.0)), write(tmp_path / "hits.wav", noise_bursts(3.0))]
     result = exsampling("classify", *files, "--json", "--send", "--osc-port", osc_peer.port, "--config", show_toml)
@@ -36,11 +37,13 @@ def test_classify_json_and_send(tmp_path, show_toml, osc_peer):
     assert (tmp_path / "lib" / "library.sqlite3").exists()
 
 
+@pytest.mark.slow  # a process that loads TensorFlow
 def test_classify_text_lines(tmp_path, show_toml):
     result = exsampling("classify", write(tmp_path / "a.wav", tone(440, 2.0)), "--config", show_toml)
     assert result.returncode == 0 and "A4 440" in result.stdout and "→" in result.stdout
 
 
+@pytest.mark.slow  # a process that loads TensorFlow
 def test_bad_files_are_refused_without_traceback(tmp_path, show_toml):
     bad = tmp_path / "noise.wav"
     bad.write_bytes(np.random.default_rng(0).bytes(10_000))

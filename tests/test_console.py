@@ -14,11 +14,12 @@ from ipywidgets.widgets.widget import _instances
 
 from exsampling import console as console_module
 from exsampling.config import ConfigError, load, save
-from exsampling.console import OWNER_KEY, POOL_SIZE, Console, fit_view
+from exsampling.console import POOL_SIZE, Console, ReadOnlyConsole, Role, fit_view
 from exsampling.library import Library
 from exsampling.osc import OscSender
 from exsampling.pipeline import Pipeline
 from exsampling.records import Location, Sample
+from exsampling.show_state import ShowState, read_owner
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def local_cfg(cfg):
 
 def make_console(cfg, classifier, tmp_path, mode="auto", **kwargs):
     pipeline = Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg))
-    pipeline.library.set_setting("show.mode", mode)
+    ShowState(cfg, pipeline.library).mode = mode
     return Console(cfg, pipeline, config_file=tmp_path / "exsampling.toml", **kwargs)
 
 
@@ -42,7 +43,7 @@ def test_a_sample_makes_a_card_and_the_buttons_drive_library_and_osc(local_cfg, 
     # The memory radius is tightened because an untrained network squeezes all embeddings together.
     cfg = local_cfg.with_changes(classifier={"memory_max_distance": 0.02})
     show = make_console(cfg, classifier, tmp_path, mode="preview")
-    show.role = "owner"  # as after take_over(), without serving uploads
+    show.ownership.role = Role.OWNER  # as after take_over(), without serving uploads
     pipeline = show.pipeline
     [sample] = pipeline.process(pipeline.ingest_file(write(tmp_path / "a.wav", tone(440, 3.0)), participant="Ana"))
     card = show.sounds.grid.children[0]
@@ -68,18 +69,100 @@ def test_a_sample_makes_a_card_and_the_buttons_drive_library_and_osc(local_cfg, 
     assert "labelled like the sound you re-labelled at" in show.sounds.grid.children[0].note.value
 
 
+def test_a_held_sample_waits_on_its_card_for_the_performer_and_says_why(local_cfg, classifier, osc_peer, tmp_path):
+    # [show] unsure = "hold" in auto mode; the untrained network is unsure of everything (top ≈ 1/41)
+    show = make_console(local_cfg.with_changes(show={"unsure": "hold"}), classifier, tmp_path, mode="auto")
+    show.ownership.role = Role.OWNER
+    pipeline = show.pipeline
+    [held] = pipeline.process(pipeline.ingest_file(write(tmp_path / "a.wav", tone(440, 3.0))))
+    card = show.sounds.grid.children[0]
+    assert held.unsure and held.status == "new" and "unsure" in card.title.value
+    assert "held back (unsure)" in card.note.value
+    assert not card.accept.disabled and not card.reject.disabled
+    assert osc_peer.wait_for(1, timeout=0.3) == []  # held: nothing reached the stage
+    card.accept.click()
+    assert osc_peer.wait_for(1)[0][1][0] == held.id
+    assert pipeline.library.sample(held.id).status == "sent" and "held back" not in card.note.value
+
+    show.mode = "preview"  # in preview every sound waits: no "held" reason to give
+    [waiting] = pipeline.process(pipeline.ingest_file(write(tmp_path / "b.wav", tone(660, 3.0))))
+    note = show.sounds.grid.children[0].note.value
+    assert waiting.status == "new" and "waiting for you" in note and "held back" not in note
+
+
 def test_a_read_only_console_refuses_actions(local_cfg, tmp_path):
     show = make_console(local_cfg, None, tmp_path)
     assert show.frozen and show.header.mode_toggle.disabled
     with pytest.raises(RuntimeError, match="read-only"):
         show.accept(1)
-    show.role = "owner"
+    show.ownership.role = "owner"
     assert not show.frozen and not show.mapping_panel.rows["Bark"].disabled
+
+
+MUTATORS = {
+    "prompt": lambda show, sid: setattr(show, "prompt", "something metallic"),
+    "is_open": lambda show, sid: setattr(show, "is_open", False),
+    "mode": lambda show, sid: setattr(show, "mode", "preview"),
+    "mapping[...] =": lambda show, sid: show.mapping.__setitem__("Bark", "Snare"),
+    "del mapping[...]": lambda show, sid: show.mapping.__delitem__("Cough"),
+    "melodic[...] =": lambda show, sid: show.melodic.__setitem__("HH", True),
+    "rule": lambda show, sid: show.rule(lambda sample: "Wind"),
+    "remove_rule": lambda show, sid: show.remove_rule("keep"),
+    "save_mapping": lambda show, sid: show.save_mapping(),
+    "accept": lambda show, sid: show.accept(sid),
+    "reject": lambda show, sid: show.reject(sid),
+    "resend": lambda show, sid: show.resend(sid),
+    "relabel": lambda show, sid: show.relabel(sid, "Bark"),
+}
+
+
+@pytest.mark.parametrize("mutator", MUTATORS)
+def test_every_live_coding_change_is_refused_on_a_read_only_console(local_cfg, tmp_path, osc_peer, mutator):
+    show = make_console(local_cfg, None, tmp_path)
+    show.ownership.role = Role.OWNER
+    show.mapping["Cough"] = "Metal"  # a change away from Fig. 5, so that deleting it would show
+
+    @show.rule
+    def keep(sample):
+        return None
+
+    [sample] = add_samples(show.library, 1)
+    show.pipeline.accept(sample.id)
+    assert len(osc_peer.wait_for(1)) == 1
+    path = tmp_path / "exsampling.toml"
+    saved = path.read_bytes()
+    os.utime(path, ns=(10**9, 10**9))  # any write shows in the time stamp as well as in the bytes
+    before = (dict(show.pipeline.mapper.table), dict(show.pipeline.mapper.melodic), show.rules,
+              show.library.sample(sample.id), show.prompt, show.is_open, show.mode)
+
+    show.ownership.role = Role.VIEWER  # another console took the show over
+    assert show.frozen
+    with pytest.raises(ReadOnlyConsole, match=r"read-only.*take_over"):
+        MUTATORS[mutator](show, sample.id)
+    assert (dict(show.pipeline.mapper.table), dict(show.pipeline.mapper.melodic), show.rules,
+            show.library.sample(sample.id), show.prompt, show.is_open, show.mode) == before
+    fresh = ShowState(local_cfg, show.library)  # what the library, and so every other console, holds
+    assert (fresh.prompt, fresh.is_open, fresh.mode) == ("", True, "auto")
+    assert path.read_bytes() == saved and path.stat().st_mtime_ns == 10**9
+    assert len(osc_peer.wait_for(2, timeout=0.3)) == 1  # nothing more reached the stage
+    assert isinstance(ReadOnlyConsole("x"), RuntimeError)
+
+
+def test_the_page_s_controls_on_a_read_only_console_change_nothing(local_cfg, tmp_path):
+    show = make_console(local_cfg, None, tmp_path)
+    show.ownership.role = Role.VIEWER
+    show.header.mode_toggle.value = "preview"  # disabled on the page; a stray event must still do nothing
+    show.prompt_panel.prompt = "from a read-only page"
+    show.mapping_panel.rows["Bark"].value = "Snare"
+    assert ShowState(local_cfg, show.library).mode == "auto" and show.pipeline.mode == "auto"
+    assert show.state.prompt == "" and show.pipeline.mapper.table["Bark"] == "Bass"
+    assert not (tmp_path / "exsampling.toml").exists() and "read-only" in show.warnings.value
+    assert show.mapping_panel.rows["Bark"].value == "Bass"  # the refused edit is undone in the widgets
 
 
 def test_mapping_edits_round_trip_to_toml_and_disk_edits_reach_the_widgets(local_cfg, tmp_path):
     show = make_console(local_cfg, None, tmp_path)
-    show.role = "owner"
+    show.ownership.role = Role.OWNER
     path = tmp_path / "exsampling.toml"
     assert not path.exists()
 
@@ -156,7 +239,7 @@ def test_fit_view_frames_the_points():
 
 def test_a_failing_rule_is_reported_and_skipped(local_cfg, classifier, tmp_path):
     show = make_console(local_cfg, classifier, tmp_path)
-    show.role = "owner"
+    show.ownership.role = Role.OWNER
 
     @show.rule
     def boom(sample):
@@ -191,7 +274,7 @@ def test_a_newer_console_takes_the_show_over_and_the_older_follows_it(local_cfg,
         second = make_console(local_cfg, None, tmp_path, upload_port=port)
         await second.start()
         assert (second.role, first.role) == ("owner", "viewer")
-        assert first.library.setting(OWNER_KEY)["console"] == second.console_id
+        assert read_owner(first.library).console == second.ownership.console_id
         assert await asyncio.to_thread(healthz, port) == b"ok\n"
         assert "Read-only" in first.banner.text.value and first.sounds.cards[0].accept.disabled
 

@@ -3,7 +3,8 @@ from exsampling.mapping import DEFAULT_MAPPING, DEFAULT_MELODIC, Mapper
 
 
 def mapper(failures=None):
-    return Mapper(dict(DEFAULT_MAPPING), dict(DEFAULT_MELODIC), on_rule_error=failures.append if failures is not None else None)
+    return Mapper(dict(DEFAULT_MAPPING), dict(DEFAULT_MELODIC),
+                  on_rule_error=failures.append if failures is not None else None)
 
 
 def test_table_and_edits_apply_at_once():

@@ -67,7 +67,8 @@ class Patcher:
         self.path = path
         self.doc = json.loads(path.read_text(encoding="utf-8"))
         self.boxes = {b["box"]["id"]: b["box"] for b in self.doc["patcher"]["boxes"]}
-        self.lines = [(l["patchline"]["source"], l["patchline"]["destination"]) for l in self.doc["patcher"]["lines"]]
+        self.lines = [(line["patchline"]["source"], line["patchline"]["destination"])
+                      for line in self.doc["patcher"]["lines"]]
 
     def code(self, box: dict) -> str:
         """A box's text, or "" for a comment (whose words are prose, not objects)."""

@@ -14,9 +14,10 @@ CONTRACT_TAGS = "issfsififffss"
 
 
 def flute(**overrides) -> Sample:
-    fields = dict(id=12, recording_id=3, path="/lib/samples/000012.wav", start_s=0.0, duration_s=5.0, label="Flute",
-                  confidence=0.91, instrument="Wind", melodic=True, pitch_hz=440.1, midi_note=69, participant="Aiko",
-                  location=Location(35.39, 139.43, 12.0), recorded_at="2026-11-26T21:04:05Z")
+    fields = {"id": 12, "recording_id": 3, "path": "/lib/samples/000012.wav", "start_s": 0.0, "duration_s": 5.0,
+              "label": "Flute", "confidence": 0.91, "instrument": "Wind", "melodic": True, "pitch_hz": 440.1,
+              "midi_note": 69, "participant": "Aiko", "location": Location(35.39, 139.43, 12.0),
+              "recorded_at": "2026-11-26T21:04:05Z"}
     fields.update(overrides)
     return Sample(**fields)
 

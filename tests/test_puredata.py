@@ -27,7 +27,8 @@ from exsampling.records import Location, Sample
 
 PATCH_DIR = Path(__file__).resolve().parent.parent / "maxpatch"
 PD = shutil.which("pd")
-pytestmark = pytest.mark.skipif(PD is None, reason="Pure Data (pd) is not installed: apt-get install puredata-core")
+pytestmark = [pytest.mark.puredata,
+              pytest.mark.skipif(PD is None, reason="Pure Data (pd) is not installed: apt-get install puredata-core")]
 
 PD_RATE = 44100          # Hz; differs from the samples' rate on purpose (the twin must resample)
 RELEASE_S = 0.020        # the twin's release after a note-off

@@ -1,24 +1,27 @@
-"""The recorder end to end in a real browser: Debian's Chromium, a fake microphone playing a tone, a fake GPS.
+"""The recorder end to end in a real browser: Debian's Chromium, a fake microphone playing a real flute's A4 (a
+SoundFont the bundled model never heard, rendered by fluidsynth), a fake GPS, and the bundled model.
 
 Set ``EXSAMPLING_SCREENSHOTS=docs/images`` to refresh the documentation's screenshots
 (``recorder-before.png``, ``-recording``, ``-review``, ``-result``); otherwise they go to a
 temporary folder.
 """
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import tone
 from test_server import cfg, loop, serve  # noqa: F401  (the live-server fixtures, shared)
 
 from exsampling.pitch import hz_to_midi
+from exsampling.resources import default_model
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-TONE_HZ = 440.0
+TIMGM6MB = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
+TONE_HZ = 440.0  # the flute plays MIDI note 69, A4
 # Nothing on this closed network answers Google's services: keep Chromium from trying (and waiting).
 QUIET = ["--disable-background-networking", "--disable-component-update", "--disable-default-apps",
          "--disable-sync", "--disable-domain-reliability", "--no-first-run", "--no-default-browser-check",
@@ -27,10 +30,20 @@ QUIET = ["--disable-background-networking", "--disable-component-update", "--dis
 
 @pytest.fixture
 def fake_mic(tmp_path) -> Path:
-    """A 48 kHz mono 16-bit WAV tone that Chromium's fake capture device loops."""
+    """A 48 kHz mono 16-bit WAV of a flute holding A4 for 6 s, which Chromium's fake capture device loops."""
+    from exsampling.corpus import render
+
+    (y,) = render(TIMGM6MB, [(0.0, 6.0, 69, 100)], 73, 0, 48000)
     path = tmp_path / "mic.wav"
-    sf.write(path, tone(TONE_HZ, 6.0, sr=48000), 48000, subtype="PCM_16")
+    sf.write(path, 0.5 * y / np.max(np.abs(y)), 48000, subtype="PCM_16")
     return path
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    from exsampling.classifier import Classifier
+
+    return Classifier.load(default_model())
 
 
 @pytest.fixture
@@ -41,11 +54,13 @@ def shots(tmp_path) -> Path:
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (make system-deps)")
-def test_a_phone_records_trims_sends_offline_then_sees_its_sound_played(serve, classifier, osc_peer, fake_mic,  # noqa: F811
+@pytest.mark.skipif(shutil.which("fluidsynth") is None or not TIMGM6MB.is_file(),
+                    reason="needs the Debian packages fluidsynth and timgm6mb-soundfont")
+def test_a_phone_records_trims_sends_offline_then_sees_its_sound_played(serve, bundled, osc_peer, fake_mic,  # noqa: F811
                                                                         shots):
     from playwright.sync_api import expect, sync_playwright
 
-    live = serve(classifier=classifier, osc_port=osc_peer.port)
+    live = serve(classifier=bundled, osc_port=osc_peer.port)
     live.show.prompt = "something that rings"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[

@@ -17,13 +17,15 @@ import numpy as np
 import pytest
 import requests
 import soundfile as sf
-from conftest import free_port, tone
+from conftest import build_tiny_model, free_port, tone
 
 from exsampling.config import Config, LibraryConfig, OscConfig
+from exsampling.features import FeatureParams
 from exsampling.library import Library
 from exsampling.osc import OscSender
 from exsampling.pipeline import Pipeline
-from exsampling.server import PortInUse, Server, Show, TunnelError, lan_address, qr_png, qr_text, start
+from exsampling.server import PortInUse, Server, TunnelError, lan_address, qr_png, qr_text, start
+from exsampling.show_state import ShowState
 
 TOKEN = "show-token-1"
 SR = 22050
@@ -62,7 +64,7 @@ def on_loop(loop, fn, *args):
 class Live:
     server: Server
     pipeline: Pipeline
-    show: Show
+    show: ShowState
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server.port}{path}"
@@ -104,7 +106,7 @@ def serve(cfg, loop):
         c = cfg.with_changes(server={"port": 0, "rate_limit": 1000, **server},
                              osc={"port": osc_port or cfg.osc.port})
         pipeline = Pipeline(c, Library.from_config(c), classifier, OscSender.from_config(c))
-        show = Show(c, pipeline.library, token=token)
+        show = ShowState(c, pipeline.library, token=token)
         live = Live(on_loop(loop, start, c, pipeline, show, host), pipeline, show)
         running.append(live)
         return live
@@ -157,14 +159,25 @@ def test_show_state_needs_the_token_and_follows_the_performer(serve):
         live.show.prompt = "x" * 281
 
 
+def test_the_recorder_is_told_the_rate_the_model_works_at(serve, tmp_path):
+    """The chain decodes at the loaded model's rate, not at ``[audio] sample_rate``: the recorder sends that."""
+    from exsampling.classifier import Classifier
+
+    model = build_tiny_model(tmp_path, "wide", params=FeatureParams(sample_rate=44100, fmax_hz=16000.0))
+    live = serve(classifier=Classifier.load(model))
+    assert live.pipeline.rate == 44100 != live.pipeline.cfg.audio.sample_rate
+    limits = requests.get(live.url(f"/api/show?token={TOKEN}")).json()["limits"]
+    assert limits["sample_rate_hz"] == 44100
+
+
 def test_show_state_and_token_outlive_a_restart(cfg):
     library = Library.from_config(cfg)
-    first = Show(cfg, library)
+    first = ShowState(cfg, library)
     assert len(first.token) >= 10
     first.prompt, first.is_open = "water", False
-    again = Show(cfg, Library.from_config(cfg))
+    again = ShowState(cfg, Library.from_config(cfg))
     assert (again.token, again.prompt, again.is_open) == (first.token, "water", False)
-    assert Show(cfg, library, token="given").token == "given" == Show(cfg, library).token
+    assert ShowState(cfg, library, token="given").token == "given" == ShowState(cfg, library).token
 
 
 def test_closed_show_refuses_uploads_with_a_reason(serve):
@@ -225,7 +238,8 @@ REFUSALS = {
     "no token": ({}, None, None, "", 403, "bad_token"),
     "wrong token in the form": ({}, None, "nope", "", 403, "bad_token"),
     "wrong token in the URL": ({}, None, None, "?token=nope", 403, "bad_token"),
-    "text named .wav": ({}, {"audio": ("a.wav", b"GIF89a not sound at all", "audio/wav")}, TOKEN, "", 415, "undecodable"),
+    "text named .wav": ({}, {"audio": ("a.wav", b"GIF89a not sound at all", "audio/wav")}, TOKEN, "", 415,
+                        "undecodable"),
     "empty file": ({}, {"audio": ("a.wav", b"", "audio/wav")}, TOKEN, "", 422, "empty"),
     "digital silence": ({}, {"audio": ("a.wav", wav(np.zeros(SR)), "audio/wav")}, TOKEN, "", 422, "silent"),
     "31 s, over the 30 s limit": ({}, {"audio": ("a.wav", wav(tone(300.0, 31.0, sr=8000), sr=8000))}, TOKEN, "", 422,
@@ -406,7 +420,7 @@ def test_tunnel_failure_is_clear_and_leaves_nothing_listening(cfg, loop):
     c = cfg.with_changes(server={"ngrok_token": "not-a-real-token", "host": "127.0.0.1", "port": port})
     pipeline = Pipeline(c, Library.from_config(c))
     with pytest.raises(TunnelError, match="ngrok") as caught:
-        on_loop(loop, start, c, pipeline, Show(c, pipeline.library))
+        on_loop(loop, start, c, pipeline, ShowState(c, pipeline.library))
     assert "LAN" in str(caught.value)
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))  # free again
@@ -417,12 +431,14 @@ def test_qr_code_decodes_back_to_the_url(tmp_path):
     url = f"https://192.0.2.2:8766/?token={TOKEN}"
     png = tmp_path / "qr.png"
     png.write_bytes(qr_png(url))
-    decoded = subprocess.run(["zbarimg", "--raw", "-q", str(png)], check=False, capture_output=True, text=True, timeout=30)
+    decoded = subprocess.run(["zbarimg", "--raw", "-q", str(png)], check=False, capture_output=True, text=True,
+                             timeout=30)
     assert decoded.stdout.strip() == url
     text = qr_text(url)
     assert len(text.splitlines()) > 10 and set(text) & set("█▀▄")
 
 
+@pytest.mark.slow  # a process that loads TensorFlow
 def test_serve_command_prints_the_url_and_qr_then_stops_on_sigterm(tmp_path):
     port = free_port(socket.SOCK_STREAM)
     toml = tmp_path / "show.toml"

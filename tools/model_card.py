@@ -203,8 +203,7 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
     thin = [f"{label} ({len(sources[(label, False)])})" for label in trained if len(sources[(label, False)]) <= 2]
     if thin:
         out += ["**Thin labels** (distinct training presets, kits or files): " + ", ".join(thin)
-                + ". Expect such a label "
-                "to generalise poorly to other recordings.", ""]
+                + ". Expect such a label to generalise poorly to other recordings.", ""]
     out += [
         ("All training sounds are instrument samples and sound effects, augmented with synthetic rooms, phone-like "
         "band limits and noise; none is a phone recording of a real room. Expect lower accuracy on real audience "

@@ -1,16 +1,26 @@
-"""The performer's console: ipywidgets panels over the pipeline, with the upload server running in the same kernel.
+"""The performer's console: ipywidgets panels over the show, with the upload server running in the same kernel.
 
 ``console.ipynb`` builds a :class:`Console` from the environment and displays it; Voilà serves it as a page
 (``exsampling console``), and the same notebook opened in JupyterLab gives the live-coding API
 (docs/live-coding.md).
 
-``environment``  the ``EXSAMPLING_*`` variables and the config file they name
+``environment``  the ``EXSAMPLING_*`` variables, the config file they name, the kernel around the console
+``ownership``    :class:`ShowOwnership` (a ``HasTraits`` with a ``role`` trait): taking the show over, letting go,
+                 waiting for a page, serving uploads; :class:`Role`; the one owner check and
+                 :class:`ReadOnlyConsole`
+``handover``     the owner's private control port and the request that asks it to let go
+``store``        :class:`MappingStore`: the mapping in use, saved to and followed from the TOML file, and the
+                 live-coded rules; :class:`LiveTable` (``show.mapping``/``show.melodic``)
 ``cards``        what a card shows; the pooled cards of the incoming sounds
-``panels``       the map, prompt, mapping, live-coding, header and banner panels
-``ownership``    who runs the show, and the handover between consoles
-``show``         :class:`Console` and its live-coding API
+``panels``       the map, prompt, mapping and live-coding panels
+``header``       the page's style, the role banner, the header and the warnings
+``live``         :class:`LiveCoding`, the live-coding API (every change passes the owner check)
+``show``         :class:`Console`: lays out the panels, links their traits to the show, follows the library
 ``voila``        :class:`ShowKernelManager`, Voilà's side
 ``command``      ``exsampling console``
+
+The show's own state (prompt, open/closed, mode, token, the owner's record) is
+:class:`exsampling.show_state.ShowState`, shared with the upload server.
 
 Only the light names are imported with the package: the ``exsampling`` command imports it for :func:`register`
 whatever the subcommand. The widget names load ipywidgets and ipyleaflet, and ``ShowKernelManager`` (named in
@@ -23,12 +33,13 @@ from typing import Any
 
 from .command import register
 from .environment import ENV_CONFIG, ENV_TILES, ENV_TOKEN, ENV_UPLOAD_PORT, config_path, load_config
-from .ownership import OWNER_KEY
 
-__all__ = ["ENV_CONFIG", "ENV_TILES", "ENV_TOKEN", "ENV_UPLOAD_PORT", "OWNER_KEY", "POOL_SIZE", "Console", "LiveTable",
-           "ShowKernelManager", "config_path", "fit_view", "load_config", "register"]
+__all__ = ["ENV_CONFIG", "ENV_TILES", "ENV_TOKEN", "ENV_UPLOAD_PORT", "POOL_SIZE", "Console", "LiveTable",
+           "MappingStore", "ReadOnlyConsole", "Role", "ShowKernelManager", "ShowOwnership", "config_path", "fit_view",
+           "load_config", "register"]
 
-_LAZY = {"Console": "show", "LiveTable": "show", "POOL_SIZE": "cards", "fit_view": "panels",
+_LAZY = {"Console": "show", "LiveTable": "store", "MappingStore": "store", "POOL_SIZE": "cards",
+         "ReadOnlyConsole": "ownership", "Role": "ownership", "ShowOwnership": "ownership", "fit_view": "panels",
          "ShowKernelManager": "voila"}
 
 

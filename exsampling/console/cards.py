@@ -17,10 +17,11 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
+from ..config import Mode
 from ..library import Library
 from ..mapping import LABELS
 from ..pitch import note_name
-from ..records import Sample
+from ..records import LabelSource, Sample, SampleStatus
 
 #: Card widgets on the page: a show can bring hundreds of sounds, the page only ever holds these.
 POOL_SIZE = 12
@@ -50,7 +51,7 @@ def spectrogram_png(path: str, params: Any, width: int = 432, height: int = 96) 
     level = (log_mel(y, params)[:, :frames] + DYNAMIC_RANGE_DB) / DYNAMIC_RANGE_DB
     rgb = (colormaps["magma"](level[::-1])[..., :3] * 255).astype("uint8")
     buf = io.BytesIO()
-    Image.fromarray(rgb).resize((width, height), Image.BILINEAR).save(buf, format="PNG", optimize=False)
+    Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR).save(buf, format="PNG", optimize=False)
     return buf.getvalue()
 
 
@@ -60,8 +61,8 @@ def photo_thumbnail(path: str, size: int = 320) -> bytes | None:
     from PIL import Image, ImageOps
 
     try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img).convert("RGB")
+        with Image.open(path) as original:
+            img = ImageOps.exif_transpose(original).convert("RGB")
             img.thumbnail((size, size))
             buf = io.BytesIO()
             img.save(buf, format="JPEG", quality=80)
@@ -101,19 +102,25 @@ def top_text(sample: Sample) -> str:
         return "<i>no class (no model)</i>"
     guesses = " · ".join(f"{html.escape(label)} {p:.0%}" for label, p in sample.top)
     chosen = f"<b>{html.escape(sample.label)}</b>"
-    if sample.label_source == "performer":
+    if sample.label_source == LabelSource.PERFORMER:
         return f"{chosen} <span class='exs-small'>(your label; model: {guesses})</span>"
+    if sample.label_source == LabelSource.MEMORY:
+        return f"{chosen} {sample.confidence:.0%} <span class='exs-small'>(your re-labels; model: {guesses})</span>"
     return f"{chosen} <span class='exs-small'>{guesses}</span>"
 
 
-_STATUS_BADGE = {"new": "exs-new", "sent": "exs-sent", "rejected": "exs-rejected-badge", "accepted": ""}
+_STATUS_BADGE = {SampleStatus.NEW: "exs-new", SampleStatus.SENT: "exs-sent",
+                 SampleStatus.REJECTED: "exs-rejected-badge", SampleStatus.ACCEPTED: ""}
 
 
-def status_badge(sample: Sample) -> str:
-    """The sample's status as a coloured badge (with the time it was sent)."""
-    word = f"sent {clock(sample.sent_at)}" if sample.status == "sent" and sample.sent_at else sample.status
-    if sample.status == "new":
-        word = "waiting for you"
+def status_badge(sample: Sample, held: bool = False) -> str:
+    """The sample's status as a coloured badge (with the time it was sent); ``held``: auto mode kept this new
+    sample back because it is unsure, and the badge says so."""
+    word = str(sample.status)
+    if sample.status == SampleStatus.SENT and sample.sent_at:
+        word = f"sent {clock(sample.sent_at)}"
+    elif sample.status == SampleStatus.NEW:
+        word = "held back (unsure): accept or reject it" if held else "waiting for you"
     return f"<span class='exs-badge {_STATUS_BADGE.get(sample.status, '')}'>{html.escape(word)}</span>"
 
 
@@ -144,9 +151,14 @@ class Media:
             return None
         return photo_thumbnail(photo_path) if photo_path else None
 
+    def held(self, sample: Sample) -> bool:
+        """Whether this new sample waits only because auto mode holds unsure sounds (``[show] unsure = "hold"``)."""
+        return (sample.status == SampleStatus.NEW and self.pipeline.mode == Mode.AUTO
+                and self.pipeline.holds(sample))
+
     def recall(self, sample: Sample) -> str:
         """"labelled like the sound you re-labelled at HH:MM" when the re-label memory chose the class."""
-        if not sample.label_source.startswith("memory:"):
+        if sample.recalled_from is None:
             return ""
         if sample.id not in self._recalls:
             recall = self.pipeline.recall_of(sample)
@@ -213,8 +225,9 @@ class SampleCard(widgets.VBox):
         self.title.value = self._title(sample)
         self.details.value = self._details(sample)
         recall = media.recall(sample)
-        self.note.value = f"{status_badge(sample)} <span class='exs-small'>{html.escape(recall)}</span>"
-        (self.remove_class if sample.status != "rejected" else self.add_class)("exs-rejected")
+        badge = status_badge(sample, media.held(sample))
+        self.note.value = f"{badge} <span class='exs-small'>{html.escape(recall)}</span>"
+        (self.remove_class if sample.status != SampleStatus.REJECTED else self.add_class)("exs-rejected")
         self._enable()
         self.layout.display = ""
 
@@ -256,11 +269,11 @@ class SampleCard(widgets.VBox):
         (self.add_class if change["new"] else self.remove_class)("exs-focus")
 
     def _enable(self) -> None:
-        status = self._sample.status if self._sample else ""
-        self.accept.disabled = self.frozen or status in ("sent", "")
-        self.reject.disabled = self.frozen or status in ("rejected", "")
-        self.resend.disabled = self.frozen or status not in ("sent", "accepted")
-        self.relabel.disabled = self.frozen or not status
+        status = self._sample.status if self._sample else None
+        self.accept.disabled = self.frozen or status in (SampleStatus.SENT, None)
+        self.reject.disabled = self.frozen or status in (SampleStatus.REJECTED, None)
+        self.resend.disabled = self.frozen or status not in (SampleStatus.SENT, SampleStatus.ACCEPTED)
+        self.relabel.disabled = self.frozen or status is None
 
     def _on_accept(self, _button: widgets.Button) -> None:
         """Let this sound reach the stage."""

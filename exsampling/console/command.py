@@ -5,6 +5,7 @@ subcommand, and Voilà's kernels load the widgets and the model themselves.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -14,14 +15,17 @@ import sys
 import time
 import webbrowser
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from ..config import PROJECT_ROOT
 from ..library import Library
+from ..resources import notebook
+from ..show_state import OwnerRecord, read_owner
 from .environment import ENV_CONFIG, ENV_TILES, ENV_TOKEN, ENV_UPLOAD_PORT, config_path, load_config
-from .ownership import OWNER_KEY
 
-NOTEBOOK = PROJECT_ROOT / "console.ipynb"
+NOTEBOOK = notebook()
+#: Where Voilà's and the kernels' messages go (in the library's folder) unless ``--verbose``.
+LOG_NAME = "console.log"
 
 
 def register(sub: Any, add_config: Callable) -> None:
@@ -33,6 +37,8 @@ def register(sub: Any, add_config: Callable) -> None:
     p.add_argument("--tiles", help="map tile URL template, e.g. http://127.0.0.1:8000/{z}/{x}/{y}.png "
                                    "(default: $EXSAMPLING_TILES, else no tiles)")
     p.add_argument("--no-browser", action="store_true", help="do not open the console in the browser")
+    p.add_argument("--verbose", action="store_true", help="show Voilà's and the kernels' messages here "
+                                                          "(default: they go to console.log in the library)")
     add_config(p)
     p.set_defaults(func=_run)
 
@@ -64,14 +70,14 @@ def _check_free(port: int, what: str) -> None:
 
 
 def _wait_until_ready(voila: subprocess.Popen, library: Library, upload_port: int, since: float,
-                      timeout_s: float = 180.0) -> dict | None:
+                      timeout_s: float = 180.0) -> OwnerRecord | None:
     """The owner's record once a console started after ``since`` listens on ``upload_port``; None if Voilà exited."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if voila.poll() is not None:
             return None
-        record = library.setting(OWNER_KEY) or {}
-        if record.get("started", 0) >= since and record.get("upload_port") == upload_port:
+        record = read_owner(library)
+        if record is not None and record.started >= since and record.upload_port == upload_port:
             return record
         time.sleep(0.2)
     raise TimeoutError(f"the console did not start within {timeout_s:.0f} s (see Voilà's messages above)")
@@ -82,8 +88,6 @@ def _stop_on_sigterm(signum: int, _frame: Any) -> None:
 
 
 def _run(args: Any) -> int:
-    from ..server import qr_text
-
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     path = config_path(args.config)
     cfg = load_config(path)
@@ -93,28 +97,55 @@ def _run(args: Any) -> int:
     env = {**os.environ, ENV_CONFIG: str(path), ENV_UPLOAD_PORT: str(upload_port), ENV_TOKEN: args.token or "",
            ENV_TILES: args.tiles or os.environ.get(ENV_TILES, "")}
     started = time.time()
-    voila = subprocess.Popen(voila_command(args.port), cwd=NOTEBOOK.parent, env=env)
+    library = Library(cfg.resolve(cfg.library.path))
+    log = None if args.verbose else library.root / LOG_NAME
+    with contextlib.ExitStack() as stack:
+        # Voilà, Jupyter and TensorFlow in the kernels write start-up notices nobody on stage needs: to the log
+        out = None if log is None else stack.enter_context(open(log, "w", encoding="utf-8"))
+        voila = subprocess.Popen(voila_command(args.port), cwd=NOTEBOOK.parent, env=env, stdin=subprocess.DEVNULL,
+                                 stdout=out, stderr=None if out is None else subprocess.STDOUT)
+        stack.callback(_stop, voila)
+        return _serve_console(args, voila, library, upload_port, started, path, log)
+
+
+def _serve_console(args: Any, voila: subprocess.Popen[bytes], library: Library, upload_port: int, started: float,
+                   path: Path, log: Path | None) -> int:
+    from ..server import qr_text
+
     try:
-        record = _wait_until_ready(voila, Library(cfg.resolve(cfg.library.path)), upload_port, started)
+        record = _wait_until_ready(voila, library, upload_port, started)
         if record is None:
-            print("exsampling: Voilà stopped before the console was ready (see its messages above)", file=sys.stderr)
+            where = f"its messages in {log}:\n{_tail(log)}" if log else "its messages above"
+            print(f"exsampling: Voilà stopped before the console was ready; {where}", file=sys.stderr)
             return 1
         console_url = f"http://127.0.0.1:{args.port}/"
-        print(f"\nExSampling console ready in {time.time() - started:.1f} s", flush=True)
+        print(f"ExSampling console ready in {time.time() - started:.1f} s", flush=True)
         print(f"console:  {console_url}   (read-only view: {console_url}?view)")
-        for kind, url in record["urls"].items():
+        for kind, url in record.urls.items():
             print(f"recorder ({kind}): {url}")
         print(f"config:   {path}{'' if path.exists() else ' (created on the first mapping edit)'}")
-        print(f"\nParticipants scan this ({record['recorder_url']}):\n{qr_text(record['recorder_url'])}", flush=True)
+        if log is not None:
+            print(f"log:      {log}   (Voilà and the kernels; --verbose shows them here)")
+        print(f"\nParticipants scan this ({record.recorder_url}):\n{qr_text(record.recorder_url)}", flush=True)
         if not args.no_browser:
             webbrowser.open(console_url)
         return voila.wait()
     except KeyboardInterrupt:
         return 0
-    finally:
-        if voila.poll() is None:
-            voila.terminate()
-            try:
-                voila.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                voila.kill()
+
+
+def _stop(voila: subprocess.Popen[bytes]) -> None:
+    """Stop Voilà and, through it, its kernels."""
+    if voila.poll() is None:
+        voila.terminate()
+        try:
+            voila.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            voila.kill()
+
+
+def _tail(log: Path, lines: int = 40) -> str:
+    try:
+        return "".join(log.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)[-lines:])
+    except OSError:
+        return ""

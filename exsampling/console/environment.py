@@ -1,4 +1,5 @@
-"""What a console is told: the ``EXSAMPLING_*`` environment variables and the config file they name.
+"""What a console is told and where it runs: the ``EXSAMPLING_*`` environment variables, the config file they
+name, and the Jupyter kernel around it.
 
 ``exsampling console`` sets them for Voilà's kernels; all are optional when running ``voila console.ipynb`` by hand:
 
@@ -11,7 +12,10 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,3 +46,35 @@ def load_config(path: Path) -> Config:
     """
     return load(path) if path.exists() else replace(load(None), source=path)
 
+
+
+def current_kernel_id(environ: Mapping[str, str]) -> str:
+    """This kernel's id: Voilà sets ``VOILA_KERNEL_ID``; elsewhere it is in the connection file's name."""
+    if environ.get("VOILA_KERNEL_ID"):
+        return environ["VOILA_KERNEL_ID"]
+    try:
+        from ipykernel.connect import get_connection_file
+
+        return Path(get_connection_file()).stem.removeprefix("kernel-")
+    except Exception:  # not in a kernel (tests, scripts)
+        return ""
+
+
+@contextlib.contextmanager
+def native_stderr_to_log() -> Iterator[None]:
+    """Send what C++ libraries write to file descriptor 2 to the kernel's log (Voilà's terminal), not the page.
+
+    TensorFlow prints start-up notices there that no log level silences; in a kernel, fd 2 is forwarded to the
+    page, where they would look like errors.
+    """
+    original = getattr(sys.stderr, "_original_stdstream_copy", None)  # ipykernel keeps the process's own stderr
+    if original is None:
+        yield
+        return
+    saved = os.dup(2)
+    os.dup2(original, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -1,106 +1,239 @@
-"""Who runs the show: the owner's record in the library, the handover between consoles, and the kernel they run in.
+"""Who runs the show: :class:`ShowOwnership`, the state machine of one console's :class:`Role`, and the one owner
+check every live-coding change passes (:meth:`ShowOwnership.check`, raising :class:`ReadOnlyConsole`).
 
 Voilà starts a kernel per page view, and only one process can listen on the upload port, so exactly one
 console *owns* the show: it runs the upload server, sends OSC, and is the only one with working buttons. Its
-record (``console.owner`` in the library's settings) names its process, its kernel and a private control port
+record (:class:`~exsampling.show_state.OwnerRecord`) names its process, its kernel and a private control port
 on 127.0.0.1. A console that is opened later — a reload, a second tab, the notebook in JupyterLab — asks the
-owner over that control port to let go, then listens itself: the newest view runs the show, and the older one
-turns read-only (live, from the library) with a button to take the show back. ``?view`` in the page URL opens a
-read-only view that never takes over (e.g. to project the QR code). A console that is not the owner takes over by
-itself when the owner's process has died, so a warm spare (Voilà's pre-heated kernel) also restarts the show
-after a crash.
+owner over that control port to let go (:mod:`exsampling.console.handover`), then listens itself: the newest view
+runs the show, and the older one turns read-only (live, from the library) with a button to take the show back.
+``?view`` in the page URL opens a read-only view that never takes over (e.g. to project the QR code). A console
+that is not the owner takes over by itself when the owner's process has died, so a warm spare (Voilà's
+pre-heated kernel) also restarts the show after a crash. A Voilà page leaves a show run from a live-coding
+notebook alone, so a reload of the page never drops the notebook's rules.
+
+Roles: ``starting`` → ``owner`` | ``standby`` (a pre-heated kernel waiting for a page) | ``viewer`` (another
+console runs the show) | ``blocked`` (another program holds the upload port).
 """
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import json
 import os
 import secrets
-import sys
-from collections.abc import Callable, Iterator, MutableMapping
-from pathlib import Path
+import time
+import uuid
+from collections.abc import Coroutine
+from enum import StrEnum
+from typing import Any
+from urllib.parse import parse_qs
 
-import tornado.httpclient
 import tornado.httpserver
-import tornado.netutil
-import tornado.web
+import tornado.websocket
+import traitlets
 
-#: The library setting naming the console that owns the show.
-OWNER_KEY = "console.owner"
+from ..config import Config
+from ..records import utc_now
+from ..show_state import OwnerRecord, ShowState
+from .handover import ask_to_release, serve_control
 
-
-def alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (the owner's record outlives a crashed kernel)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+#: How long a new owner keeps trying to bind the upload port while the previous owner lets go, in seconds.
+BIND_PATIENCE_S = 6.0
 
 
-@contextlib.contextmanager
-def native_stderr_to_log() -> Iterator[None]:
-    """Send what C++ libraries write to file descriptor 2 to the kernel's log (Voilà's terminal), not the page.
+class Role(StrEnum):
+    """What a console does in the show."""
 
-    TensorFlow prints start-up notices there that no log level silences; in a kernel, fd 2 is forwarded to the
-    page, where they would look like errors.
+    STARTING = "starting"
+    OWNER = "owner"
+    STANDBY = "standby"
+    VIEWER = "viewer"
+    BLOCKED = "blocked"
+
+
+class ReadOnlyConsole(RuntimeError):
+    """A change asked of a console that does not run the show; ``await show.take_over()`` runs it there."""
+
+
+class ShowOwnership(traitlets.HasTraits):
+    """One console's part in who runs the show: taking it over, letting go, serving uploads while it owns it.
+
+    Parameters
+    ----------
+    cfg, pipeline : the running configuration and chain (the upload server feeds the pipeline).
+    state : ShowState — the show's shared state; the owner's record is written there.
+    upload_port : the upload server's port.
+    kernel_id : this kernel's id, recorded so Voilà's kernel manager never stops the owner.
+    preheated : a Voilà pool kernel: wait for a page before taking over (unless nobody runs the show).
+    live_coding : a notebook console (JupyterLab) rather than a Voilà page.
+
+    ``role`` is a trait (observe it); ``problems`` maps a topic (server, tunnel, tls, standby) to what went wrong.
+    The pipeline always runs in the show's mode (``state.mode``).
     """
-    original = getattr(sys.stderr, "_original_stdstream_copy", None)  # ipykernel keeps the process's own stderr
-    if original is None:
-        yield
-        return
-    saved = os.dup(2)
-    os.dup2(original, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
+    role = traitlets.Enum(list(Role), default_value=Role.STARTING, help="what this console does in the show")
 
-def current_kernel_id(environ: MutableMapping[str, str]) -> str:
-    """This kernel's id: Voilà sets ``VOILA_KERNEL_ID``; elsewhere it is in the connection file's name."""
-    if environ.get("VOILA_KERNEL_ID"):
-        return environ["VOILA_KERNEL_ID"]
-    try:
-        from ipykernel.connect import get_connection_file
+    def __init__(self, cfg: Config, pipeline: Any, state: ShowState, *, upload_port: int, kernel_id: str = "",
+                 preheated: bool = False, live_coding: bool = False) -> None:
+        super().__init__()
+        self.cfg, self.pipeline, self.state = cfg, pipeline, state
+        self.upload_port, self.kernel_id = upload_port, kernel_id
+        self.preheated, self.live_coding = preheated, live_coding
+        self.console_id = uuid.uuid4().hex
+        self.server: Any = None  # exsampling.server.Server while this console owns the show
+        self.problems: dict[str, str] = {}
+        self._control: tornado.httpserver.HTTPServer | None = None
+        self._secret = secrets.token_urlsafe(16)
+        self._taking_over = False
+        self._tasks: set[asyncio.Task[Any]] = set()  # kept until done: the loop holds tasks only weakly
+        state.listeners.append(self._on_state)
+        self._on_state(state)
 
-        return Path(get_connection_file()).stem.removeprefix("kernel-")
-    except Exception:  # not in a kernel (tests, scripts)
-        return ""
+    @traitlets.validate("role")
+    def _valid_role(self, proposal: dict[str, Any]) -> Role:
+        return Role(proposal["value"])
 
+    def _on_state(self, state: ShowState) -> None:
+        """Run the chain in the show's mode."""
+        self.pipeline.mode = state.mode
 
-class _Handover(tornado.web.RequestHandler):
-    """``POST /handover`` on the owner's private control port: a newer console asks to run the show."""
+    def check(self) -> None:
+        """The owner check of every change a console makes to the show: raise :class:`ReadOnlyConsole` unless this
+        console runs it."""
+        if self.role != Role.OWNER:
+            raise ReadOnlyConsole("this console is read-only: another one runs the show "
+                                  "(await show.take_over() to run it here)")
 
-    def initialize(self, secret: str, let_go: Callable[[], None]) -> None:
-        self.secret, self.let_go = secret, let_go
+    async def start(self) -> None:
+        """Take the show over now — or, for a pre-heated kernel that somebody else's console already runs, once a
+        page is served from this kernel; a page opened while a live-coding notebook runs the show only follows."""
+        owner = self.live_owner()
+        if self.preheated and owner is not None:
+            self.role = Role.STANDBY
+            self._spawn(self._wait_for_page())
+        elif self._defers_to(owner):
+            self.role = Role.VIEWER
+        else:
+            await self.take_over()
 
-    def post(self) -> None:
-        given = self.request.headers.get("X-Exsampling-Secret", "")
-        if not secrets.compare_digest(given.encode(), self.secret.encode()):
-            raise tornado.web.HTTPError(403)
-        self.let_go()
-        self.finish({"released": True})
+    def _defers_to(self, owner: OwnerRecord | None) -> bool:
+        """Whether a page opening now leaves the show to ``owner``: only a live-coding notebook keeps it."""
+        return owner is not None and owner.live_coding and not self.live_coding
 
+    def live_owner(self) -> OwnerRecord | None:
+        """The record of another console that runs the show and whose process lives, or None."""
+        owner = self.state.owner
+        if owner is None or owner.console == self.console_id or not owner.alive:
+            return None
+        return owner
 
-def serve_control(secret: str, let_go: Callable[[], None]) -> tuple[tornado.httpserver.HTTPServer, int]:
-    """The owner's control server on a free port of 127.0.0.1, and the port: a request carrying ``secret`` calls
-    ``let_go``."""
-    app = tornado.web.Application([(r"/handover", _Handover, {"secret": secret, "let_go": let_go})])
-    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    server = tornado.httpserver.HTTPServer(app)
-    server.add_sockets(sockets)
-    return server, sockets[0].getsockname()[1]
+    async def take_over(self) -> bool:
+        """Run the show from this console: ask the current owner to let go, then listen for uploads here.
 
+        Returns True when this console now owns the show. When the port stays taken, the console stays
+        read-only ("viewer" if another console holds it, "blocked" if another program does).
+        """
+        if self.role == Role.OWNER or self._taking_over:
+            return self.role == Role.OWNER
+        self._taking_over = True
+        try:
+            owner = self.live_owner()
+            if owner is not None:
+                await ask_to_release(owner)
+            self.state.refresh()  # the show as the previous owner left it
+            self.server = await self._listen()
+            if self.server is None:
+                self.role = Role.VIEWER if self.live_owner() is not None else Role.BLOCKED
+                return False
+            self._control, control_port = serve_control(self._secret, self.release)
+            server = self.server
+            self.state.claim(OwnerRecord(
+                console=self.console_id, kernel=self.kernel_id, pid=os.getpid(), control_port=control_port,
+                secret=self._secret, since=utc_now(), started=time.time(), live_coding=self.live_coding,
+                upload_port=server.port, urls=server.urls, recorder_url=server.recorder_url, map_url=server.map_url))
+            self.role = Role.OWNER
+            return True
+        finally:
+            self._taking_over = False
 
-async def ask_to_release(owner: dict) -> None:
-    """Ask the console of the ``owner`` record to let go of the show; a gone or stuck owner is not an error."""
-    request = tornado.httpclient.HTTPRequest(
-        f"http://127.0.0.1:{owner['control_port']}/handover", method="POST", body=b"",
-        headers={"X-Exsampling-Secret": owner.get("secret", "")}, request_timeout=5.0)
-    try:
-        await tornado.httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
-    except (OSError, tornado.httpclient.HTTPClientError):  # gone or stuck: binding the port tells which
-        pass
+    def release(self) -> None:
+        """Let a newer console run the show: stop listening; this console turns read-only (and stays live)."""
+        self._stop_serving()
+        self.role = Role.VIEWER
+
+    def follow(self) -> None:
+        """Called once a second while not the owner: take over if the owner's process died."""
+        if self.role in (Role.VIEWER, Role.STANDBY) and self.live_owner() is None and not self._taking_over:
+            self.take_over_soon()
+
+    def take_over_soon(self) -> None:
+        """:meth:`take_over` in the background (e.g. from a button)."""
+        self._spawn(self.take_over())
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def close(self) -> None:
+        """Stop serving; the show's record is cleared if this console owned it."""
+        if self.role == Role.OWNER:
+            self.state.let_go(self.console_id)
+        self._stop_serving()
+        if self._on_state in self.state.listeners:
+            self.state.listeners.remove(self._on_state)
+
+    async def _listen(self) -> Any:
+        """Start the upload server, waiting a little while a previous owner lets go of the port."""
+        from ..server import CertificateError, PortInUse, TunnelError, start
+
+        deadline, kwargs = time.monotonic() + BIND_PATIENCE_S, dict[str, Any]()
+        self.problems.pop("server", None)
+        while True:
+            try:
+                return await start(self.cfg, self.pipeline, self.state, port=self.upload_port, **kwargs)
+            except PortInUse as exc:
+                if time.monotonic() > deadline:
+                    self.problems["server"] = f"Uploads are not received here: {exc}"
+                    return None
+                await asyncio.sleep(0.2)
+            except TunnelError as exc:
+                self.problems["tunnel"] = str(exc)
+                kwargs["tunnel"] = False
+            except CertificateError as exc:
+                self.problems["tls"] = f"{exc}. Only this machine can reach the recorder."
+                kwargs["host"] = "127.0.0.1"
+            except OSError as exc:
+                self.problems["server"] = f"Uploads are not received here: {exc}"
+                return None
+
+    def _stop_serving(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        if self._control is not None:
+            control, self._control = self._control, None
+            try:  # stop after the handover answer has been written
+                asyncio.get_running_loop().call_later(0.5, control.stop)
+            except RuntimeError:  # no loop running (closing from plain code)
+                control.stop()
+
+    async def _wait_for_page(self) -> None:
+        """A pre-heated kernel learns from Voilà when a page is served from it; then it runs the show (unless
+        the page asked for ``?view``)."""
+        port, base = os.environ.get("VOILA_APP_PORT", "8866"), os.environ.get("VOILA_SERVER_URL", "/")
+        url = f"ws://127.0.0.1:{port}{base}voila/query/{self.kernel_id}"
+        try:
+            connection = await tornado.websocket.websocket_connect(url)
+            message = await connection.read_message()
+            connection.close()
+        except Exception as exc:  # any failure: stand by rather than take the show from the performer's page
+            self.problems["standby"] = f"this standby console cannot hear from Voilà ({exc})"
+            return
+        if message is None:
+            return
+        query = parse_qs(json.loads(message).get("QUERY_STRING", ""), keep_blank_values=True)
+        if "view" in query or self._defers_to(self.live_owner()):
+            self.role = Role.VIEWER
+        elif self.role != Role.OWNER:
+            await self.take_over()

@@ -1,8 +1,8 @@
-"""The console's other panels: the map, the prompt, the mapping table, the live-coding report, the header and the
-banner saying who runs the show.
+"""The console's side panels: the map, the prompt, the mapping table and the live-coding report.
 
 Each panel builds its widgets, shows what it is given (``show``/``reset``) and reports the performer's edits
-through a callback or a trait; :class:`~exsampling.console.show.Console` wires them to the pipeline.
+through a callback or a trait; :class:`~exsampling.console.show.Console` wires them to the show. Every panel with
+controls has a ``frozen`` trait (read-only: controls disabled).
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import functools
 import html
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import ipyleaflet
@@ -40,7 +41,7 @@ def fit_view(points: list[tuple[float, float]], width_px: int = 520, height_px: 
     span_x = (max(lons) - min(lons)) / 360.0
     span_y = (y_north - y_south) / (2 * math.pi)
     zooms = [math.log2(px * 0.8 / (256 * span)) for px, span in ((width_px, span_x), (height_px, span_y)) if span > 0]
-    zoom = int(math.floor(min(zooms))) if zooms else max_zoom - 1
+    zoom = math.floor(min(zooms)) if zooms else max_zoom - 1
     return centre, max(1, min(zoom, max_zoom))
 
 
@@ -187,7 +188,7 @@ class MappingPanel(widgets.VBox):
         self._rule_buttons: dict[str, widgets.ToggleButtons] = {}
         self.new_name = widgets.Text(placeholder="new track name", layout=widgets.Layout(width="160px"))
         self.add = widgets.Button(description="add track", layout=widgets.Layout(width="auto"))
-        self.saved = widgets.HTML()
+        self.saved = widgets.HTML()  # where edits are saved (see show_saved)
         for label, dropdown in self.rows.items():
             dropdown.observe(functools.partial(self._on_instrument, label), "value")
         self.add.on_click(self._on_add)
@@ -201,6 +202,16 @@ class MappingPanel(widgets.VBox):
 
     def on_edit(self, callback: Callable[[str, str, Any], None]) -> None:
         self._edits.register_callback(callback)
+
+    def show_saved(self, path: Path, at: float = 0.0) -> None:
+        """Say where edits are saved, and when they last were (``at``: POSIX time; 0 = not yet)."""
+        where = html.escape(str(path))
+        if at:
+            text = f"saved to {where} at {clock(at)}"
+        else:
+            created = "" if path.exists() else " (created on the first edit)"
+            text = f"Edits apply to the next sound and are saved to {where}{created}."
+        self.saved.value = f"<span class='exs-small'>{text}</span>"
 
     def show(self, table: dict[str, str], melodic: dict[str, bool]) -> None:
         """Put ``table`` and ``melodic`` in the widgets (no edit callbacks fire)."""
@@ -272,102 +283,3 @@ class LiveCodingPanel(widgets.VBox):
             f"<div class='exs-warn'>rule <code>{html.escape(name)}</code> failed {count}× (last at {clock(at)}: "
             f"{html.escape(error)}); skipped, the table decided</div>"
             for name, (count, error, at) in failures.items())
-
-
-class Header(widgets.HBox):
-    """What the performer glances at: where phones send sounds, who joined, whether the stage hears us."""
-
-    mode = traitlets.Unicode("auto", help="'auto' (straight to the stage) or 'preview' (wait for accept)")
-    big_qr = traitlets.Bool(False, help="show the QR code large, for projecting")
-    frozen = traitlets.Bool(False)
-
-    def __init__(self) -> None:
-        self._qr_url = ""
-        self.qr = widgets.Image(format="png", layout=widgets.Layout(width="200px", height="200px"))
-        self.qr_toggle = widgets.ToggleButton(description="⤢ big QR", layout=widgets.Layout(width="auto"))
-        self.url = widgets.HTML()
-        self.status = widgets.HTML()
-        self.mode_toggle = widgets.ToggleButtons(
-            options=[("auto-accept", "auto"), ("preview", "preview")],
-            tooltips=["every sound goes to the stage at once (as in the paper)",
-                      "nothing reaches the stage until you accept it"])
-        widgets.link((self, "mode"), (self.mode_toggle, "value"))
-        widgets.link((self, "big_qr"), (self.qr_toggle, "value"))
-        info = widgets.VBox([self.url, self.status, widgets.HBox([widgets.Label("Mode:"), self.mode_toggle])],
-                            layout=widgets.Layout(flex="1 1 auto", padding="0 0 0 12px"))
-        super().__init__(children=[widgets.VBox([self.qr, self.qr_toggle]), info],
-                         layout=widgets.Layout(align_items="flex-start"))
-
-    def show(self, record: dict, role: str, counts: dict[str, int], sender: Any, info: Any) -> None:
-        """Show the recorder's addresses and QR code from the owner's ``record`` as a console in ``role`` may,
-        the library's ``counts``, the OSC ``sender`` (None: OSC off) and the model's ``info`` (None: no model)."""
-        self._set_qr(record.get("recorder_url", ""))
-        self.url.value = self._urls_html(record, role)
-        self.status.value = self._status_html(role, counts, sender, info)
-
-    def _set_qr(self, url: str) -> None:
-        if url and url != self._qr_url:
-            from ..server import qr_png
-
-            self.qr.value = qr_png(url)
-            self._qr_url = url
-
-    @staticmethod
-    def _urls_html(record: dict, role: str) -> str:
-        urls = record.get("urls", {}) if role in ("owner", "viewer", "standby") else {}
-        if not urls:
-            return "<div class='exs-url'>The recorder is not running</div>"
-        recorder = record.get("recorder_url", "")
-        lines = [f"<div class='exs-small'>Phones record at</div><div class='exs-url'>{html.escape(recorder)}</div>"]
-        reach = {"public": "tunnel (Internet)", "lan": "LAN", "local": "this machine"}
-        for kind in ("public", "lan", "local"):
-            if kind in urls:
-                lines.append(f"<div class='exs-small'>{reach[kind]}: {html.escape(urls[kind])}</div>")
-        if "public" not in urls:
-            lines.append("<div class='exs-small'>tunnel: none (no ngrok token)</div>")
-        if "lan" not in urls:
-            lines.append("<div class='exs-small'>LAN: not reachable (listening on this machine only)</div>")
-        return "".join(lines)
-
-    @staticmethod
-    def _status_html(role: str, counts: dict[str, int], sender: Any, info: Any) -> str:
-        osc = (f"OSC → {sender.host}:{sender.port} · last sent {clock(sender.last_sent) or 'never'}"
-               if sender is not None else "OSC off")
-        model = "no model"
-        if info is not None:
-            scores = ", ".join(f"{k} {v:.2f}" for k, v in info.metrics.items() if isinstance(v, (int, float)))
-            model = f"model {html.escape(info.name)} ({html.escape(info.trained_on or 'no description')})" + (
-                f" · {html.escape(scores)}" if scores else "")
-        state = {"owner": "<span class='exs-ready'>● <span>ready</span></span> — this page runs the show",
-                 "starting": "starting…", "standby": "standing by", "viewer": "read-only view",
-                 "blocked": "read-only: uploads not received"}[role]
-        return (f"<div>{state}</div><div>{counts['participants']} participants · {counts['recordings']} "
-                f"recordings · {counts['samples']} sounds</div><div>{html.escape(osc)}</div><div>{model}</div>")
-
-    @traitlets.observe("big_qr")
-    def _on_big_qr(self, change: dict) -> None:
-        """Enlarge or shrink the QR code."""
-        side = "560px" if change["new"] else "200px"
-        self.qr.layout.width = self.qr.layout.height = side
-
-    @traitlets.observe("frozen")
-    def _on_frozen(self, change: dict) -> None:
-        """Disable or enable the mode switch."""
-        self.mode_toggle.disabled = change["new"]
-
-
-class RoleBanner(widgets.HBox):
-    """Says, when this page does not run the show, who does, and offers to run it here."""
-
-    def __init__(self) -> None:
-        self.text = widgets.HTML()
-        self.take_over = widgets.Button(description="Run the show here", button_style="warning",
-                                        layout=widgets.Layout(width="auto"))
-        super().__init__(children=[self.text, self.take_over],
-                         layout=widgets.Layout(display="none", align_items="center"))
-
-    def show(self, message: str, offer: bool) -> None:
-        """Show ``message`` (HTML; "" hides the banner) and the take-over button when ``offer``."""
-        self.text.value = f"<div class='exs-banner'>{message}</div>" if message else ""
-        self.take_over.layout.display = "" if offer else "none"
-        self.layout.display = "" if message else "none"

@@ -13,8 +13,8 @@ import traitlets
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 
 from ..library import Library
+from ..show_state import read_owner
 from .environment import config_path, load_config
-from .ownership import OWNER_KEY
 
 
 class ShowKernelManager(AsyncMappingKernelManager):
@@ -48,13 +48,14 @@ class ShowKernelManager(AsyncMappingKernelManager):
             if self._show_library is None:
                 cfg = load_config(config_path())
                 self._show_library = Library(cfg.resolve(cfg.library.path))
-            record = self._show_library.setting(OWNER_KEY) or {}
+            owner = read_owner(self._show_library)
         except Exception:  # an unreadable config or library: never cull what we cannot judge
             self.log.exception("ExSampling: cannot read the show's owner")
             return None
-        return record.get("kernel") or ""
+        return owner.kernel if owner else ""
 
-    async def shutdown_kernel(self, kernel_id: str, now: bool = False, restart: bool = False) -> None:
+    async def shutdown_kernel(  # type: ignore[override]  # jupyter_client declares it through a decorator
+            self, kernel_id: str, now: bool = False, restart: bool = False) -> None:
         if not restart and kernel_id == self._owner_kernel():
             self.log.info("ExSampling: keeping kernel %s running: it runs the show's upload server", kernel_id)
             return

@@ -1,0 +1,168 @@
+"""The top of the console: the page's style, the banner saying who runs the show, the header (recorder URL, QR
+code, counts, OSC, model, mode) and the red lines saying what is wrong."""
+from __future__ import annotations
+
+import html
+import shutil
+from typing import Any
+
+import ipywidgets as widgets
+import traitlets
+
+from ..show_state import OwnerRecord
+from .cards import clock
+from .ownership import Role
+
+#: Free space under which the library's disk is reported nearly full, in bytes (or 5 % of the disk).
+LOW_DISK_BYTES = 2 * 2 ** 30
+
+CSS = """<style>
+.exs-console { font-size: 14px; }
+.exs-card { border: 1px solid #d9d9d9; border-radius: 6px; padding: 6px; background: #fff; }
+.exs-card.exs-focus { box-shadow: 0 0 0 3px #ff9800; }
+.exs-card.exs-rejected { opacity: 0.55; }
+.exs-card .widget-button { width: auto; }
+.exs-badge { display: inline-block; padding: 0 6px; border-radius: 8px; font-size: 12px; background: #eee; }
+.exs-unsure { background: #fff3cd; color: #7a5b00; }
+.exs-sent { background: #d4edda; color: #155724; }
+.exs-new { background: #cce5ff; color: #004085; }
+.exs-rejected-badge { background: #f8d7da; color: #721c24; }
+.exs-url { font-size: 22px; font-weight: 600; word-break: break-all; }
+.exs-warn { background: #fdecea; color: #b71c1c; padding: 4px 8px; border-radius: 4px; margin: 2px 0; }
+.exs-banner { background: #fff3cd; color: #533f03; padding: 8px 12px; border-radius: 4px; font-size: 16px; }
+.exs-ready { color: #1b5e20; font-weight: 600; }
+.exs-map .leaflet-container, .exs-map.leaflet-container { background: #f4f1e8 !important; }
+.exs-small { color: #666; font-size: 12px; }
+</style>"""
+
+
+class Header(widgets.HBox):
+    """What the performer glances at: where phones send sounds, who joined, whether the stage hears us."""
+
+    mode = traitlets.Unicode("auto", help="'auto' (straight to the stage) or 'preview' (wait for accept)")
+    big_qr = traitlets.Bool(False, help="show the QR code large, for projecting")
+    frozen = traitlets.Bool(False)
+
+    def __init__(self) -> None:
+        self._qr_url = ""
+        self.qr = widgets.Image(format="png", layout=widgets.Layout(width="200px", height="200px"))
+        self.qr_toggle = widgets.ToggleButton(description="⤢ big QR", layout=widgets.Layout(width="auto"))
+        self.url = widgets.HTML()
+        self.status = widgets.HTML()
+        self.mode_toggle = widgets.ToggleButtons(
+            options=[("auto-accept", "auto"), ("preview", "preview")],
+            tooltips=["every sound goes to the stage at once (as in the paper)",
+                      "nothing reaches the stage until you accept it"])
+        widgets.link((self, "mode"), (self.mode_toggle, "value"))
+        widgets.link((self, "big_qr"), (self.qr_toggle, "value"))
+        info = widgets.VBox([self.url, self.status, widgets.HBox([widgets.Label("Mode:"), self.mode_toggle])],
+                            layout=widgets.Layout(flex="1 1 auto", padding="0 0 0 12px"))
+        super().__init__(children=[widgets.VBox([self.qr, self.qr_toggle]), info],
+                         layout=widgets.Layout(align_items="flex-start"))
+
+    def show(self, owner: OwnerRecord | None, role: Role, counts: dict[str, int], sender: Any, info: Any) -> None:
+        """Show the recorder's addresses and QR code from the ``owner``'s record as a console in ``role`` may,
+        the library's ``counts``, the OSC ``sender`` (None: OSC off) and the model's ``info`` (None: no model)."""
+        self._set_qr(owner.recorder_url if owner else "")
+        self.url.value = self._urls_html(owner, role)
+        self.status.value = self._status_html(role, counts, sender, info)
+
+    def _set_qr(self, url: str) -> None:
+        if url and url != self._qr_url:
+            from ..server import qr_png
+
+            self.qr.value = qr_png(url)
+            self._qr_url = url
+
+    @staticmethod
+    def _urls_html(owner: OwnerRecord | None, role: Role) -> str:
+        urls = owner.urls if owner and role in (Role.OWNER, Role.VIEWER, Role.STANDBY) else {}
+        if not owner or not urls:
+            return "<div class='exs-url'>The recorder is not running</div>"
+        lines = [f"<div class='exs-small'>Phones record at</div><div class='exs-url'>"
+                 f"{html.escape(owner.recorder_url)}</div>"]
+        reach = {"public": "tunnel (Internet)", "lan": "LAN", "local": "this machine"}
+        for kind in ("public", "lan", "local"):
+            if kind in urls:
+                lines.append(f"<div class='exs-small'>{reach[kind]}: {html.escape(urls[kind])}</div>")
+        if "public" not in urls:
+            lines.append("<div class='exs-small'>tunnel: none (no ngrok token)</div>")
+        if "lan" not in urls:
+            lines.append("<div class='exs-small'>LAN: not reachable (listening on this machine only)</div>")
+        return "".join(lines)
+
+    @staticmethod
+    def _status_html(role: Role, counts: dict[str, int], sender: Any, info: Any) -> str:
+        osc = (f"OSC → {sender.host}:{sender.port} · last sent {clock(sender.last_sent) or 'never'}"
+               if sender is not None else "OSC off")
+        model = "no model"
+        if info is not None:
+            scores = ", ".join(f"{k} {v:.2f}" for k, v in info.metrics.items() if isinstance(v, (int, float)))
+            model = f"model {html.escape(info.name)} ({html.escape(info.trained_on or 'no description')})" + (
+                f" · {html.escape(scores)}" if scores else "")
+        state = {Role.OWNER: "<span class='exs-ready'>● <span>ready</span></span> — this page runs the show",
+                 Role.STARTING: "starting…", Role.STANDBY: "standing by", Role.VIEWER: "read-only view",
+                 Role.BLOCKED: "read-only: uploads not received"}[role]
+        return (f"<div>{state}</div><div>{counts['participants']} participants · {counts['recordings']} "
+                f"recordings · {counts['samples']} sounds</div><div>{html.escape(osc)}</div><div>{model}</div>")
+
+    @traitlets.observe("big_qr")
+    def _on_big_qr(self, change: dict[str, Any]) -> None:
+        """Enlarge or shrink the QR code."""
+        side = "560px" if change["new"] else "200px"
+        self.qr.layout.width = self.qr.layout.height = side
+
+    @traitlets.observe("frozen")
+    def _on_frozen(self, change: dict[str, Any]) -> None:
+        """Disable or enable the mode switch."""
+        self.mode_toggle.disabled = change["new"]
+
+
+class RoleBanner(widgets.HBox):
+    """Says, when this page does not run the show, who does, and offers to run it here."""
+
+    def __init__(self) -> None:
+        self.text = widgets.HTML()
+        self.take_over = widgets.Button(description="Run the show here", button_style="warning",
+                                        layout=widgets.Layout(width="auto"))
+        super().__init__(children=[self.text, self.take_over],
+                         layout=widgets.Layout(display="none", align_items="center"))
+
+    def show(self, role: Role, owner: OwnerRecord | None, problem: str = "") -> None:
+        """Say what a console in ``role`` does while ``owner`` (or nobody) runs the show; ``problem`` is why a
+        blocked console receives no uploads."""
+        where = "a notebook (live coding)" if owner and owner.live_coding else "another tab"
+        since = clock(owner.since) if owner else ""
+        message, offer = {
+            Role.OWNER: ("", False),
+            Role.STARTING: ("Starting the show…", False),
+            Role.STANDBY: ("Standing by: another console runs the show.", True),
+            Role.VIEWER: (f"<b>Read-only.</b> The show is run from {where} since {since}; this page follows it live.",
+                          True),
+            Role.BLOCKED: (f"<b>Read-only.</b> {html.escape(problem or 'The upload port is taken.')}", True),
+        }[role]
+        self.text.value = f"<div class='exs-banner'>{message}</div>" if message else ""
+        self.take_over.layout.display = "" if offer else "none"
+        self.layout.display = "" if message else "none"
+
+
+class Warnings(widgets.HTML):
+    """Red lines saying what is wrong, one per problem."""
+
+    def show(self, problems: list[str]) -> None:
+        self.value = "".join(f"<div class='exs-warn'>⚠ {html.escape(p)}</div>" for p in problems)
+
+
+def stage_problems(cfg: Any, pipeline: Any, library_root: Any) -> list[str]:
+    """What is wrong beyond the console itself: OSC unreachable, no model, the library's disk nearly full."""
+    problems = []
+    sender = pipeline.sender
+    if sender is not None and sender.last_error:
+        problems.append(f"OSC unreachable: {sender.last_error}")
+    if pipeline.classifier is None:
+        problems.append(f"No model at {cfg.resolve(cfg.classifier.model)}: sounds are kept and pitched "
+                        "but get no class and never reach the stage (docs/training.md)")
+    disk = shutil.disk_usage(library_root)
+    if disk.free < min(LOW_DISK_BYTES, 0.05 * disk.total) or disk.free < 2 ** 28:
+        problems.append(f"Disk nearly full: {disk.free / 2 ** 30:.1f} GiB free for the library at {library_root}")
+    return problems
