@@ -111,11 +111,11 @@ def _serve(args: argparse.Namespace) -> int:
     from .show_state import ShowState
 
     cfg = _config(args)
-    pipeline = build(cfg)
+    pipeline = build(cfg, actor="serve")
     if pipeline.classifier is None:
         print("exsampling: no model found: recordings are stored and pitched but get no class or instrument",
               flush=True)
-    show = ShowState(cfg, pipeline.library, token=args.token)
+    show = ShowState(cfg, pipeline.library, token=args.token, actor="serve")
     pipeline.mode = show.mode  # the show's mode as its console last left it
     try:
         asyncio.run(_serve_until_stopped(cfg, pipeline, show, args.host, args.port))
@@ -193,6 +193,10 @@ def parser() -> argparse.ArgumentParser:
     train.register(sub, add_config)
     from . import console
     console.register(sub, add_config)
+    from . import archive, replay, report
+    archive.register(sub, add_config)
+    report.register(sub, add_config)
+    replay.register(sub, add_config)
     return top
 
 

@@ -95,6 +95,9 @@ CREATE INDEX IF NOT EXISTS events_by_sample ON events(sample_id);
 #: which version 0 wrote into ``label_source`` as ``"memory:<id>"``. 2: the ``events`` table, the show's history.
 SCHEMA_VERSION = 2
 
+#: The tables :meth:`Library.dump` returns, each with the column it is ordered by.
+DUMPED_TABLES = {"recordings": "id", "samples": "id", "events": "id", "memory": "sample_id", "settings": "key"}
+
 _SAMPLE_COLUMNS = (
     "recording_id", "path", "start_s", "duration_s", "label", "confidence", "top", "unsure", "label_source",
     "recalled_from", "instrument", "melodic", "pitch_hz", "midi_note", "pitch_confidence", "status", "relabel",
@@ -355,8 +358,8 @@ class Library:
     def events(self, *, recording_id: int | None = None, sample_id: int | None = None,
                kinds: Sequence[str] | None = None, after_id: int = 0, limit: int | None = None) -> list[Event]:
         """The history, oldest first: all of it, or one recording's or sample's, of some ``kinds``, after an id."""
-        clauses = ["id > ?"]
-        args: list[int | str] = [after_id]
+        clauses: list[str] = ["id > ?"]
+        args: list[Any] = [after_id]
         for column, value in (("recording_id = ?", recording_id), ("sample_id = ?", sample_id)):
             if value is not None:
                 clauses.append(column)
@@ -386,6 +389,40 @@ class Library:
             at = event_time()
             for kind, data in events:
                 _insert_event(db, Event(0, kind, at, None, None, actor, dict(data)))
+
+    # -- the whole library as rows (exsampling.archive keeps a show with them) ---------------------
+
+    def dump(self) -> dict[str, list[dict[str, Any]]]:
+        """Every row of :data:`DUMPED_TABLES` as ``{column: value}`` (BLOBs as bytes), by id, from one snapshot."""
+        with self._connect() as db:
+            db.execute("BEGIN")  # one read transaction: a show still running cannot tear the snapshot
+            try:
+                return {table: [dict(r) for r in db.execute(f"SELECT * FROM {table} ORDER BY {key}")]
+                        for table, key in DUMPED_TABLES.items()}
+            finally:
+                db.execute("COMMIT")
+
+    def load_dump(self, tables: dict[str, list[dict[str, Any]]]) -> None:
+        """Insert :meth:`dump`'s rows, ids included, into this library, which must be empty; one transaction.
+
+        Raises ValueError for a table or column this schema does not have, or when the library holds rows.
+        """
+        with self._transaction() as db:
+            for table in tables:
+                if table not in DUMPED_TABLES:
+                    raise ValueError(f"unknown table {table!r}; tables: {', '.join(DUMPED_TABLES)}")
+            for table in DUMPED_TABLES:
+                if db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]:
+                    raise ValueError(f"{self.root} already holds {table}: restore a show into an empty library")
+            for table in DUMPED_TABLES:  # in this order: rows only point at rows already there
+                columns = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
+                for row in tables.get(table, []):
+                    unknown = sorted(set(row) - columns)
+                    if unknown:
+                        raise ValueError(f"{table} has no column(s) {unknown}")
+                    names = list(row)  # checked against the schema above: safe to name in SQL
+                    db.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                               [row[n] for n in names])
 
     # -- re-label memory ----------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ console or another process finds the same show. No other module reads or writes 
 
 API
 ---
-``ShowState(cfg, library, token=None)``
+``ShowState(cfg, library, token=None, actor="")``
     the running show. ``token`` (read-only), ``prompt``, ``is_open`` and ``mode`` are typed properties: the
     setters validate (``ValueError`` naming the value), persist, and call every ``listeners`` entry ``f(state)``
     when the value changed. ``refresh()`` re-reads what another process changed and notifies the same way (a
@@ -107,10 +107,13 @@ class ShowState:
     token : str or None — the show token participants' links carry; None takes ``[server] token``, else the
         one persisted by an earlier show, else a new random ``secrets.token_urlsafe(8)``. The token in use is
         persisted, so printed QR codes stay valid across restarts.
+    actor : str — who changes the show through this object, as the library's history names it; a change of
+        the prompt or of open/closed is recorded there (``prompt``, ``opened``, ``closed``) with the setting.
     """
 
-    def __init__(self, cfg: Config, library: Library, token: str | None = None) -> None:
+    def __init__(self, cfg: Config, library: Library, token: str | None = None, actor: str = "") -> None:
         self.library = library
+        self.actor = actor
         self._defaults = cfg.show
         self._fixed_token = token or cfg.server.token or None
         self.listeners: list[Listener] = []
@@ -178,7 +181,9 @@ class ShowState:
     def _store(self, key: str, attribute: str, value: Any) -> None:
         if getattr(self, attribute) == value:
             return
-        self.library.set_setting(key, value)
+        told: dict[str, list[tuple[str, dict[str, Any]]]] = {
+            PROMPT_KEY: [("prompt", {"text": value})], OPEN_KEY: [("opened" if value else "closed", {})]}
+        self.library.set_setting(key, value, events=told.get(key, []), actor=self.actor)
         setattr(self, attribute, value)
         self._notify()
 

@@ -136,3 +136,12 @@ def cfg(tmp_path, tiny_model, osc_peer) -> Config:
         classifier=ClassifierConfig(model=str(tiny_model)),
         osc=OscConfig(port=osc_peer.port),
     )
+
+
+@pytest.fixture(scope="session")
+def made_show(tmp_path_factory):
+    """A show made through the real upload server and the console's API (tests/showmaker.py); read it, never
+    change it: tests copy it first."""
+    from showmaker import make_show
+
+    return make_show(tmp_path_factory.mktemp("show"))

@@ -259,3 +259,44 @@ def test_a_restart_shows_the_whole_show_again(tmp_path, osc_peer, ports, images)
             browser.close()
     finally:
         running.stop()
+
+
+def test_an_old_show_in_the_console_and_its_replay(tmp_path, tiny_model, osc_peer, ports, images, made_show):
+    """The "Old shows" panel: open last night's zip read-only, look, listen, and replay it into tonight's show."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from exsampling.archive import export_show
+    from exsampling.config import load
+    from exsampling.library import Library
+
+    kept = export_show(Library(made_show.library), load(made_show.config), tmp_path / "last-night.zip").path
+    running = RunningConsole(show_config(tmp_path, tiny_model, osc_peer.port, mode="auto"), *ports)
+    try:
+        running.wait_ready()
+        with sync_playwright() as p:
+            browser, context = browser_context(p)
+            page = open_console(context, running.url)
+            expect(page.get_by_text("ready", exact=True)).to_be_visible(timeout=30_000)
+            page.get_by_text("Old shows: open, listen, replay").click()
+            panel = page.locator(".exs-kept")
+            panel.locator("input[type=text]").first.fill(str(kept))
+            panel.get_by_role("button", name="open").click()
+            expect(panel.locator("svg.timeline circle")).to_have_count(7, timeout=30_000)
+            expect(panel.locator("svg.map circle.marker")).to_have_count(5)
+            expect(panel).to_contain_text("read-only")
+            page.set_viewport_size({"width": 1400, "height": 2600})  # a screenshot shows what is in the viewport
+            panel.screenshot(path=images / "console-old-show.png")
+
+            panel.locator("select").last.select_option(label="as fast as possible")
+            panel.get_by_role("button", name="▶ replay into this show").click()
+            expect(panel.locator("pre")).to_contain_text("decisions that differ from the show", timeout=120_000)
+            tonight = sorted(Library(tmp_path / "library").samples(), key=lambda s: s.id)
+            assert len(tonight) == 7 and {s.status for s in tonight} == {"sent"}
+            for sample in tonight:  # the replayed sounds arrived as cards, as the audience's would
+                expect(card(page, sample.id)).to_be_visible()
+            assert len(osc_peer.wait_for(7)) >= 7
+            panel.screenshot(path=images / "console-replay.png")
+            assert "Traceback" not in page.content()
+            browser.close()
+    finally:
+        running.stop()

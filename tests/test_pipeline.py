@@ -120,8 +120,7 @@ def test_every_step_and_decision_is_in_the_history_with_who_did_it(cfg, classifi
     events = pipeline.library.events()
     assert events[0].data["participant"] == "Ana" and events[0].recording_id == sample.recording_id
     classified = events[1].data
-    assert classified["model"] == "tiny" and [label for label, _ in classified["top"]] == [
-        label for label, _ in sample.top]
+    assert classified["model"] == "tiny" and [label for label, _ in classified["top"]] == [lbl for lbl, _ in sample.top]
     assert (classified["label"], classified["instrument"]) == (sample.label, sample.instrument)
     assert events[2].data == {"auto": False}
     assert events[4].data == {"from": sample.label, "to": "Bark", "instrument_from": sample.instrument,

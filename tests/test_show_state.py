@@ -68,3 +68,17 @@ def test_an_owner_record_from_an_older_version_or_a_dead_process_reads_safely(cf
     assert not owner.alive and not OwnerRecord(console="x", pid=0).alive
     library.set_setting("console.owner", "garbage")
     assert read_owner(library) is None
+
+
+def test_prompt_and_open_changes_are_in_the_history_with_who_made_them(cfg):
+    library = Library.from_config(cfg)
+    state = ShowState(cfg, library, actor="console:ab")
+    state.prompt = "something metallic"
+    state.prompt = "something metallic"  # no change, no event
+    state.is_open = False
+    state.is_open = True
+    state.mode = "preview"
+    assert [(e.kind, e.data, e.actor) for e in library.events()] == [
+        ("prompt", {"text": "something metallic"}, "console:ab"), ("closed", {}, "console:ab"),
+        ("opened", {}, "console:ab")]
+    assert all(e.recording_id is None and e.sample_id is None for e in library.events())

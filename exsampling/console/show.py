@@ -8,6 +8,7 @@ to the panels, and follows the library once a second.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
@@ -17,9 +18,11 @@ import ipywidgets as widgets
 import traitlets
 from tornado.ioloop import PeriodicCallback
 
+from ..archive import OpenedShow, open_show
 from ..config import Config
 from ..mapping import MappingError
 from ..records import Sample
+from ..replay import ChainFeed, Cue, Replayed, Summary, plan, replay
 from ..show_state import ShowState
 from .cards import Media, SoundsPanel
 from .environment import (
@@ -33,6 +36,7 @@ from .environment import (
     native_stderr_to_log,
 )
 from .header import CSS, Header, RoleBanner, Warnings, stage_problems
+from .kept import KeptShowPanel
 from .live import LiveCoding
 from .ownership import ReadOnlyConsole, Role, ShowOwnership
 from .panels import LiveCodingPanel, MapPanel, MappingPanel, PromptPanel
@@ -56,7 +60,7 @@ class Console(LiveCoding, widgets.VBox):
     kernel_id, preheated, live_coding : see :class:`~exsampling.console.ownership.ShowOwnership`.
 
     Live coding: ``mapping``, ``melodic``, ``rule``, ``remove_rule``, ``rules``, ``save_mapping``, ``mode``,
-    ``prompt``, ``is_open``, ``accept``/``reject``/``resend``/``relabel``, ``samples``, ``take_over``
+    ``prompt``, ``is_open``, ``accept``/``reject``/``resend``/``relabel``, ``samples``, ``take_over``, ``replay``
     (docs/live-coding.md). Every change raises :class:`ReadOnlyConsole` on a console that does not run the show.
     """
 
@@ -72,9 +76,13 @@ class Console(LiveCoding, widgets.VBox):
                                        upload_port=cfg.server.port if upload_port is None else upload_port)
         self.store = MappingStore(cfg, pipeline, Path(config_file or cfg.source or config_path()),
                                   guard=self.ownership.check)
+        # the show's history names this console for what its show state and its pipeline do
+        self.state.actor = pipeline.actor = f"console:{self.ownership.console_id[:8]}"
         self.problems: dict[str, str] = {}
         self._ticker: PeriodicCallback | None = None
         self._newest_id = 0
+        self._replaying: asyncio.Task[list[Replayed]] | None = None
+        self._replay_button_task: asyncio.Task[None] | None = None
 
         self.header, self.banner, self.warnings = Header(), RoleBanner(), Warnings()
         self.sounds = SoundsPanel(self.library, Media(pipeline))
@@ -82,9 +90,10 @@ class Console(LiveCoding, widgets.VBox):
         self.prompt_panel = PromptPanel()
         self.mapping_panel = MappingPanel(pipeline.mapper.table, pipeline.mapper.melodic)
         self.live = LiveCodingPanel()
+        self.kept = KeptShowPanel(self.store.config_file.parent)
 
         widgets.dlink((self.ownership, "role"), (self, "frozen"), transform=lambda role: role != Role.OWNER)
-        for panel in (self.header, self.sounds, self.prompt_panel, self.mapping_panel):
+        for panel in (self.header, self.sounds, self.prompt_panel, self.mapping_panel, self.kept):
             widgets.dlink((self, "frozen"), (panel, "frozen"))
         self.ownership.observe(self._on_role, "role")
         self.store.observe(self._on_table, "table_version")
@@ -96,10 +105,12 @@ class Console(LiveCoding, widgets.VBox):
         self.sounds.on_action(self._on_action)
         self.map.on_select(self.sounds.show_sample)
         self.mapping_panel.on_edit(self._on_mapping_edit)
+        self.kept.on_replay(self._on_replay, self.stop_replay)
         self.banner.take_over.on_click(lambda _button: self.ownership.take_over_soon())
         pipeline.listeners.append(self._on_sample)
 
-        mapping_box = widgets.Accordion(children=[self.mapping_panel], titles=("Mapping: class → instrument",))
+        mapping_box = widgets.Accordion(children=[self.mapping_panel, self.kept],
+                                        titles=("Mapping: class → instrument", "Old shows: open, listen, replay"))
         mapping_box.add_class("exs-mapping")
         side = widgets.VBox([self.map, self.prompt_panel, self.live], layout=widgets.Layout(flex="1 1 36%"))
         body = widgets.HBox([widgets.Box([self.sounds], layout=widgets.Layout(flex="1 1 64%", margin="0 16px 0 0")),
@@ -148,6 +159,8 @@ class Console(LiveCoding, widgets.VBox):
 
     def close(self) -> None:
         """Stop following and serving; the show's record is cleared if this console owned it."""
+        self.stop_replay()
+        self.kept.close_show()
         if self._ticker is not None:
             self._ticker.stop()
         self.ownership.close()
@@ -169,8 +182,10 @@ class Console(LiveCoding, widgets.VBox):
                     self.sounds.update(sample)
             self.sounds.refresh()
             self.store.collect_failures()
+            # a read-only console mirrors the owner's prompt, open/closed and mode; the owner takes a change another
+            # process made (a replay's prompts)
+            self.state.refresh()
             if self.role != Role.OWNER:
-                self.state.refresh()  # a read-only console mirrors the owner's prompt, open/closed and mode
                 self.ownership.follow()
             self.problems.pop("console", None)
         except Exception as exc:  # the page must keep running and say what went wrong
@@ -256,3 +271,55 @@ class Console(LiveCoding, widgets.VBox):
         self._report("mapping", lambda: edit(key, value), (MappingError, ValueError))
         if "mapping" in self.problems:
             self._on_table()
+
+    # -- replaying an old show ----------------------------------------------------------------------
+
+    async def replay(self, show: str | Path | OpenedShow, speed: float = 4.0, start: str | None = None) -> Summary:
+        """Play an old show again into this one (``await show.replay("tonight.zip", speed=4)``): its recordings
+        reach this console's chain at their pace ÷ ``speed`` as new sounds (source ``replay``) — cards, map and
+        stage react as to the audience — and its prompts reach every phone. ``start``: see ``exsampling replay
+        --from``. Returns the summary (also shown in the "Old shows" panel)."""
+        self.ownership.check()
+        if self._replaying is not None and not self._replaying.done():
+            raise RuntimeError("a replay is running: stop it first (show.stop_replay())")
+        loop = asyncio.get_running_loop()
+        opened = show if isinstance(show, OpenedShow) else await loop.run_in_executor(None, open_show, show)
+        try:
+            cues = plan(opened.library, start)
+            self.kept.started(sum(isinstance(c, Cue) for c in cues))
+            began = loop.time()
+            self._replaying = asyncio.ensure_future(
+                replay(cues, ChainFeed(self.pipeline, self.state), speed, on_progress=self.kept.progress))
+            try:
+                results = await self._replaying
+            except asyncio.CancelledError:
+                self.kept.finished(None, "stopped: the recordings already sent are processed")
+                raise
+            except Exception as exc:
+                self.kept.finished(None, f"the replay failed: {type(exc).__name__}: {exc}")
+                raise
+        finally:
+            if opened is not show:
+                opened.close()
+        summary = Summary.of(results, loop.time() - began, speed)
+        self.kept.finished(summary)
+        return summary
+
+    def stop_replay(self) -> None:
+        """Stop a running replay (recordings already sent are still processed)."""
+        if self._replaying is not None and not self._replaying.done():
+            self._replaying.cancel()
+
+    def _on_replay(self, opened: OpenedShow, speed: float, start: str | None) -> None:
+        """The old-show panel's replay button."""
+        async def run() -> None:
+            try:
+                await self.replay(opened, speed, start)
+                self.problems.pop("replay", None)
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:  # said on the page; the show goes on
+                self.problems["replay"] = f"replay: {type(exc).__name__}: {exc}"
+            self._refresh()
+
+        self._replay_button_task = asyncio.ensure_future(run())
