@@ -49,10 +49,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from exsampling.classifier import Classifier
-    from exsampling.features import FeatureParams, image
+    from exsampling.features import image
 
-    params = FeatureParams()
-    clf = Classifier.load(args.model, params)
+    clf = Classifier.load(args.model)
+    params = clf.info.features  # the front end the model was trained with
     model = clf.model  # the same keras model, called the naive way
     y = test_signal(params.sample_rate, params.segment_s)
 

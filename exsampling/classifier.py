@@ -157,12 +157,15 @@ class Classifier:
 
     @classmethod
     def from_config(cls, cfg) -> Classifier:
-        return cls.load(cfg.resolve(cfg.classifier.model), FeatureParams.from_config(cfg))
+        """The model ``[classifier] model`` names. Its sidecar, not the config, says which features it takes:
+        the pipeline computes those (``[audio]``/``[features]`` shape the MobileNetV2 models that
+        ``exsampling train`` makes)."""
+        return cls.load(cfg.resolve(cfg.classifier.model))
 
     def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities ``(n, n_labels)`` (untrained labels masked) and embeddings ``(n, d)`` of ``images``.
 
-        images : float32 array ``(n, n_mels, n_frames, 3)`` from :func:`exsampling.features.image`.
+        images : float32 array ``(n, *info.features.shape)`` from :func:`exsampling.features.image`.
         """
         images = np.asarray(images, dtype=np.float32)
         if images.ndim != 4 or images.shape[1:] != self.info.features.shape:
@@ -170,63 +173,3 @@ class Classifier:
                              f"got {images.shape}")
         probs, emb = self._call(images)
         return mask_untrained(probs.numpy(), self.info.labels, self.info.trained_labels), emb.numpy()
-
-
-@dataclass(frozen=True)
-class Recall:
-    """A remembered re-labelled sample close enough to decide a new one's label."""
-
-    sample_id: int
-    label: str
-    distance: float
-    labelled_at: str
-
-
-class RelabelMemory:
-    """Nearest-neighbour memory over embeddings of samples the performer re-labelled.
-
-    ``lookup`` answers the closest remembered sample within ``max_distance`` (cosine distance,
-    0 = same direction, 2 = opposite), so the very next similar sound gets the performer's label
-    without retraining.
-    """
-
-    def __init__(self, max_distance: float = 0.08) -> None:
-        self.max_distance = max_distance
-        self._ids: list[int] = []
-        self._labels: list[str] = []
-        self._times: list[str] = []
-        self._vectors = np.zeros((0, 0), dtype=np.float32)
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def add(self, sample_id: int, label: str, embedding: np.ndarray, labelled_at: str = "") -> None:
-        """Remember (or re-label) ``sample_id``."""
-        v = np.asarray(embedding, dtype=np.float32).ravel()
-        v = v / max(float(np.linalg.norm(v)), 1e-12)
-        if sample_id in self._ids:
-            self.remove(sample_id)
-        self._vectors = v[None, :] if not len(self._ids) else np.vstack([self._vectors, v])
-        self._ids.append(sample_id)
-        self._labels.append(label)
-        self._times.append(labelled_at)
-
-    def remove(self, sample_id: int) -> None:
-        if sample_id not in self._ids:
-            return
-        i = self._ids.index(sample_id)
-        for seq in (self._ids, self._labels, self._times):
-            del seq[i]
-        self._vectors = np.delete(self._vectors, i, axis=0)
-
-    def lookup(self, embedding: np.ndarray) -> Recall | None:
-        """The closest remembered sample within ``max_distance`` of ``embedding``, or None."""
-        if not self._ids:
-            return None
-        v = np.asarray(embedding, dtype=np.float32).ravel()
-        v = v / max(float(np.linalg.norm(v)), 1e-12)
-        distances = 1.0 - self._vectors @ v
-        i = int(np.argmin(distances))
-        if distances[i] > self.max_distance:
-            return None
-        return Recall(self._ids[i], self._labels[i], float(distances[i]), self._times[i])

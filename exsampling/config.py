@@ -22,7 +22,8 @@ class ConfigError(ValueError):
 class AudioConfig:
     """How recordings are decoded, trimmed and cut.
 
-    sample_rate: rate everything is resampled to, in Hz (the model's rate).
+    sample_rate: in Hz, the rate of the chain when no model is loaded and of the MobileNetV2 models that
+        ``exsampling train`` makes; a loaded model's sidecar names the rate the chain really decodes at.
     max_duration_s: longest recording accepted, in seconds; longer ones are refused before decoding.
     trim_top_db: what lies more than this many dB below the peak is trimmed from both ends (paper: 20 dB).
     silence_floor_dbfs: a recording whose peak is below this level (dB re full scale) is "nothing audible".
@@ -59,16 +60,18 @@ class ClassifierConfig:
 
     model: path of the ``.keras`` file (its ``.json`` sidecar sits beside it).
     top_k: how many labels with probabilities each sample keeps.
-    unsure_below: a top probability below this marks the sample "unsure".
-    memory: consult the performer's re-labelled samples (nearest neighbour on the embedding).
-    memory_max_distance: cosine distance under which a remembered sample decides the label.
+    unsure_below: a top probability below this marks the sample "unsure" (calibrated for the bundled model).
+    memory: let the performer's re-labelled samples vote on similar new sounds (exsampling.memory).
+    memory_max_distance: the vote's radius: cosine distance beyond which a remembered sample has no say.
+    memory_strength: evidence (in perfect matches) at which the memory gets half the say against the model.
     """
 
     model: str = str(default_model())
     top_k: int = 3
-    unsure_below: float = 0.35
+    unsure_below: float = 0.65
     memory: bool = True
-    memory_max_distance: float = 0.08
+    memory_max_distance: float = 0.2
+    memory_strength: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -157,15 +160,24 @@ class Mode(StrEnum):
     PREVIEW = "preview"
 
 
+class Unsure(StrEnum):
+    """What auto mode does with an unsure sample: ``send`` it like any other, or ``hold`` it for the performer."""
+
+    SEND = "send"
+    HOLD = "hold"
+
+
 @dataclass(frozen=True)
 class ShowConfig:
     """The show's first-run state (a running show keeps its own, see :mod:`exsampling.show_state`).
 
     mode: "auto" (straight to the stage, as in the paper) or "preview". prompt: what the phones ask for.
-    open: whether uploads are taken.
+    open: whether uploads are taken. unsure: in auto mode, "send" an unsure sample to the stage like any
+    other, or "hold" it for the performer to accept (as in preview mode).
     """
 
     mode: Mode = Mode.AUTO
+    unsure: Unsure = Unsure.SEND
     prompt: str = ""
     open: bool = True
 
@@ -250,6 +262,8 @@ def validate(cfg: Config) -> None:
          "features need 0 <= fmin_hz < fmax_hz <= sample_rate/2"),
         (cfg.classifier.top_k >= 1, "classifier.top_k must be >= 1"),
         (0 <= cfg.classifier.unsure_below <= 1, "classifier.unsure_below must be in [0, 1]"),
+        (0 < cfg.classifier.memory_max_distance <= 2 and cfg.classifier.memory_strength > 0,
+         "classifier.memory_max_distance must be in (0, 2] and memory_strength > 0"),
         (0 < cfg.pitch.fmin_hz < cfg.pitch.fmax_hz < cfg.audio.sample_rate / 2,
          "pitch needs 0 < fmin_hz < fmax_hz < sample_rate/2"),
         (0 < cfg.osc.port < 65536, f"osc.port {cfg.osc.port} is not a UDP port"),
@@ -265,6 +279,7 @@ def validate(cfg: Config) -> None:
         (cfg.server.max_connections >= 8, "server.max_connections must be at least 8"),
         (cfg.server.idle_timeout_s > 0 and cfg.server.body_timeout_s > 0, "server timeouts must be > 0"),
         (cfg.show.mode in set(Mode), f"show.mode {cfg.show.mode!r} must be 'auto' or 'preview'"),
+        (cfg.show.unsure in set(Unsure), f"show.unsure {cfg.show.unsure!r} must be 'send' or 'hold'"),
     ]
     for ok, message in checks:
         if not ok:

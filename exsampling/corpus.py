@@ -53,6 +53,7 @@ BUCKLE_DIR = Path("/usr/share/buckle/wav")
 PACKAGES = (
     "fluidsynth", "fluid-soundfont-gm", "fluid-soundfont-gs", "timgm6mb-soundfont", "csound-soundfont",
     "hydrogen-drumkits", "avldrums.lv2-soundfont", "sonic-pi-samples", "bucklespring-data", "timidity", "freepats",
+    "gcompris-qt-data", "tuxpaint-stamps-default", "hedgewars-data", "wesnoth-1.16-data",
 )
 
 MANIFEST_FIELDS = ("file", "label", "source", "family", "licence", "split", "origin")
@@ -478,6 +479,127 @@ def _keyboard_origins(sr: int, rng: np.random.Generator, n: int) -> Iterator[Ori
                      "GPL-2+ (bucklespring-data)", "train", f"buckle-{i}", "texture", out)
 
 
+# ------------------------------------------------------------------------------ game and education data
+GCOMPRIS_RCC = Path("/usr/share/gcompris-qt/rcc")
+TUXPAINT_STAMPS = Path("/usr/share/tuxpaint/stamps")
+HEDGEWARS_SOUNDS = Path("/usr/share/games/hedgewars/Data/Sounds")
+WESNOTH_SOUNDS = Path("/usr/share/games/wesnoth/1.16/data/core/sounds")
+
+
+@dataclass(frozen=True)
+class WorldSound:
+    """One recording in a game's or an educational program's data, checked by its spectrogram and length.
+
+    where: ``rcc:<resource file stem>:<path inside>`` for a GCompris Qt resource, else a path under
+    ``root``. family: recordings that share an author or session form one family (held out together).
+    """
+
+    label: str
+    root: str
+    where: str
+    family: str
+    licence: str
+    split: str
+    kind: str
+
+
+_GC = "GPL-3 (Bruno Coudoin and others, gcompris-qt-data)"
+_GC_LA = "Free Art Licence 1.3 (Lionel Allorge, Yves Combe; gcompris-qt-data)"
+_GC_INST = "GPL-3+ (Sylvain Dechy, Jérome Blanchard, Julie Jules, Chloé Tuvuku; gcompris-qt-data)"
+_TP = "GPL-2 (Bill Kendrick and others, tuxpaint-stamps-default)"
+_HW = "GFDL-1.3 (Hedgewars sounds, hedgewars-data)"
+_WN = "GPL-2+ (The Battle for Wesnoth, wesnoth-1.16-data)"
+_GC_INSTRUMENTS = {"Cello": "cello", "Clarinet": "clarinet", "Flute": "flute_traversiere",
+                   "Acoustic_guitar": "guitar", "Harmonica": "harmonica", "Saxophone": "saxophone",
+                   "Snare_drum": "snare_drum", "Tambourine": "tambourine", "Trumpet": "trumpet",
+                   "Violin_or_fiddle": "violin"}
+#: Hedgewars voice packs: each is another voice actor. "Robot" is left out (a vocoder, not a laugh);
+#: Default and Classic share one laugh, which the shared-bytes check drops from held-out material.
+_HW_TRAIN_PACKS = ("Classic", "Default", "Default_es", "Default_pl", "Default_uk", "HillBilly", "Mobster",
+                   "Russian", "Russian_pl", "Singer")
+_HW_TEST_PACKS = ("British", "Default_ru", "Pirate", "Surfer")
+
+WORLD: tuple[WorldSound, ...] = (
+    # GCompris: farm animals and the melody activity's door knock (one author set), Lionel Allorge's
+    # field recordings, and the instruments activity's real instrument phrases (held out)
+    WorldSound("Bark", "gcompris", "rcc:explore_farm_animals:animals/dog.ogg", "gcompris", _GC, "train", "hit"),
+    WorldSound("Meow", "gcompris", "rcc:explore_farm_animals:animals/cat.ogg", "gcompris", _GC, "train", "hit"),
+    WorldSound("Knock", "gcompris", "rcc:melody:knock.wav", "gcompris", _GC, "train", "hit"),
+    WorldSound("Bark", "gcompris", "rcc:memory-sound:LRBark_1_LA_cut.ogg", "gcompris-allorge", _GC_LA, "train", "hit"),
+    WorldSound("Bark", "gcompris", "rcc:memory-sound:LRBark_3_LA_cut.ogg", "gcompris-allorge", _GC_LA, "train", "hit"),
+    WorldSound("Applause", "gcompris", "rcc:memory-sound:LRApplauses_1_LA_cut.ogg", "gcompris-allorge", _GC_LA,
+               "train", "texture"),
+    WorldSound("Gong", "gcompris", "rcc:memory-sound:LRBuddhist_gong_05_LA.ogg", "gcompris-allorge", _GC_LA,
+               "train", "hit"),
+    *(WorldSound(label, "gcompris", f"rcc:instruments:{name}.ogg", "gcompris-instruments", _GC_INST, "test",
+                 "texture") for label, name in _GC_INSTRUMENTS.items()),
+    # Tux Paint stamps' sounds: one family per stamp group (different recordings); the animals and the
+    # instruments are held out, the household and seasonal ones are the only source of their labels
+    WorldSound("Scissors", "tuxpaint", "household/arttools/scissors_small_open.ogg", "tuxpaint-household", _TP,
+               "train", "hit"),
+    WorldSound("Scissors", "tuxpaint", "household/arttools/scissors_small_closed.ogg", "tuxpaint-household", _TP,
+               "train", "hit"),
+    WorldSound("Squeak", "tuxpaint", "household/rubberduck.ogg", "tuxpaint-household", _TP, "train", "hit"),
+    WorldSound("Fireworks", "tuxpaint", "seasonal/newyears/fireworks.ogg", "tuxpaint-seasonal", _TP, "train", "hit"),
+    WorldSound("Bark", "tuxpaint", "animals/mammals/dogs/dog.ogg", "tuxpaint-animals", _TP, "test", "hit"),
+    WorldSound("Meow", "tuxpaint", "seasonal/halloween/blackcat.ogg", "tuxpaint-animals", _TP, "test", "hit"),
+    WorldSound("Cello", "tuxpaint", "hobbies/music/string/cello.ogg", "tuxpaint-music", _TP, "test", "texture"),
+    WorldSound("Violin_or_fiddle", "tuxpaint", "hobbies/music/string/violin.ogg", "tuxpaint-music", _TP, "test",
+               "texture"),
+    # Hedgewars: laughs and coughs of its voice packs (one family each), guns, and rubber-duck squeaks
+    *(WorldSound("Laughter", "hedgewars", f"voices/{pack}/Laugh.ogg", f"hedgewars-{pack}", _HW, split, "hit")
+      for packs, split in ((_HW_TRAIN_PACKS, "train"), (_HW_TEST_PACKS, "test")) for pack in packs),
+    *(WorldSound("Cough", "hedgewars", f"voices/{pack}/PoisonCough.ogg", f"hedgewars-{pack}", _HW, split, "hit")
+      for packs, split in ((_HW_TRAIN_PACKS, "train"), (_HW_TEST_PACKS, "test")) for pack in packs),
+    WorldSound("Gunshot_or_gunfire", "hedgewars", "gun.ogg", "hedgewars-weapons", _HW, "train", "hit"),
+    WorldSound("Gunshot_or_gunfire", "hedgewars", "shotgunfire.ogg", "hedgewars-weapons", _HW, "train", "hit"),
+    WorldSound("Squeak", "hedgewars", "rubberduck_die.ogg", "hedgewars-duck", _HW, "test", "hit"),
+    WorldSound("Squeak", "hedgewars", "rubberduck_drop.ogg", "hedgewars-duck", _HW, "test", "hit"),
+    # Wesnoth: a pistol, a musket and a dwarf's laugh (held out)
+    WorldSound("Gunshot_or_gunfire", "wesnoth", "gunshot.wav", "wesnoth", _WN, "test", "hit"),
+    WorldSound("Gunshot_or_gunfire", "wesnoth", "thunderstick.ogg", "wesnoth", _WN, "test", "hit"),
+    WorldSound("Laughter", "wesnoth", "dwarf-laugh.wav", "wesnoth", _WN, "test", "hit"),
+)
+
+_WORLD_ROOTS = {"gcompris": GCOMPRIS_RCC, "tuxpaint": TUXPAINT_STAMPS, "hedgewars": HEDGEWARS_SOUNDS,
+                "wesnoth": WESNOTH_SOUNDS}
+_WORLD_NAMES = {"gcompris": "GCompris", "tuxpaint": "Tux Paint stamps", "hedgewars": "Hedgewars",
+                "wesnoth": "Wesnoth"}
+
+
+def world_bytes(w: WorldSound) -> bytes | None:
+    """The file bytes of ``w`` (unpacked from its Qt resource for GCompris), or None if not installed."""
+    from . import qrc
+
+    root = _WORLD_ROOTS[w.root]
+    if w.where.startswith("rcc:"):
+        _, stem, inside = w.where.split(":", 2)
+        rcc = root / f"{stem}.rcc"
+        if not rcc.is_file():
+            return None
+        found = [data for name, data in qrc.files(rcc).items() if name.endswith("/" + inside)]
+        return found[0] if found else None
+    p = root / w.where
+    return p.read_bytes() if p.is_file() else None
+
+
+def _world_origins(sr: int, train_hashes: set[str]) -> Iterator[tuple[str, Origin]]:
+    """Origins from game and education data packages, training ones first (for the shared-bytes check)."""
+    for w in sorted(WORLD, key=lambda w: w.split != "train"):
+        data = world_bytes(w)
+        if data is None:
+            continue
+        digest = hashlib.md5(data).hexdigest()
+        if w.split == "test" and digest in train_hashes:
+            continue
+        try:
+            y = audio.decode(data, sr, max_duration_s=60.0)
+        except audio.AudioError:
+            continue
+        source = f"{_WORLD_NAMES[w.root]} {w.where.removeprefix('rcc:')}"
+        yield digest, Origin(w.label, source, w.family, w.licence, w.split, f"{w.family}-{digest[:10]}", w.kind, y)
+
+
 # ---------------------------------------------------------------------------------------------- augmentation
 def room_ir(rng: np.random.Generator, sr: int, rt60_s: float) -> np.ndarray:
     """A synthetic room impulse response: the direct sound, then noise decaying 60 dB over ``rt60_s`` s."""
@@ -605,11 +727,15 @@ def collect_origins(sr: int, seed: int, notes_per_preset: dict[str, int] | None 
         if o.split == "train":
             hashes.add(digest)
         origins.append(o)
+    for digest, o in _world_origins(sr, hashes):
+        if o.split == "train":
+            hashes.add(digest)
+        origins.append(o)
     origins += _keyboard_origins(sr, rng, 40)
     return origins
 
 
-def plan_variants(origins: list[Origin], per_label: dict[str, int], max_per_origin: int = 12) -> list[int]:
+def plan_variants(origins: list[Origin], per_label: dict[str, int], max_per_origin: int = 30) -> list[int]:
     """How many augmented variants each origin gets so each (label, split) reaches its target clip count."""
     groups: dict[tuple[str, str], list[int]] = {}
     for i, o in enumerate(origins):
@@ -683,6 +809,9 @@ def register(subparsers, add_config) -> None:
     p.add_argument("--per-label", type=int, default=90, help="training clips wanted per label (default 90)")
     p.add_argument("--test-per-label", type=int, default=30, help="held-out clips wanted per label (default 30)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sample-rate", type=int, default=None,
+                   help="rate of the clips in Hz (default [audio] sample_rate; 44100 keeps the band the aisfx "
+                        "backbone hears)")
     p.add_argument("--install", action="store_true",
                    help="apt-get install the missing source packages first (needs root)")
     p.set_defaults(func=run)
@@ -711,7 +840,7 @@ def run(args) -> int:
         return 2
     try:
         out.mkdir(parents=True, exist_ok=True)
-        summary = build(out, cfg.audio.sample_rate, cfg.audio.segment_s, cfg.audio.min_tail_s,
+        summary = build(out, args.sample_rate or cfg.audio.sample_rate, cfg.audio.segment_s, cfg.audio.min_tail_s,
                         cfg.audio.trim_top_db, cfg.audio.silence_floor_dbfs,
                         {"train": args.per_label, "test": args.test_per_label}, args.seed)
     except (CorpusError, OSError, subprocess.CalledProcessError) as exc:

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from . import audio, features, pitch
-from .classifier import Classifier, Recall, RelabelMemory, top_k
-from .config import Config, Mode
+from .classifier import Classifier, top_k
+from .config import Config, Mode, Unsure
 from .library import Library, Received
-from .mapping import Mapper, RuleFailure, check_label
+from .mapping import LABELS, Mapper, RuleFailure, check_label
+from .memory import Recall, RelabelMemory
 from .osc import OscSender
 from .records import LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now
 
@@ -69,11 +70,14 @@ class Pipeline:
         self.library = library
         self.classifier = classifier
         self.sender = sender
-        self.params = features.FeatureParams.from_config(cfg)
+        # the model's sidecar says which features it needs, and so at which rate the chain works
+        self.params = classifier.info.features if classifier is not None else features.FeatureParams.from_config(cfg)
+        self.rate = self.params.sample_rate
         self.mapper = mapper or Mapper(dict(cfg.mapping), dict(cfg.melodic), on_rule_error=self._rule_failed)
         self.mode = Mode(cfg.show.mode)
         self.memory_enabled = cfg.classifier.memory
-        self.memory = RelabelMemory(cfg.classifier.memory_max_distance)
+        self.memory = RelabelMemory(classifier.info.labels if classifier is not None else LABELS,
+                                    cfg.classifier.memory_max_distance, cfg.classifier.memory_strength)
         for sample_id, label, vector, at in library.memory():
             self.memory.add(sample_id, label, vector, at)
         self.listeners: list[Listener] = []
@@ -89,7 +93,7 @@ class Pipeline:
         The first decode, resample, pitch and feature calls load code lazily (≈ 1 s); a show's
         first participant should not pay for it.
         """
-        sr = self.cfg.audio.sample_rate
+        sr = self.rate
         t = np.arange(sr) / sr
         data = audio.wav_bytes(0.5 * np.sin(2 * np.pi * 440 * t), 44100 if sr != 44100 else 22050)
         y = audio.decode(data, sr, self.cfg.audio.max_duration_s)
@@ -110,12 +114,12 @@ class Pipeline:
         nothing audible) with a reason a participant can read.
         """
         limit = min(self.cfg.audio.max_duration_s, max_duration_s or np.inf)
-        y = audio.decode(data, self.cfg.audio.sample_rate, limit)
+        y = audio.decode(data, self.rate, limit)
         a = self.cfg.audio
-        span = audio.audible_span(y, a.sample_rate, a.trim_top_db, a.silence_floor_dbfs)
+        span = audio.audible_span(y, self.rate, a.trim_top_db, a.silence_floor_dbfs)
         rec = self.library.add_recording(
             data, extension, participant=participant, location=location, photo=photo, source=source,
-            duration_s=len(y) / a.sample_rate, actor=self.actor,
+            duration_s=len(y) / self.rate, actor=self.actor,
         )
         return Intake(rec, y, span, time.perf_counter())
 
@@ -161,7 +165,7 @@ class Pipeline:
         return [Intake(rec, None, None, time.perf_counter()) for rec in self.library.unfinished()]
 
     def _decode(self, source: str | bytes, max_duration_s: float) -> np.ndarray:
-        return audio.decode(source, self.cfg.audio.sample_rate, max_duration_s, audio.MAX_RATE_HZ, audio.MAX_CHANNELS)
+        return audio.decode(source, self.rate, max_duration_s, audio.MAX_RATE_HZ, audio.MAX_CHANNELS)
 
     def ingest_file(self, path: str | Path, **kwargs) -> Intake:
         """:meth:`ingest` for a file on disk (its bytes are copied into the library)."""
@@ -178,8 +182,8 @@ class Pipeline:
         """Trim, cut, classify, pitch, map and store every sample of ``intake``; send the stage's share.
 
         Returns the samples in recording order (none when another worker has claimed the recording). In
-        "auto" mode mapped samples go to OSC at once; in "preview" mode they wait (status "new") for
-        :meth:`accept`.
+        "auto" mode mapped samples go to OSC at once (except those :meth:`holds`); in "preview" mode they wait
+        (status "new") for :meth:`accept`.
         """
         rec = intake.recording
         if not self.library.claim(rec.id):
@@ -205,7 +209,7 @@ class Pipeline:
         return samples
 
     def _cut_and_classify(self, intake: Intake, y: np.ndarray) -> list[Sample]:
-        rec, sr = intake.recording, self.cfg.audio.sample_rate
+        rec, sr = intake.recording, self.rate
         spans = self._pieces(y, intake.span)
         pieces = [y[s.start:s.end] for s in spans]
         if self.classifier is not None:
@@ -223,14 +227,19 @@ class Pipeline:
             stored = self.library.add_sample(sample, piece, sr, model=model, actor=self.actor)
             if self.classifier is not None:
                 self._keep_embedding(stored.id, embeddings[i])
-            if self.mode == Mode.AUTO and stored.instrument:
+            if self.mode == Mode.AUTO and stored.instrument and not self.holds(stored):
                 stored = self._send(stored, self.actor, auto=True)
             samples.append(stored)
         return samples
 
+    def holds(self, sample: Sample) -> bool:
+        """Whether auto mode keeps ``sample`` off the stage until the performer accepts it: it is unsure and
+        ``[show] unsure = "hold"``."""
+        return bool(sample.unsure) and self.cfg.show.unsure == Unsure.HOLD
+
     def _pieces(self, y: np.ndarray, span: audio.Span | None = None) -> list[audio.Span]:
         a = self.cfg.audio
-        return audio.pieces(y, a.sample_rate, a.segment_s, a.min_tail_s, a.trim_top_db, a.silence_floor_dbfs,
+        return audio.pieces(y, self.rate, a.segment_s, a.min_tail_s, a.trim_top_db, a.silence_floor_dbfs,
                             span=span)
 
     def _keep_embedding(self, sample_id: int, embedding: np.ndarray) -> None:
@@ -246,17 +255,20 @@ class Pipeline:
         return samples
 
     def _label(self, sample: Sample, labels: tuple[str, ...], probs: np.ndarray, embedding: np.ndarray) -> None:
-        sample.top = top_k(probs, labels, self.cfg.classifier.top_k)
-        sample.label, sample.confidence = sample.top[0]
+        sample.top = top_k(probs, labels, self.cfg.classifier.top_k)  # the model's own guesses, as the history keeps
+        vote = self.memory.fuse(probs, embedding) if self.memory_enabled else None
+        # the performer's corrections of similar sounds have their say in the label and its confidence
+        if vote is not None and vote.weight > 0:
+            sample.label, sample.confidence = top_k(vote.probs, labels, 1)[0]
+        else:
+            sample.label, sample.confidence = sample.top[0]
         sample.unsure = sample.confidence < self.cfg.classifier.unsure_below
-        recall = self.memory.lookup(embedding) if self.memory_enabled else None
-        if recall is not None:
-            sample.label, sample.confidence, sample.unsure = recall.label, 1.0 - recall.distance, False
-            sample.label_source, sample.recalled_from = LabelSource.MEMORY, recall.sample_id
+        if vote is not None and vote.recall is not None and sample.label != sample.top[0][0]:
+            sample.label_source, sample.recalled_from = LabelSource.MEMORY, vote.recall.sample_id
 
     def _pitch(self, sample: Sample, piece: np.ndarray) -> None:
         p = self.cfg.pitch
-        found = pitch.detect(piece, self.cfg.audio.sample_rate, p.fmin_hz, p.fmax_hz, p.threshold, p.min_confidence)
+        found = pitch.detect(piece, self.rate, p.fmin_hz, p.fmax_hz, p.threshold, p.min_confidence)
         sample.pitch_hz, sample.midi_note, sample.pitch_confidence = found.hz, found.midi_note, found.confidence
 
     def _send(self, sample: Sample, actor: str, auto: bool = False) -> Sample:
@@ -338,16 +350,19 @@ class Pipeline:
             return self._embeddings[sample.id]
         if self.classifier is None:
             return None
-        y = audio.decode(sample.path, self.cfg.audio.sample_rate, self.cfg.audio.max_duration_s)
+        y = audio.decode(sample.path, self.rate, self.cfg.audio.max_duration_s)
         return self.classifier.classify(features.image(y, self.params)[None])[1][0]
 
     def recall_of(self, sample: Sample) -> Recall | None:
         """For a sample labelled from memory: which remembered sample decided it, and when."""
         if sample.recalled_from is None:
             return None
-        for remembered_id, label, _, at in self.library.memory():
+        for remembered_id, label, vector, at in self.library.memory():
             if remembered_id == sample.recalled_from:
-                return Recall(remembered_id, label, 1.0 - sample.confidence, at)
+                e = self._embeddings.get(sample.id)
+                norms = max(float(np.linalg.norm(vector) * np.linalg.norm(e)), 1e-12) if e is not None else 1.0
+                distance = float(1.0 - np.dot(vector, e) / norms) if e is not None else float("nan")
+                return Recall(remembered_id, label, distance, at)
         return None
 
     def close(self) -> None:

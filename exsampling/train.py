@@ -44,6 +44,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 #: Where keras downloads the ImageNet weights from; probed before trying, so a machine offline fails fast.
 IMAGENET_HOST = ("storage.googleapis.com", 443)
 IMAGENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+#: Where tools/convert_aisfx.py writes the converted aisfx backbone by default.
+DEFAULT_AISFX_BACKBONE = Path.home() / ".cache" / "exsampling" / "aisfx" / "aisfx-backbone.keras"
+BACKBONES = ("mobilenetv2", "aisfx")
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff"}
 
 
@@ -57,7 +60,8 @@ class Clip:
 
     split: "train", "test" (held out, other sources) or "" (training material from which the
     validation set is drawn). group: clips of one original recording share it and are never
-    divided between training and validation.
+    divided between training and validation. family: sources sharing recordings (a corpus' column),
+    used to report held-out figures per source family.
     """
 
     path: Path
@@ -66,6 +70,7 @@ class Clip:
     group: str
     source: str = ""
     licence: str = ""
+    family: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,7 @@ def read_manifest(path: Path) -> list[Clip]:
         split = r.get("split", "") or ""
         clips.append(Clip(path.parent / r["file"], _check_label(r["label"], f"{path} line {i}"),
                           "test" if split == "test" else "", r.get("origin") or r["file"],
-                          r.get("source", ""), r.get("licence", "")))
+                          r.get("source", ""), r.get("licence", ""), r.get("family", "")))
     return clips
 
 
@@ -322,15 +327,68 @@ def build_model(shape: tuple[int, int, int], n_labels: int, alpha: float, weight
     return keras.Model(inputs, outputs, name="exsampling_mobilenetv2")
 
 
-def spec_augment(x: np.ndarray, rng: np.random.Generator, max_shift: int = 12, max_time_mask: int = 30,
-                 max_freq_mask: int = 8) -> np.ndarray:
-    """A randomly shifted and masked copy of a batch of images ``(n, mels, frames, 3)``.
+def load_backbone(path: Path | None):
+    """The converted aisfx backbone (tools/convert_aisfx.py), with a clear error when it is missing."""
+    import keras
 
-    Masked and shifted-in cells get the value of silence (−1 in the level channel, 0 in the deltas).
-    Shift and mask sizes are in frames (≈ 23 ms) and mel bands.
+    path = path or DEFAULT_AISFX_BACKBONE
+    if not Path(path).is_file():
+        raise TrainError(f"no aisfx backbone at {path}: run `python tools/convert_aisfx.py --out {path}` once "
+                         "(it downloads the aisfx wheel from PyPI and converts its weights)")
+    return keras.saving.load_model(path, compile=False)
+
+
+def embed(backbone, x: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Backbone embeddings ``(n, d)`` of images ``x`` (inference mode, in batches)."""
+    import tensorflow as tf
+
+    call = tf.function(lambda t: backbone(t, training=False), reduce_retracing=True)
+    out = [call(tf.constant(x[i:i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, backbone.outputs[0].shape[-1]), np.float32)
+
+
+def build_head(embeddings: np.ndarray, n_labels: int, hidden: int = 256, dropout: float = 0.3):
+    """A classifier on backbone embeddings: standardise (fitted to ``embeddings``) → [Dense ReLU] → softmax.
+
+    hidden: width of the hidden layer; 0 gives a linear (logistic) head.
     """
+    import keras
+
+    inputs = keras.Input(embeddings.shape[1:], name="head_in")
+    norm = keras.layers.Normalization(name="head_standardise")
+    norm.adapt(embeddings)
+    x = keras.layers.Dropout(dropout / 2, name="head_dropout_in")(norm(inputs))
+    if hidden:
+        x = keras.layers.Dense(hidden, activation="relu", kernel_regularizer=keras.regularizers.l2(1e-4),
+                               name="head_hidden")(x)
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = keras.layers.Dense(n_labels, activation="softmax", kernel_regularizer=keras.regularizers.l2(1e-4),
+                                 name="probs")(x)
+    return keras.Model(inputs, outputs, name="head")
+
+
+def compose(backbone, head):
+    """One model, features in and probabilities out: the backbone, then the head's layers on its ``embedding``."""
+    import keras
+
+    x = backbone.get_layer("embedding").output
+    for layer in head.layers[1:]:
+        x = layer(x)
+    return keras.Model(backbone.inputs, x, name=f"exsampling_{backbone.name}")
+
+
+def spec_augment(x: np.ndarray, rng: np.random.Generator, max_shift: int = 12, max_time_mask: int = 30,
+                 max_freq_mask: int = 8, time_axis: int = 2) -> np.ndarray:
+    """A randomly shifted and masked copy of a batch of images, ``(n, mels, frames, c)`` (``time_axis`` 2)
+    or ``(n, frames, mels, c)`` (``time_axis`` 1, the sfx-mel layout).
+
+    Masked and shifted-in cells get the value of silence: −1 in a 3-channel image's level channel and
+    0 in its deltas; 0 in a 1-channel sfx-mel map. Shift and mask sizes are in frames and mel bands.
+    """
+    if time_axis == 1:
+        return np.swapaxes(spec_augment(np.swapaxes(x, 1, 2), rng, max_shift, max_time_mask, max_freq_mask), 1, 2)
     out = x.copy()
-    silence = np.array([-1.0, 0.0, 0.0], dtype=x.dtype)
+    silence = np.array([-1.0, 0.0, 0.0] if x.shape[-1] == 3 else [0.0] * x.shape[-1], dtype=x.dtype)
     n, mels, frames, _ = x.shape
     for i in range(n):
         shift = int(rng.integers(0, max_shift + 1))
@@ -346,8 +404,10 @@ def spec_augment(x: np.ndarray, rng: np.random.Generator, max_shift: int = 12, m
     return out
 
 
-def _batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, n_labels: int, smoothing: float):
-    """A keras PyDataset: shuffled, SpecAugmented batches with smoothed one-hot targets (seeded per epoch)."""
+def _batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, n_labels: int, smoothing: float,
+             time_axis: int | None = 2):
+    """A keras PyDataset: shuffled batches with smoothed one-hot targets (seeded per epoch), SpecAugmented
+    along ``time_axis`` (None: embeddings, not augmented)."""
     import keras
 
     class Batches(keras.utils.PyDataset):
@@ -364,7 +424,8 @@ def _batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, n_labels:
             rng = np.random.default_rng([seed, self.epoch, i])
             target = np.full((len(idx), n_labels), smoothing / n_labels, dtype=np.float32)
             target[np.arange(len(idx)), y[idx]] += 1.0 - smoothing
-            return spec_augment(x[idx], rng), target
+            batch = x[idx] if time_axis is None else spec_augment(x[idx], rng, time_axis=time_axis)
+            return batch, target
 
         def on_epoch_end(self):
             self.epoch += 1
@@ -374,7 +435,7 @@ def _batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, n_labels:
 
 
 def fit(model, train: Dataset, val: Dataset | None, epochs: int, batch_size: int, patience: int, lr: float,
-        seed: int, verbose: int = 1) -> dict:
+        seed: int, verbose: int = 1, time_axis: int | None = 2) -> dict:
     """Train ``model`` in place (Adam, label smoothing 0.05, class weights, early stopping on val loss).
 
     Returns the keras history (per-epoch metrics).
@@ -393,7 +454,7 @@ def fit(model, train: Dataset, val: Dataset | None, epochs: int, batch_size: int
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
             keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, patience // 2)),
         ]
-    history = model.fit(_batches(train.x, train.y, batch_size, seed, n, 0.05), validation_data=val_data,
+    history = model.fit(_batches(train.x, train.y, batch_size, seed, n, 0.05, time_axis), validation_data=val_data,
                         epochs=epochs, callbacks=callbacks, class_weight=class_weights(train.y, n), verbose=verbose)
     return history.history
 
@@ -431,6 +492,17 @@ def evaluate(probs: np.ndarray, y: np.ndarray, labels: tuple[str, ...] = LABELS,
         "top1_label_mean": float(np.mean([v["top1"] for v in per_label.values()])) if per_label else 0.0,
         "per_label": per_label, "per_instrument": per_instrument,
     }
+
+
+def per_family(probs: np.ndarray, y: np.ndarray, families: list[str]) -> dict:
+    """:func:`evaluate`'s overall figures (n, top-1, top-3, instrument) for each source family's clips."""
+    fam = np.array(families)
+    out = {}
+    for f in sorted(set(families)):
+        m = evaluate(probs[fam == f], y[fam == f])
+        out[f] = {k: m[k] for k in ("n", "top1", "top3", "instrument")} | {
+            "labels": sorted(m["per_label"])}
+    return out
 
 
 def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -529,6 +601,9 @@ class Options:
     base: Path | None = None
     trained_on: str = ""
     verbose: int = 1
+    backbone: str = "mobilenetv2"
+    backbone_file: Path | None = None
+    head_hidden: int = 256
 
 
 def train(clips: list[Clip], params: FeatureParams, trim: TrimRule, opt: Options, data_root: Path | None = None
@@ -553,13 +628,29 @@ def train(clips: list[Clip], params: FeatureParams, trim: TrimRule, opt: Options
     if not len(part["train"].x):
         raise TrainError("no training clips (every clip is in the held-out or validation split)")
     trained = [label for label in LABELS if LABELS.index(label) in set(part["train"].y.tolist())]
+    time_axis: int | None = 1 if params.frontend == "sfx-mel" else 2
+    predict = None
     if opt.base is not None:
         info = read_info(opt.base)
         if info.features != params:
             raise TrainError(f"{opt.base.name} was trained with other feature parameters than the config's")
         model = keras.saving.load_model(opt.base, compile=False)
+        for layer in model.layers:  # a pretrained backbone stays as it is; its head learns
+            if layer.name.startswith("conv_block"):
+                layer.trainable = False
         trained = [label for label in LABELS if label in set(trained) | set(info.trained_labels)]
         architecture = json.loads(opt.base.with_suffix(".json").read_text()).get("architecture", {})
+    elif opt.backbone == "aisfx":
+        if params.frontend != "sfx-mel":
+            raise TrainError("the aisfx backbone needs the sfx-mel features (exsampling.features.SFX_MEL)")
+        backbone = load_backbone(opt.backbone_file)
+        emb = {name: Dataset(embed(backbone, d.x), d.y, d.clip) for name, d in part.items()}
+        model = head = build_head(emb["train"].x, len(LABELS), opt.head_hidden, opt.dropout)
+        architecture = {"name": "aisfx", "weights": "aisfx 0.1.2 (CC BY 4.0), frozen", "head_hidden": opt.head_hidden}
+        part, time_axis = emb, None
+
+        def predict(d: Dataset) -> np.ndarray:  # on the embeddings already computed
+            return head.predict(d.x, batch_size=256, verbose=0)
     else:
         model = build_model(params.shape, len(LABELS), opt.alpha, None if opt.weights == "none" else opt.weights,
                             opt.dropout, opt.bn_momentum)
@@ -567,7 +658,9 @@ def train(clips: list[Clip], params: FeatureParams, trim: TrimRule, opt: Options
     print(f"training on {len(part['train'].x)} images ({len(trained)} labels), validating on "
           f"{len(part['val'].x)}, holding out {len(part['test'].x)}", file=sys.stderr)
     history = fit(model, part["train"], part["val"], opt.epochs, opt.batch_size, opt.patience, opt.lr, opt.seed,
-                  opt.verbose)
+                  opt.verbose, time_axis)
+    if predict is not None:
+        model = compose(backbone, head)
     train_s = time.monotonic() - started
 
     metrics: dict = {"train_images": len(part["train"].x), "train_seconds": round(train_s, 1),
@@ -580,8 +673,11 @@ def train(clips: list[Clip], params: FeatureParams, trim: TrimRule, opt: Options
         d = part[name]
         if not len(d.x):
             continue
-        probs = mask_untrained(model.predict(d.x, batch_size=64, verbose=0), LABELS, tuple(trained))
+        raw = predict(d) if predict is not None else model.predict(d.x, batch_size=64, verbose=0)
+        probs = mask_untrained(raw, LABELS, tuple(trained))
         metrics[name] = {"what": what, **evaluate(probs, d.y)}
+        if name == "test":
+            metrics[name]["per_family"] = per_family(probs, d.y, [clips[i].family or clips[i].source for i in d.clip])
         confusion_png(opt.out.with_name(f"{opt.out.stem}.confusion{'' if name == 'test' else '-' + name}.png"),
                       d.y, probs.argmax(axis=1), LABELS, f"{opt.out.stem}: {what}")
     summary = {k: {m: round(metrics[k][m], 4) for m in ("n", "top1", "top3", "instrument")}
@@ -613,6 +709,13 @@ def register(subparsers, add_config) -> None:
     p.add_argument("--base", type=Path, help="model to fine-tune (default with --from-library: [classifier] model)")
     p.add_argument("--out", type=Path, help="model file to write (.keras); default models/custom.keras, or "
                                             "LIBRARY_DIR/models/finetuned.keras with --from-library")
+    p.add_argument("--backbone", choices=BACKBONES, default="mobilenetv2",
+                   help="mobilenetv2: the paper's network on log-mel images, trained from scratch (default); "
+                        "aisfx: the pretrained sound-effects embedding (44.1 kHz sfx-mel features) with a "
+                        "trained head (run tools/convert_aisfx.py once first)")
+    p.add_argument("--backbone-file", type=Path, default=None,
+                   help=f"the converted aisfx backbone (default {DEFAULT_AISFX_BACKBONE})")
+    p.add_argument("--head-hidden", type=int, default=256, help="aisfx: hidden units of the head (0: linear)")
     p.add_argument("--alpha", type=float, default=0.35, help="MobileNetV2 width (default 0.35: fastest on a CPU)")
     p.add_argument("--weights", choices=("none", "imagenet"), default="none",
                    help="start from random weights (default) or ImageNet's (needs a download)")
@@ -662,10 +765,17 @@ def run(args) -> int:
             out=out, alpha=args.alpha, weights=args.weights, epochs=args.epochs or (8 if fine_tune else 40),
             batch_size=args.batch_size, patience=args.patience, lr=args.lr or (1e-4 if fine_tune else 1e-3),
             seed=args.seed, val_fraction=args.val_fraction, cache_dir=None if args.no_cache else args.cache,
-            base=Path(base).resolve() if base else None, trained_on=args.trained_on,
+            base=Path(base).resolve() if base else None, trained_on=args.trained_on, backbone=args.backbone,
+            backbone_file=args.backbone_file, head_hidden=args.head_hidden,
         )
         root = args.data.expanduser().resolve() if args.data is not None else None
-        metrics = train(clips, FeatureParams.from_config(cfg), TrimRule.from_config(cfg), opt,
+        if base is not None:
+            from .classifier import read_info
+
+            params = read_info(base).features  # a fine-tuned model keeps its features
+        else:
+            params = features.SFX_MEL if args.backbone == "aisfx" else FeatureParams.from_config(cfg)
+        metrics = train(clips, params, TrimRule.from_config(cfg), opt,
                         root.parent if root and root.is_file() else root)
     except (TrainError, ConfigError, ModelError) as exc:
         print(f"exsampling train: {exc}", file=sys.stderr)

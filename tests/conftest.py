@@ -53,11 +53,15 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
         return s.getsockname()[1]
 
 
-def build_tiny_model(directory: Path, name: str = "tiny", trained_labels=LABELS) -> Path:
-    """An untrained MobileNetV2 (alpha 0.35) with the real sidecar: for loading/shape tests, never shipped."""
+def build_tiny_model(directory: Path, name: str = "tiny", trained_labels=LABELS,
+                     params: FeatureParams | None = None) -> Path:
+    """An untrained MobileNetV2 (alpha 0.35) with the real sidecar: for loading/shape tests, never shipped.
+
+    params: the features it takes (default: ``FeatureParams()``, 22050 Hz).
+    """
     import keras
 
-    params = FeatureParams()
+    params = params or FeatureParams()
     keras.utils.set_random_seed(0)
     base = keras.applications.MobileNetV2(input_shape=params.shape, include_top=False, weights=None, alpha=0.35)
     x = keras.layers.GlobalAveragePooling2D(name="embedding")(base.output)

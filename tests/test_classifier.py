@@ -1,4 +1,4 @@
-"""The classifier: loading, shapes, top-k, masking, clear errors, and the re-label memory."""
+"""The classifier: loading, shapes, top-k, masking and clear errors (the re-label memory: test_memory.py)."""
 import json
 import shutil
 
@@ -6,15 +6,7 @@ import numpy as np
 import pytest
 from conftest import build_tiny_model
 
-from exsampling.classifier import (
-    Classifier,
-    ModelError,
-    ModelMismatch,
-    ModelMissing,
-    RelabelMemory,
-    mask_untrained,
-    top_k,
-)
+from exsampling.classifier import Classifier, ModelError, ModelMismatch, ModelMissing, mask_untrained, top_k
 from exsampling.features import FeatureParams
 from exsampling.mapping import LABELS
 
@@ -71,17 +63,3 @@ def test_trained_labels_mask_in_the_loaded_model(tmp_path):
     probs, _ = clf.classify(np.random.default_rng(0).standard_normal((2, *FeatureParams().shape)).astype(np.float32))
     nonzero = {LABELS[i] for i in np.flatnonzero(probs.sum(axis=0))}
     assert nonzero <= {"Bark", "Meow"}
-
-
-def test_memory_finds_near_copies_only():
-    mem = RelabelMemory(max_distance=0.05)
-    rng = np.random.default_rng(0)
-    a, b = rng.random(64), rng.random(64) - 0.5
-    mem.add(1, "Bark", a, "2026-11-26T21:04:00Z")
-    recall = mem.lookup(a + 0.01 * rng.random(64))
-    assert recall.sample_id == 1 and recall.label == "Bark" and recall.distance < 0.05
-    assert mem.lookup(b) is None
-    mem.add(1, "Meow", a)
-    assert len(mem) == 1 and mem.lookup(a).label == "Meow"
-    mem.remove(1)
-    assert mem.lookup(a) is None

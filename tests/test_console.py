@@ -74,6 +74,27 @@ def test_a_sample_makes_a_card_and_the_buttons_drive_library_and_osc(local_cfg, 
     assert "labelled like the sound you re-labelled at" in show.sounds.grid.children[0].note.value
 
 
+def test_a_held_sample_waits_on_its_card_for_the_performer_and_says_why(local_cfg, classifier, osc_peer, tmp_path):
+    # [show] unsure = "hold" in auto mode; the untrained network is unsure of everything (top ≈ 1/41)
+    show = make_console(local_cfg.with_changes(show={"unsure": "hold"}), classifier, tmp_path, mode="auto")
+    show.ownership.role = Role.OWNER
+    pipeline = show.pipeline
+    [held] = pipeline.process(pipeline.ingest_file(write(tmp_path / "a.wav", tone(440, 3.0))))
+    card = show.sounds.grid.children[0]
+    assert held.unsure and held.status == "new" and "unsure" in card.title.value
+    assert "held back (unsure)" in card.note.value
+    assert not card.accept.disabled and not card.reject.disabled
+    assert osc_peer.wait_for(1, timeout=0.3) == []  # held: nothing reached the stage
+    card.accept.click()
+    assert osc_peer.wait_for(1)[0][1][0] == held.id
+    assert pipeline.library.sample(held.id).status == "sent" and "held back" not in card.note.value
+
+    show.mode = "preview"  # in preview every sound waits: no "held" reason to give
+    [waiting] = pipeline.process(pipeline.ingest_file(write(tmp_path / "b.wav", tone(660, 3.0))))
+    note = show.sounds.grid.children[0].note.value
+    assert waiting.status == "new" and "waiting for you" in note and "held back" not in note
+
+
 def test_a_read_only_console_refuses_actions(local_cfg, tmp_path):
     show = make_console(local_cfg, None, tmp_path)
     assert show.frozen and show.header.mode_toggle.disabled

@@ -1,6 +1,7 @@
 """What `pip install .` ships: the recorder page, the notebook and the bundled model, found through
 importlib.resources once installed (tools/check_install.py installs for real in CI)."""
 import fnmatch
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,13 @@ def test_the_build_maps_every_shipped_file_into_the_package():
     assert served and all(any(fnmatch.fnmatch(name, pattern) for pattern in data["exsampling.recorder"])
                           for name in served), served
     assert {"default.keras", "default.json", "README.md"} <= set(data["exsampling.models"])  # model, sidecar, card
+    # every file the model card links to ships beside it, and the third-party weights' attribution ships too
+    card = (ROOT / "models" / "README.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\((?!https?:|\.\./|#)([^)\s]+)\)", card))
+    assert linked and linked <= set(data["exsampling.models"]), linked - set(data["exsampling.models"])
+    licences = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"].get("license-files")
+    assert licences is None or "NOTICE" in licences  # None: setuptools' default (LICEN[CS]E*, NOTICE*, …)
+    assert (ROOT / "NOTICE").is_file()
     assert data["exsampling.notebook"] == ["console.ipynb"]
 
 

@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 import requests
 import soundfile as sf
-from conftest import free_port, tone
+from conftest import build_tiny_model, free_port, tone
 
 from exsampling.config import Config, LibraryConfig, OscConfig
+from exsampling.features import FeatureParams
 from exsampling.library import Library
 from exsampling.osc import OscSender
 from exsampling.pipeline import Pipeline
@@ -156,6 +157,17 @@ def test_show_state_needs_the_token_and_follows_the_performer(serve):
     assert changes == [(True, "something metallic"), (False, "something metallic")]
     with pytest.raises(ValueError, match="280"):
         live.show.prompt = "x" * 281
+
+
+def test_the_recorder_is_told_the_rate_the_model_works_at(serve, tmp_path):
+    """The chain decodes at the loaded model's rate, not at ``[audio] sample_rate``: the recorder sends that."""
+    from exsampling.classifier import Classifier
+
+    model = build_tiny_model(tmp_path, "wide", params=FeatureParams(sample_rate=44100, fmax_hz=16000.0))
+    live = serve(classifier=Classifier.load(model))
+    assert live.pipeline.rate == 44100 != live.pipeline.cfg.audio.sample_rate
+    limits = requests.get(live.url(f"/api/show?token={TOKEN}")).json()["limits"]
+    assert limits["sample_rate_hz"] == 44100
 
 
 def test_show_state_and_token_outlive_a_restart(cfg):

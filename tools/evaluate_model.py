@@ -16,7 +16,6 @@ import numpy as np
 
 from exsampling import train
 from exsampling.classifier import Classifier
-from exsampling.features import FeatureParams
 
 
 def main() -> None:
@@ -28,12 +27,13 @@ def main() -> None:
     ap.add_argument("--png", type=Path)
     args = ap.parse_args()
 
-    params = FeatureParams()
+    clf = Classifier.load(args.model)
+    params = clf.info.features  # the front end the model was trained with (its sidecar)
     clips = [c for c in train.read_manifest(args.manifest) if c.split == "test"]
     ds = train.extract(clips, params, train.TrimRule(), args.cache)
-    clf = Classifier.load(args.model, params)
     probs = np.concatenate([clf.classify(ds.x[i:i + 64])[0] for i in range(0, len(ds.x), 64)])
     m = train.evaluate(probs, ds.y)
+    m["per_family"] = train.per_family(probs, ds.y, [clips[i].family or clips[i].source for i in ds.clip])
     print(f"{args.model.name} on {m['n']} held-out clips: top-1 {m['top1']:.1%}, top-3 {m['top3']:.1%}, "
           f"instrument {m['instrument']:.1%}")
     for inst, v in m["per_instrument"].items():

@@ -26,10 +26,81 @@ def with_ci(m: dict, key: str) -> str:
     return f"{pct(m[key])} ({100 * lo:.1f}–{100 * hi:.1f})"
 
 
-def card(model: Path, coverage: dict | None) -> str:
+def describe(meta: dict, model: Path, n_trained: int) -> str:
+    """One paragraph: the network, its input, its outputs, size and what it was trained on."""
+    arch, feats = meta["architecture"], meta["features"]
+    if arch["name"] == "aisfx":
+        blocks = ", ".join(b[-1] for b in arch.get("fine_tuned", []))
+        tuned = f"blocks {blocks} fine-tuned and " if blocks else ""
+        net = (f"The aisfx sound-effects embedding (Ma & Lerch, ISMIR 2022; CC BY 4.0, see ../NOTICE) — a 9-layer "
+               f"CNN pretrained on professional sound-effects libraries — with "
+               f"{tuned}"
+               f"a new head ({arch.get('head_hidden', 0)} hidden units), on {feats['n_mels']}-band HTK mel maps "
+               f"(sfx-mel) of 5-s samples ({feats['sample_rate']} Hz)")
+    else:
+        net = (f"MobileNetV2 (alpha {arch['alpha']}, weights {arch['weights']}) on {feats['n_mels']}-band log-mel "
+               f"images of 5-s samples ({feats['sample_rate']} Hz)")
+    return (f"{net}, 41 FSDKaggle2018 outputs of which {n_trained} were trained. File size "
+            f"{model.stat().st_size / 1e6:.1f} MB. Created {meta['created_at']}. Trained on: {meta['trained_on']}.")
+
+
+def training_line(meta: dict, metrics: dict) -> str:
+    if meta["architecture"]["name"] == "aisfx" and "selection" in metrics:
+        sel = metrics["selection"]
+        rows = "; ".join(f"{cfg}: {100 * r['oof_inst']:.1f} %" for cfg, r in sel.items())
+        return (f"Training: {metrics['train_images']} clips. Blocks 2–4 and the head were fine-tuned on a GPU "
+                f"(tools/finetune_aisfx.py, {metrics.get('train_seconds') or 0:.0f} s for the cross-validation and "
+                "the final model). The configuration was chosen by leave-family-out cross-validation over the "
+                f"*training* families (right instrument out of fold — {rows}), never on the held-out families.")
+    return (f"Training: {metrics['train_images']} images, {metrics['epochs_run']} epochs (early stopping on the "
+            f"validation loss), {metrics['train_seconds'] / 60:.0f} min on this project's 2-core CPU, features "
+            "included.")
+
+
+def calibration_lines(metrics: dict) -> list[str]:
+    """The "unsure" flag, the memory and the show simulation, from metrics["calibration"] and metrics["show"]."""
+    out = []
+    cal = metrics.get("calibration")
+    if cal:
+        u, m = cal["unsure"], cal["memory"]
+        oof, test = u["out_of_fold"], u["test"]
+        out += ["", "### \"Unsure\" and the re-label memory", "",
+                (f"Calibrated on out-of-fold predictions of the *training* families (each clip predicted by a model "
+                 f"trained without its source family), never on the held-out families. `unsure_below = "
+                 f"{u['unsure_below']}` is the {u['rule']}. A flagged sample is one whose top probability is below it; "
+                 "\"wrong\" means on the wrong Fig. 5 instrument."), "",
+                ("| set | answers | wrong | flagged | precision (flagged that are wrong) | "
+                 "recall (wrong that are flagged) |"),
+                "|---|---:|---:|---:|---:|---:|",
+                *(f"| {name} | {f['n']} | {f['wrong']} | {f['flagged']} | {pct(f['precision'])} | {pct(f['recall'])} |"
+                  for name, f in (("out of fold (calibration)", oof), ("held-out sources (test)", test))),
+                "",
+                (f"Memory: `memory_max_distance = {m['radius']}` (the vote's radius, cosine distance) and "
+                 f"`memory_strength = {m['strength']}`, the best of a grid in offline show streams out of fold: "
+                 f"{pct(m['out_of_fold_show']['right_instrument'])} right instrument with "
+                 f"{m['out_of_fold_show']['corrections_per_125']:.1f} corrections per 125 sounds "
+                 f"(without the memory {pct(m['out_of_fold_show_without_memory']['right_instrument'])})."), ""]
+    show = metrics.get("show")
+    if show:
+        w, wo = show["with"], show["without"]
+        out += ["### Show simulation (bench/show.py)", "",
+                (f"{w['streams']} streams of {w['sounds']} held-out sounds through the real pipeline; the performer "
+                 "re-labels every sample on the wrong instrument at once."), "",
+                "| | right instrument over the stream | worst stream | corrections per 125 sounds |",
+                "|---|---:|---:|---:|",
+                *(f"| {name} | {pct(r['right_instrument'])} | {pct(r['right_instrument_min'])} | "
+                  f"{r['corrections_per_125']:.1f} |"
+                  for name, r in (("without learning", wo), ("with the memory", w))),
+                ""]
+    return out
+
+
+def card(model: Path, coverage: dict | None, compare: Path | None = None, show: Path | None = None) -> str:
     """The model card as Markdown."""
     meta = json.loads(model.with_suffix(".json").read_text())
     metrics = json.loads(model.with_name(f"{model.stem}.metrics.json").read_text())
+    if show:
+        metrics["show"] = json.loads(show.read_text())
     with open(model.with_name(f"{model.stem}.clips.csv"), newline="") as f:
         clips = list(csv.DictReader(f))
     trained = meta["trained_labels"]
@@ -42,25 +113,21 @@ def card(model: Path, coverage: dict | None) -> str:
         sources[(c["label"], c["split"] == "test")].add(c["source"])
         if c["split"] != "test":  # held-out clips are never learnt from
             licences[c["licence"]] += 1
-    arch = meta["architecture"]
     out = [
         f"# Model card: `{model.name}`",
         "",
-        (f"MobileNetV2 (alpha {arch['alpha']}, weights {arch['weights']}) on {meta['features']['n_mels']}-band log-mel "
-        f"images of 5-s samples ({meta['features']['sample_rate']} Hz), 41 FSDKaggle2018 outputs of which "
-        f"{len(trained)} were trained. File size {model.stat().st_size / 1e6:.1f} MB. Created {meta['created_at']}. "
-        f"Trained on: {meta['trained_on']}."),
+        describe(meta, model, len(trained)),
         "",
-        (f"Training: {metrics['train_images']} images, {metrics['epochs_run']} epochs (early stopping on the "
-        f"validation loss), {metrics['train_seconds'] / 60:.0f} min on this project's 2-core CPU, features included."),
+        training_line(meta, metrics),
         "",
         "## Held-out results",
         "",
-        "Two numbers, measured by `exsampling train` on clips it did not train on:",
+        "Two numbers, measured on clips the model did not train on:",
         "",
-        ("* **held-out sources** — SoundFonts, drum kits and effect sets never heard in training "
-        "(TimGM6mb + csound's sf_GMbank, which share most samples; the Hydrogen kits ForzeeStereo, Gimme A Hand, "
-        "VariBreaks; the Black Pearl kit in both its Hydrogen and AVL versions). This is the honest number."),
+        ("* **held-out sources** — source families never heard in training: "
+         + ", ".join(metrics.get("test", {}).get("per_family", {}) or ["—"])
+         + " (TimGM6mb + csound's sf_GMbank share most samples and form one family; Black Pearl is one kit in its "
+         "Hydrogen and AVL versions). This is the honest number."),
         ("* **validation** — other recordings (notes, hits) of the *training* sources: a random split by "
         "recording. It is higher because the sources are familiar; early stopping used it."),
         "",
@@ -74,23 +141,44 @@ def card(model: Path, coverage: dict | None) -> str:
             m = metrics[key]
             out.append(f"| {m['what']} | {m['n']} | {with_ci(m, 'top1')} | {pct(m['top3'])} | "
                        f"{with_ci(m, 'instrument')} |")
+    other = json.loads(compare.read_text()) if compare else None
+    if other:
+        out += ["", (f"**The other backbone, on the same held-out clips**: {other.get('what', 'MobileNetV2')} — top-1 "
+                     f"{pct(other['top1'])}, top-3 {pct(other['top3'])}, right instrument {pct(other['instrument'])} "
+                     f"({other['n']} clips). Its figures are in the MobileNetV2 columns below.")]
     if "test" in metrics:
         t = metrics["test"]
-        out += ["", "### Per instrument (held-out sources)", "", "| instrument | clips | right instrument |",
-                "|---|---:|---:|"]
+        out += ["", "### By held-out source family", "",
+                ("| family | clips | labels | top-1 | top-3 | instrument |"
+                 + (" MobileNetV2 top-1 / instrument |" if other else "")),
+                "|---|---:|---|---:|---:|---:|" + ("---:|" if other else "")]
+        for fam, v in t.get("per_family", {}).items():
+            o = (other or {}).get("per_family", {}).get(fam)
+            extra = (f" {pct(o['top1'])} / {pct(o['instrument'])} |" if o else " — |") if other else ""
+            out.append(f"| {fam} | {v['n']} | {', '.join(v['labels'])} | {pct(v['top1'])} | {pct(v['top3'])} | "
+                       f"{pct(v['instrument'])} |{extra}")
+        out += ["", "### Per instrument (held-out sources)", "",
+                "| instrument | clips | right instrument |" + (" MobileNetV2 |" if other else ""),
+                "|---|---:|---:|" + ("---:|" if other else "")]
         for inst, v in t["per_instrument"].items():
-            out.append(f"| {inst} | {v['n']} | {pct(v['accuracy'])} |")
+            o = (other or {}).get("per_instrument", {}).get(inst)
+            extra = (f" {pct(o['accuracy'])} |" if o else " — |") if other else ""
+            out.append(f"| {inst} | {v['n']} | {pct(v['accuracy'])} |{extra}")
     out += ["", "### Per label", "",
             ("| label | instrument | training-source clips | held-out clips | held-out top-1 | top-3 | instrument | "
-            "validation top-1 |"), "|---|---|---:|---:|---:|---:|---:|---:|"]
+            "validation top-1 |" + (" MobileNetV2 top-1 / instrument |" if other else "")),
+            "|---|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if other else "")]
     t = metrics.get("test", {}).get("per_label", {})
     v = metrics.get("val", {}).get("per_label", {})
     for label in trained:
         tl = t.get(label)
         held = f"{pct(tl['top1'])} | {pct(tl['top3'])} | {pct(tl['instrument'])}" if tl else "— | — | —"
         val = pct(v[label]["top1"]) if label in v else "—"
+        o = (other or {}).get("per_label", {}).get(label)
+        extra = (f" {pct(o['top1'])} / {pct(o['instrument'])} |" if o else " — |") if other else ""
         out.append(f"| {label} | {DEFAULT_MAPPING[label]} | {counts[label]['train'] + counts[label]['validation']} | "
-                   f"{counts[label]['test']} | {held} | {val} |")
+                   f"{counts[label]['test']} | {held} | {val} |{extra}")
+    out += calibration_lines(metrics)
     out += [
         "",
         (f"Confusion matrices: [`{model.stem}.confusion.png`]({model.stem}.confusion.png) (held-out sources) and "
@@ -103,7 +191,8 @@ def card(model: Path, coverage: dict | None) -> str:
         f"**Never trained ({len(untrained)} labels)** — the classifier masks them, so they are never answered: "
         + ", ".join(untrained) + ". No sound in the Debian packages surveyed honestly holds them. A sound of "
         "these kinds gets the nearest trained label; the console calls it \"unsure\" only when the top "
-        "probability is below `[classifier] unsure_below`, which was not measured on such sounds. "
+        "probability is below `[classifier] unsure_below`, which was calibrated on held-out sources (above), not "
+        "on sounds of these kinds. "
         "Teach them with your own recordings (below) or the console's re-labelling.",
         "",
     ]
@@ -133,14 +222,25 @@ def card(model: Path, coverage: dict | None) -> str:
     out += [
         "",
         ("The model's weights are derived from these recordings. The sources are free licences (MIT, public "
-        "domain, CC0, CC-BY-3.0, CC-BY-SA-3.0, GPL-2/GPL-2+). Whether a trained network is a derivative work "
+        "domain, CC0, CC-BY-3.0, CC-BY-SA-3.0, GPL-2/GPL-2+/GPL-3, GFDL-1.3, Free Art Licence 1.3). Whether a "
+        "trained network is a derivative work "
         "of its training audio is unsettled; we ship it on the most cautious reading: the model file carries "
         "the attribution above, and anyone redistributing it should keep this card with it, credit the "
         "CC-BY/CC-BY-SA authors (Emanuel Rumpf's rumpf kit, Luc Tunguay's BJA Pacific, Glen MacArthur's AVL "
-        "drums) and treat the CC-BY-SA and GPL parts as applying. No audio is shipped; the clips are rebuilt "
+        "drums), Lionel Allorge and Yves Combe (Free Art Licence), and treat the CC-BY-SA and GPL parts as "
+        "applying. No audio is shipped; the clips are rebuilt "
         f"locally by `exsampling corpus`. Every clip, its source and licence: [`{model.stem}.clips.csv`]"
         f"({model.stem}.clips.csv)."),
     ]
+    if meta["architecture"]["name"] == "aisfx":
+        out += ["", ("**Pretrained weights.** The backbone is aisfx 0.1.2 (\"Representation Learning for the Automatic "
+                     "Indexing of Sound Effects Libraries\", ISMIR 2022), © 2022 Alison B. Ma and Alexander Lerch, "
+                     "licensed CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/), from its PyPI wheel. Changes "
+                     "made: the embedding network re-expressed in Keras with its weights converted from PyTorch "
+                     "(tools/convert_aisfx.py, checked against the original network), aisfx's data-set heads dropped, "
+                     f"blocks {', '.join(b[-1] for b in meta['architecture'].get('fine_tuned', [])) or '—'} fine-tuned "
+                     "and a new 41-label head trained on the corpus above, a whole 5-s segment embedded per call. "
+                     "See ../NOTICE.")]
     if coverage:
         out += ["", f"Corpus packages missing when it was built: {', '.join(coverage['missing_packages']) or 'none'}."]
     out += [
@@ -148,10 +248,12 @@ def card(model: Path, coverage: dict | None) -> str:
         "## Retrain",
         "",
         "```sh",
-        "exsampling corpus --out data/corpus           # renders and cuts the clips (≈ 3 min, ≈ 250 MB)",
-        f"exsampling train data/corpus --out models/{model.name}   # features cached; see docs/training.md",
+        "exsampling corpus --out data/corpus --sample-rate 44100   # renders and cuts the clips (≈ 10 min, ≈ 900 MB)",
+        "python tools/convert_aisfx.py                              # the aisfx backbone, from its PyPI wheel",
+        "exsampling train data/corpus --backbone aisfx --out models/mine.keras   # a head on the frozen embedding",
+        "# the bundled model's fine-tuning (GPU) and calibration: tools/finetune_aisfx.py, tools/calibrate.py",
         (f".venv/bin/python tools/model_card.py models/{model.name} --coverage data/corpus/coverage.json "
-        "> models/README.md"),
+        "--compare models/mobilenetv2.heldout.json --show models/default.show.json > models/README.md"),
         "```",
         "",
         ("Your own sounds: `exsampling train MY_SOUNDS/` with one folder per label (e.g. `MY_SOUNDS/Knock/*.wav`); "
@@ -165,9 +267,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("model", type=Path)
     ap.add_argument("--coverage", type=Path)
+    ap.add_argument("--compare", type=Path, help="tools/evaluate_model.py --json of the other backbone, same clips")
+    ap.add_argument("--show", type=Path, help="bench/show.py --json of this model")
     args = ap.parse_args()
     coverage = json.loads(args.coverage.read_text()) if args.coverage else None
-    print(card(args.model, coverage), end="")
+    print(card(args.model, coverage, args.compare, args.show), end="")
 
 
 if __name__ == "__main__":

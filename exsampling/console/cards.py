@@ -19,6 +19,7 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
+from ..config import Mode
 from ..library import Library
 from ..mapping import LABELS
 from ..pitch import note_name
@@ -113,6 +114,8 @@ def top_text(sample: Sample) -> str:
     chosen = f"<b>{html.escape(sample.label)}</b>"
     if sample.label_source == LabelSource.PERFORMER:
         return f"{chosen} <span class='exs-small'>(your label; model: {guesses})</span>"
+    if sample.label_source == LabelSource.MEMORY:
+        return f"{chosen} {sample.confidence:.0%} <span class='exs-small'>(your re-labels; model: {guesses})</span>"
     return f"{chosen} <span class='exs-small'>{guesses}</span>"
 
 
@@ -122,13 +125,13 @@ _STAGE_BADGE = {StageState.SENT: "exs-pending", StageState.LOADED: "exs-sent", S
                 StageState.NOT_LOADED: "exs-rejected-badge"}
 
 
-def status_badge(sample: Sample, now: float) -> str:
+def status_badge(sample: Sample, now: float, held: bool = False) -> str:
     """The sample's status as a coloured badge; once sent, what the stage answered: "sent 21:04:05" → "loaded" →
     "played ×N", or "not loaded: <reason>", with a warning when nothing came back within 2 s (``now``:
-    ``time.time()``)."""
+    ``time.time()``); ``held``: auto mode kept this new sample back because it is unsure, and the badge says so."""
     kind, word, late = _STATUS_BADGE.get(sample.status, ""), str(sample.status), ""
     if sample.status == SampleStatus.NEW:
-        word = "waiting for you"
+        word = "held back (unsure): accept or reject it" if held else "waiting for you"
     elif sample.status == SampleStatus.SENT:
         answer = sample.stage
         state = answer.state if answer is not None else StageState.SENT
@@ -168,6 +171,11 @@ class Media:
         except KeyError:
             return None
         return photo_thumbnail(photo_path) if photo_path else None
+
+    def held(self, sample: Sample) -> bool:
+        """Whether this new sample waits only because auto mode holds unsure sounds (``[show] unsure = "hold"``)."""
+        return (sample.status == SampleStatus.NEW and self.pipeline.mode == Mode.AUTO
+                and self.pipeline.holds(sample))
 
     def recall(self, sample: Sample) -> str:
         """"labelled like the sound you re-labelled at HH:MM" when the re-label memory chose the class."""
@@ -226,7 +234,7 @@ class SampleCard(widgets.VBox):
 
     def show(self, sample: Sample, media: Media) -> None:
         """Show ``sample``; the audio, picture and photo are only re-sent when the card changes sample."""
-        badge = status_badge(sample, time.time())  # it changes with time too: 2 s without an answer
+        badge = status_badge(sample, time.time(), media.held(sample))  # it changes with time too: 2 s without an answer
         if sample == self._sample and badge == self._badge:
             return
         if self._sample is None or self._sample.id != sample.id:

@@ -284,7 +284,8 @@ class Health(ApiHandler):
 class ShowInfo(ApiHandler):
     def get(self) -> None:
         self.check_token(self.request_token())
-        self.finish(show_json(self.ctx.show, self.ctx.cfg, self.ctx.pipeline.library))
+        pipeline = self.ctx.pipeline
+        self.finish(show_json(self.ctx.show, self.ctx.cfg, pipeline.library, pipeline.rate))
 
 
 @tornado.web.stream_request_body

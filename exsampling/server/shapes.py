@@ -10,17 +10,17 @@ from ..records import Location, Recording, Sample, outcome_json
 from ..show_state import ShowState
 
 
-def show_json(state: ShowState, cfg: Config, library: Library) -> dict[str, Any]:
+def show_json(state: ShowState, cfg: Config, library: Library, sample_rate_hz: int) -> dict[str, Any]:
     """``GET /api/show``: open, prompt, counts, and the limits the recorder needs.
 
     ``limits``: ``max_recording_s`` (seconds), ``max_upload_mb`` (MiB), ``sample_rate_hz`` (the rate the chain
-    works at: a recorder may send at this rate, nothing above it is used).
+    works at, the model's: a recorder may send at this rate, nothing above it is used).
     """
     s = cfg.server
     return {
         "open": state.is_open, "prompt": state.prompt, "counts": library.counts(),
         "limits": {"max_recording_s": s.max_recording_s, "max_upload_mb": s.max_upload_mb,
-                   "sample_rate_hz": cfg.audio.sample_rate},
+                   "sample_rate_hz": sample_rate_hz},
     }
 
 
