@@ -360,3 +360,25 @@ def test_a_flood_of_one_refusal_is_one_log_line(serve, caplog):  # noqa: F811
         assert requests.get(live.url("/api/recordings/424242?token=wrong")).status_code == 403
     lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len([line for line in lines if "/api/recordings/424242" in line]) == 1, lines[:5]
+
+
+def test_a_refusal_is_heard_whole_over_https_not_as_a_broken_connection(serve):  # noqa: F811
+    """A refusal decided before the body (wrong token, closed show, rate limit) is answered once the body is in:
+    a client still sending when the server answers and closes (a phone's browser, Python's TLS client) reports a
+    network error, and a phone would retry what was refused."""
+    live = serve(host="0.0.0.0", rate_limit=1, rate_limit_per_address=1)  # HTTPS beside HTTP
+    cert = live.server.certificate
+    base = f"https://127.0.0.1:{live.server.https_port}/api/recordings"
+    big = wav(0.1 * np.random.default_rng(0).standard_normal(SR * 20))  # ≈ 0.9 MB: still sending when decided
+
+    def post(token: str) -> requests.Response:
+        return requests.post(f"{base}?token={token}", files={"audio": ("r.wav", big, "audio/wav")},
+                             verify=str(cert), timeout=30)
+
+    assert [post("wrong").status_code for _ in range(3)] == [403] * 3
+    assert post(TOKEN).status_code == 201
+    refused = [post(TOKEN) for _ in range(3)]
+    assert [(r.status_code, r.json()["error"]) for r in refused] == [(429, "rate_limited")] * 3
+    live.show.is_open = False
+    assert post(TOKEN).json()["error"] in ("show_closed", "rate_limited")
+    assert live.pipeline.library.counts()["recordings"] == 1

@@ -294,17 +294,24 @@ class Upload(ApiHandler):
     the recording is stored on the strength of its header and answered at once, then processed."""
 
     def prepare(self) -> None:
-        self.body, self.held = bytearray(), 0
+        self.body, self.held, self.arrived = bytearray(), 0, 0
+        self.refusal: Refusal | None = None
         super().prepare()
         if self._finished:
             return
-        token = self.request_token()
-        if token is not None:  # a token in the URL lets us refuse before a byte of the body is read
-            self.check_token(token)
-            self.check_open_and_rate()
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > self.ctx.max_body_bytes:
-            self.refuse_too_large(int(length))
+            raise self.too_large(int(length))  # at once: a body that size is never read
+        token = self.request_token()
+        if token is not None:  # a token in the URL decides before a byte of the body is kept
+            try:
+                self.check_token(token)
+                self.check_open_and_rate()
+            except Refusal as exc:
+                # Answered once the body is in (dropped as it arrives): a browser, or Python's TLS client, that
+                # hears an answer and a closed connection while still sending reports a network error instead,
+                # and a phone would retry what is refused. The body is bounded by the size and time limits.
+                self.refusal = exc
 
     @property
     def device(self) -> str:
@@ -320,16 +327,19 @@ class Upload(ApiHandler):
             raise Refusal(429, "rate_limited", f"too many sounds from you in a short time; try again in {wait_s} s",
                           headers={"Retry-After": str(wait_s)}, retry_after_s=wait_s)
 
-    def refuse_too_large(self, size: int) -> None:
-        raise Refusal(413, "too_large", f"the upload is {size / 2**20:.1f} MiB; at most "
-                      f"{self.ctx.cfg.server.max_upload_mb:g} MiB is taken")
+    def too_large(self, size: int) -> Refusal:
+        return Refusal(413, "too_large", f"the upload is {size / 2**20:.1f} MiB; at most "
+                       f"{self.ctx.cfg.server.max_upload_mb:g} MiB is taken")
 
     def data_received(self, chunk: bytes) -> None:
-        if self._finished:  # already refused: the rest of the body is dropped, the connection closes
+        if self._finished:  # already answered: the rest of the body is dropped, the connection closes
             return
+        self.arrived += len(chunk)
         try:
-            if len(self.body) + len(chunk) > self.ctx.max_body_bytes:
-                self.refuse_too_large(len(self.body) + len(chunk))
+            if self.arrived > self.ctx.max_body_bytes:  # refused or not, a body is never read past the limit
+                raise self.refusal or self.too_large(self.arrived)
+            if self.refusal is not None:  # dropped as it arrives, answered at its end
+                return
             if self.ctx.buffered + len(chunk) > MAX_BUFFERED_BYTES:
                 raise Refusal(503, "busy", "the show is receiving many sounds right now; yours is sent again in a "
                               "moment", headers={"Retry-After": "5"}, retry_after_s=5)
@@ -356,6 +366,8 @@ class Upload(ApiHandler):
     async def post(self) -> None:
         if self._finished:  # refused while the body streamed in
             return
+        if self.refusal is not None:
+            raise self.refusal
         self.ctx.receiving += 1
         try:
             await self._receive()
