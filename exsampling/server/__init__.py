@@ -5,8 +5,10 @@ from ``exsampling serve`` (:mod:`exsampling.cli`). The HTTP contract is docs/htt
 prompt, open/closed) is a :class:`~exsampling.show_state.ShowState` the server reads and never owns.
 
 ``app``          :func:`make_app`, :func:`start` → :class:`Server` (``stop()``, ``drain()``), :class:`PortInUse`
-``handlers``     the request handlers, their shared :class:`~exsampling.server.handlers.Context`, the upload
-                 :class:`~exsampling.server.handlers.Storer`
+``handlers``     the request handlers, their shared :class:`~exsampling.server.handlers.Context` (the processing
+                 queue)
+``uploads``      the upload route (:class:`~exsampling.server.uploads.Upload`) and its batch
+                 :class:`~exsampling.server.uploads.Storer`
 ``checks``       :class:`Refusal`, ``parse_location``/``parse_name``/``parse_upload_id``, ``sniff``/``check_photo``,
                  :class:`RateLimiter` and the limits
 ``shapes``       the JSON bodies (``show_json``, ``recording_json``, ``sample_json``, ``map_sample_json`` …)

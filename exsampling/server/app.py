@@ -45,12 +45,11 @@ from .handlers import (
     RecordingProgress,
     SampleList,
     ShowInfo,
-    Storer,
-    Upload,
     log_request,
 )
 from .network import is_loopback, lan_address, with_token
 from .tunnel import Agent, NgrokAgent, ShowTunnel, TunnelError
+from .uploads import Storer, Upload
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline

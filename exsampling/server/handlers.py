@@ -1,19 +1,17 @@
-"""The upload server's request handlers (routes and bodies in docs/http.md) and the state they share.
+"""The upload server's request handlers (routes and bodies in docs/http.md) and the state they share; the upload
+route itself is :mod:`~exsampling.server.uploads`.
 
 :class:`ShowHandler` is the base of every route: JSON refusals, who the client is (the tunnel's
 ``X-Forwarded-For`` is trusted from loopback only), this machine's own routes (peer *and* ``Host``), the LAN gate
 (plain HTTP from the LAN reaches the join page only, when HTTPS serves the LAN) and no token in any log line.
-:class:`Upload` streams the body with a bound, checks every field and the audio's header, stores the recording
-(:class:`Storer`, in batches) and answers once it is durable; the chain then runs in the background, after the
-uploads arriving at that moment are answered (:meth:`Context.process`).
+A stored upload's chain runs in the background, after the uploads arriving at that moment are answered
+(:meth:`Context.process`).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import secrets
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -23,87 +21,28 @@ from urllib.parse import urlencode
 import tornado.httputil
 import tornado.web
 
-from ..audio import AudioError
 from ..config import Config
-from ..records import Recording, RecordingStatus
+from ..records import RecordingStatus
 from ..show_state import ShowState
 from .checks import (
-    AUDIO_MAGIC,
-    AUDIO_STATUS,
     MAX_SAMPLES_LISTED,
     RateLimiter,
     Refusal,
-    check_photo,
-    parse_device,
-    parse_location,
-    parse_name,
-    parse_upload_id,
-    sniff,
 )
 from .network import is_loopback, with_token
-from .shapes import created_json, map_sample_json, recording_json, show_json
+from .shapes import map_sample_json, recording_json, show_json
 
 if TYPE_CHECKING:  # the pipeline loads the signal stack; the handlers only hold it
-    from ..library import Received
     from ..pipeline import Intake, Pipeline
+    from .uploads import Storer
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("tornado.access")
 
-#: Request bodies held in memory at once, all uploads together, in bytes: past it an upload is asked to come back
-#: (503, which the recorder retries by itself), so a crowd of slow 20-MiB uploads cannot exhaust the laptop.
-MAX_BUFFERED_BYTES = 512 * 2 ** 20
 #: Longest a stored recording waits for a quiet moment (no upload arriving) before it is processed, in seconds.
 PROCESS_DEFER_S = 2.0
 #: Host names that are this machine (a page elsewhere that rebinds its own name to 127.0.0.1 sends its own).
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
-
-
-class Storer:
-    """Stores uploads beside the loop, on one thread, in batches: the uploads that arrive while one batch is being
-    written share the next batch's commits (a crowd's acknowledgements wait on the disk once, not 200 times)."""
-
-    def __init__(self, pipeline: Pipeline, max_duration_s: float) -> None:
-        self.pipeline, self.max_duration_s = pipeline, max_duration_s
-        self._pending: list[tuple[Received, asyncio.Future[Intake]]] = []
-        self._lock = threading.Lock()
-        self._running = False
-
-    def store(self, arrival: Received) -> asyncio.Future[Intake]:
-        """A future for ``arrival``'s :class:`~exsampling.pipeline.Intake` (or what refused it). Works after the
-        server stopped listening too: an upload already received is always stored."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Intake] = loop.create_future()
-        with self._lock:
-            self._pending.append((arrival, future))
-            start, self._running = not self._running, True
-        if start:  # a thread while there is work, none when idle
-            threading.Thread(target=self._drain, args=(loop,), name="exsampling-store").start()
-        return future
-
-    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
-        while True:
-            with self._lock:
-                batch, self._pending = self._pending, []
-                if not batch:
-                    self._running = False
-                    return
-            results: list[Any]
-            try:
-                results = list(self.pipeline.receive_all([arrival for arrival, _ in batch], self.max_duration_s))
-            except Exception as exc:  # the library failed as a whole (disk full…): every upload hears it
-                results = [exc] * len(batch)
-            for (_, future), result in zip(batch, results, strict=True):
-                loop.call_soon_threadsafe(_settle, future, result)
-
-
-def _settle(future: asyncio.Future[Any], result: Any) -> None:
-    if future.done():  # its request went away meanwhile
-        return
-    if isinstance(result, BaseException):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
 
 
 @dataclass(frozen=True)
@@ -289,150 +228,6 @@ class ShowInfo(ApiHandler):
 
 
 @tornado.web.stream_request_body
-class Upload(ApiHandler):
-    """``POST /api/recordings``: checks that cost nothing come before the body; the body is bounded as it streams;
-    the recording is stored on the strength of its header and answered at once, then processed."""
-
-    def prepare(self) -> None:
-        self.body, self.held, self.arrived = bytearray(), 0, 0
-        self.refusal: Refusal | None = None
-        super().prepare()
-        if self._finished:
-            return
-        length = self.request.headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) > self.ctx.max_body_bytes:
-            raise self.too_large(int(length))  # at once: a body that size is never read
-        token = self.request_token()
-        if token is not None:  # a token in the URL decides before a byte of the body is kept
-            try:
-                self.check_token(token)
-                self.check_open_and_rate()
-            except Refusal as exc:
-                # Answered once the body is in (dropped as it arrives): a browser, or Python's TLS client, that
-                # hears an answer and a closed connection while still sending reports a network error instead,
-                # and a phone would retry what is refused. The body is bounded by the size and time limits.
-                self.refusal = exc
-
-    @property
-    def device(self) -> str:
-        """The phone's own id (``X-Exsampling-Device``), or "" (see :func:`~.checks.parse_device`)."""
-        return parse_device(self.request.headers.get("X-Exsampling-Device"))
-
-    def check_open_and_rate(self) -> None:
-        if not self.ctx.show.is_open:
-            raise Refusal(409, "show_closed", "the performer has closed the show for new sounds; keep your "
-                          "recording and send it when the show opens again")
-        wait_s = math.ceil(self.ctx.limiter.wait_s(self.client, self.device))
-        if wait_s:
-            raise Refusal(429, "rate_limited", f"too many sounds from you in a short time; try again in {wait_s} s",
-                          headers={"Retry-After": str(wait_s)}, retry_after_s=wait_s)
-
-    def too_large(self, size: int) -> Refusal:
-        return Refusal(413, "too_large", f"the upload is {size / 2**20:.1f} MiB; at most "
-                       f"{self.ctx.cfg.server.max_upload_mb:g} MiB is taken")
-
-    def data_received(self, chunk: bytes) -> None:
-        if self._finished:  # already answered: the rest of the body is dropped, the connection closes
-            return
-        self.arrived += len(chunk)
-        try:
-            if self.arrived > self.ctx.max_body_bytes:  # refused or not, a body is never read past the limit
-                raise self.refusal or self.too_large(self.arrived)
-            if self.refusal is not None:  # dropped as it arrives, answered at its end
-                return
-            if self.ctx.buffered + len(chunk) > MAX_BUFFERED_BYTES:
-                raise Refusal(503, "busy", "the show is receiving many sounds right now; yours is sent again in a "
-                              "moment", headers={"Retry-After": "5"}, retry_after_s=5)
-        except Refusal as exc:
-            self._release()
-            self.send_error(exc.status_code, exc_info=(Refusal, exc, None))
-            return
-        self.body += chunk
-        self.held += len(chunk)
-        self.ctx.buffered += len(chunk)
-
-    def _release(self) -> None:
-        self.body = bytearray()
-        self.ctx.buffered -= self.held
-        self.held = 0
-
-    def on_finish(self) -> None:
-        self._release()
-
-    def on_connection_close(self) -> None:
-        self._release()
-        super().on_connection_close()
-
-    async def post(self) -> None:
-        if self._finished:  # refused while the body streamed in
-            return
-        if self.refusal is not None:
-            raise self.refusal
-        self.ctx.receiving += 1
-        try:
-            await self._receive()
-        finally:
-            self.ctx.receiving -= 1
-
-    async def _receive(self) -> None:
-        args: dict[str, list[bytes]] = {}
-        files: dict[str, list[tornado.httputil.HTTPFile]] = {}
-        try:
-            tornado.httputil.parse_body_arguments(self.request.headers.get("Content-Type", ""), bytes(self.body),
-                                                  args, files)
-        except tornado.httputil.HTTPInputError:
-            raise Refusal(400, "bad_form", "the upload is not a complete multipart/form-data form (cut short, "
-                          "no boundary, or a broken part); send it again from the recorder page") from None
-        finally:
-            self._release()
-        form = {k: self._text(k, v[0]) for k, v in args.items()}
-        if self.request_token() is None:
-            self.check_token(form.get("token"))
-            self.check_open_and_rate()
-        upload_id = parse_upload_id(form.get("upload_id"))
-        audio = files.get("audio", [None])[0]
-        if audio is None:
-            raise Refusal(400, "missing_audio", "the form has no 'audio' file")
-        arrival = self._arrival(audio.body, form, files.get("photo", [None])[0], upload_id)
-        rec, first = await self._store(arrival)
-        self.set_status(201 if first else 200)
-        self.set_header("Location", f"/api/recordings/{rec.id}")
-        self.finish(created_json(rec))
-
-    def _text(self, name: str, raw: bytes) -> str:
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise Refusal(400, "invalid_field", f"{name} is not UTF-8 text", field=name) from None
-
-    def _arrival(self, audio: bytes, form: dict[str, str], photo_file: tornado.httputil.HTTPFile | None,
-                 upload_id: str | None) -> Received:
-        """Check every field now; the recording to store."""
-        from ..library import Received
-
-        location = parse_location(form.get("lat"), form.get("lon"), form.get("accuracy"))
-        name = parse_name(form.get("name"))
-        kept_photo = (photo_file.body, check_photo(photo_file.body)) if photo_file is not None and photo_file.body \
-            else None
-        return Received(audio, sniff(audio, AUDIO_MAGIC) or "bin", participant=name, location=location,
-                        photo=kept_photo, source="upload", upload_id=upload_id)
-
-    async def _store(self, arrival: Received) -> tuple[Recording, bool]:
-        """Store the recording, or find the one its upload id stored before (a retry, perhaps after a restart,
-        from a phone that never heard the first answer): ``(recording, first time)``."""
-        from ..library import DuplicateUpload
-
-        try:
-            intake = await self.ctx.storer.store(arrival)
-        except DuplicateUpload as dup:
-            return dup.recording, False
-        except AudioError as exc:
-            raise Refusal(AUDIO_STATUS.get(exc.code, 422), exc.code, str(exc)) from exc
-        self.ctx.limiter.record(self.client, self.device)
-        self.ctx.process(intake)
-        return intake.recording, True
-
-
 class RecordingProgress(ApiHandler):
     def get(self, recording_id: str) -> None:
         self.check_token(self.request_token())
