@@ -8,10 +8,9 @@ to the panels, and follows the library once a second.
 """
 from __future__ import annotations
 
-import asyncio
 import os
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,13 @@ import ipywidgets as widgets
 import traitlets
 from tornado.ioloop import PeriodicCallback
 
-from ..archive import OpenedShow, open_show
+from ..archive import OpenedShow
 from ..config import Config
-from ..mapping import MappingError
-from ..records import Sample, SampleStatus, StageAnswer
-from ..replay import ChainFeed, Cue, Replayed, Summary, plan, replay
+from ..records import Sample, StageAnswer
+from ..replay import Summary
 from ..show_state import ShowState
-from ..stage import LOAD_WARNING_S, Answer, Stage, unconfirmed
+from ..stage import Answer, Stage
+from .actions import PageActions
 from .cards import Media, SoundsPanel
 from .environment import (
     ENV_CONFIG,
@@ -40,19 +39,17 @@ from .environment import (
 from .header import CSS, Header, RoleBanner, Warnings, stage_problems
 from .kept import KeptShowPanel
 from .live import LiveCoding
-from .ownership import ReadOnlyConsole, Role, ShowOwnership
+from .ownership import Role, ShowOwnership
 from .panels import LiveCodingPanel, MapPanel, MappingPanel, PromptPanel
+from .replaying import Replayer
+from .stage_line import RECENT_SAMPLES, answers_owed, instruments
 from .store import MappingStore
 
 #: How often every console follows the library, the config file and the owner, in milliseconds.
 TICK_MS = 1000
-#: The newest samples checked for answers the stage owes (a warning for each still unanswered).
-RECENT_SAMPLES = 50
-#: How long a sent sample's missing answer, or its instrument that no device follows, stays in the warnings, in s.
-STAGE_WARNING_S = 600.0
 
 
-class Console(LiveCoding, widgets.VBox):
+class Console(PageActions, LiveCoding, widgets.VBox):
     """The performer's console and the live-coding handle (``show`` in console.ipynb).
 
     Parameters
@@ -88,8 +85,6 @@ class Console(LiveCoding, widgets.VBox):
         self.problems: dict[str, str] = {}
         self._ticker: PeriodicCallback | None = None
         self._newest_id = 0
-        self._replaying: asyncio.Task[list[Replayed]] | None = None
-        self._replay_button_task: asyncio.Task[None] | None = None
 
         self.header, self.banner, self.warnings = Header(), RoleBanner(), Warnings()
         self.sounds = SoundsPanel(self.library, Media(pipeline))
@@ -98,6 +93,7 @@ class Console(LiveCoding, widgets.VBox):
         self.mapping_panel = MappingPanel(pipeline.mapper.table, pipeline.mapper.melodic)
         self.live = LiveCodingPanel()
         self.kept = KeptShowPanel(self.store.config_file.parent)
+        self.replayer = Replayer(pipeline, self.state, self.kept, self.ownership.check)
 
         widgets.dlink((self.ownership, "role"), (self, "frozen"), transform=lambda role: role != Role.OWNER)
         for panel in (self.header, self.sounds, self.prompt_panel, self.mapping_panel, self.kept):
@@ -209,26 +205,7 @@ class Console(LiveCoding, widgets.VBox):
                          getattr(self.pipeline.classifier, "info", None), self.stage.status())
         self.warnings.show([*self.ownership.problems.values(), *self.store.problems.values(),
                             *self.problems.values(), *stage_problems(self.cfg, self.pipeline, self.library.root),
-                            *self._answers_owed()])
-
-    def _answers_owed(self) -> list[str]:
-        """What the stage has not confirmed: recent sounds it did not load within 2 s, and tracks that no device
-        on stage follows (a live-coded rule's new name, say)."""
-        now = time.time()
-        sent = [(s, s.stage) for s in self.library.samples(limit=RECENT_SAMPLES)
-                if s.status == SampleStatus.SENT and s.stage is not None and now - s.stage.sent_at < STAGE_WARNING_S]
-        problems = []
-        late = [f"#{s.id} → {s.instrument}" for s, answer in sent if unconfirmed(answer, now)]
-        if late:
-            problems.append(f"Not loaded by the stage within {LOAD_WARNING_S:.0f} s: {', '.join(late[:6])}"
-                            f"{' …' if len(late) > 6 else ''}")
-        status = self.stage.status()
-        if not status.silent:  # when it is, the header says so for every track at once
-            followed = self.stage.followed()
-            for name in sorted({s.instrument for s, _ in sent if s.instrument and s.instrument not in followed}):
-                problems.append(f"No device on stage follows {name}: the sounds sent there are not heard. Choose "
-                                f"or type {name} in a track device (the Pd twin makes the track itself)")
-        return problems
+                            *answers_owed(self.library.samples(limit=RECENT_SAMPLES), self.stage, time.time())])
 
     # -- events ---------------------------------------------------------------------------------------
 
@@ -245,8 +222,8 @@ class Console(LiveCoding, widgets.VBox):
         """Tell the devices every instrument name the show may send to, when they changed (owner only): the
         mapping's, and those live-coded rules gave to recent sounds."""
         if self.role == Role.OWNER:
-            recent = {s.instrument for s in self.library.samples(limit=RECENT_SAMPLES) if s.instrument}
-            self.stage.announce(set(self.pipeline.mapper.instruments()) | recent, force)
+            self.stage.announce(instruments(self.pipeline.mapper.instruments(),
+                                            self.library.samples(limit=RECENT_SAMPLES)), force)
 
     def _on_stage_answer(self, answer: Answer, updated: StageAnswer | None) -> None:
         """The stage answered (stage listener, on the loop): the sample's card and the header at once."""
@@ -282,43 +259,6 @@ class Console(LiveCoding, widgets.VBox):
         self._announce()
         self._refresh()
 
-    def _report(self, topic: str, action: Callable[[], object], errors: tuple[type[Exception], ...],
-                describe: Callable[[Exception], str] = str) -> None:
-        """Run the performer's action from the page; an error is said on the page, which keeps running."""
-        try:
-            action()
-            self.problems.pop(topic, None)
-        except Exception as exc:
-            if not isinstance(exc, (ReadOnlyConsole, *errors)):
-                raise
-            self.problems[topic] = describe(exc)
-        self._refresh()
-
-    def _on_action(self, action: str, sample_id: int, *args: Any) -> None:
-        """A card's button: accept, reject, resend or relabel through the pipeline."""
-        self._report("action", lambda: getattr(self, action)(sample_id, *args), (Exception,),
-                     lambda exc: f"{action} #{sample_id} failed: {type(exc).__name__}: {exc}")
-
-    def _on_prompt(self, change: dict[str, Any]) -> None:
-        """Publish the performer's prompt or open/closed state to every recorder page."""
-        if not self.frozen:  # a read-only page only mirrors the owner's
-            self._report("prompt", lambda: setattr(self, change["name"], change["new"]), (ValueError,))
-
-    def _on_mode_toggle(self, change: dict[str, Any]) -> None:
-        """Switch auto-accept/preview for the next sample."""
-        if not self.frozen:
-            self._report("mode", lambda: setattr(self, "mode", change["new"]), (ValueError,))
-
-    def _on_mapping_edit(self, kind: str, key: str, value: Any) -> None:
-        """A mapping widget was edited (a refused edit is undone in the widgets)."""
-        edits: dict[str, Callable[[str, Any], None]] = {
-            "mapping": self.store.set_instrument, "melodic": self.store.set_melodic,
-            "instrument": self.store.set_melodic}
-        edit = edits[kind]
-        self._report("mapping", lambda: edit(key, value), (MappingError, ValueError))
-        if "mapping" in self.problems:
-            self._on_table()
-
     # -- replaying an old show ----------------------------------------------------------------------
 
     async def replay(self, show: str | Path | OpenedShow, speed: float = 4.0, start: str | None = None) -> Summary:
@@ -326,47 +266,19 @@ class Console(LiveCoding, widgets.VBox):
         reach this console's chain at their pace ÷ ``speed`` as new sounds (source ``replay``) — cards, map and
         stage react as to the audience — and its prompts reach every phone. ``start``: see ``exsampling replay
         --from``. Returns the summary (also shown in the "Old shows" panel)."""
-        self.ownership.check()
-        if self._replaying is not None and not self._replaying.done():
-            raise RuntimeError("a replay is running: stop it first (show.stop_replay())")
-        loop = asyncio.get_running_loop()
-        opened = show if isinstance(show, OpenedShow) else await loop.run_in_executor(None, open_show, show)
-        try:
-            cues = plan(opened.library, start)
-            self.kept.started(sum(isinstance(c, Cue) for c in cues))
-            began = loop.time()
-            self._replaying = asyncio.ensure_future(
-                replay(cues, ChainFeed(self.pipeline, self.state), speed, on_progress=self.kept.progress))
-            try:
-                results = await self._replaying
-            except asyncio.CancelledError:
-                self.kept.finished(None, "stopped: the recordings already sent are processed")
-                raise
-            except Exception as exc:
-                self.kept.finished(None, f"the replay failed: {type(exc).__name__}: {exc}")
-                raise
-        finally:
-            if opened is not show:
-                opened.close()
-        summary = Summary.of(results, loop.time() - began, speed)
-        self.kept.finished(summary)
-        return summary
+        return await self.replayer.replay(show, speed, start)
 
     def stop_replay(self) -> None:
         """Stop a running replay (recordings already sent are still processed)."""
-        if self._replaying is not None and not self._replaying.done():
-            self._replaying.cancel()
+        self.replayer.stop()
 
     def _on_replay(self, opened: OpenedShow, speed: float, start: str | None) -> None:
-        """The old-show panel's replay button."""
-        async def run() -> None:
-            try:
-                await self.replay(opened, speed, start)
+        """The old-show panel's replay button; an error is said on the page."""
+        def report(problem: str | None) -> None:
+            if problem is None:
                 self.problems.pop("replay", None)
-            except asyncio.CancelledError:
-                pass
-            except Exception as exc:  # said on the page; the show goes on
-                self.problems["replay"] = f"replay: {type(exc).__name__}: {exc}"
+            else:
+                self.problems["replay"] = problem
             self._refresh()
 
-        self._replay_button_task = asyncio.ensure_future(run())
+        self.replayer.start_from_button(opened, speed, start, report)
