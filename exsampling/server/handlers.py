@@ -227,7 +227,6 @@ class ShowInfo(ApiHandler):
         self.finish(show_json(self.ctx.show, self.ctx.cfg, pipeline.library, pipeline.rate))
 
 
-@tornado.web.stream_request_body
 class RecordingProgress(ApiHandler):
     def get(self, recording_id: str) -> None:
         self.check_token(self.request_token())

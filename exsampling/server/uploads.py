@@ -10,6 +10,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import tornado.httputil
+import tornado.web
 
 from ..audio import AudioError
 from ..records import Recording
@@ -83,6 +84,7 @@ def _settle(future: asyncio.Future[Any], result: Any) -> None:
         future.set_result(result)
 
 
+@tornado.web.stream_request_body
 class Upload(ApiHandler):
     """``POST /api/recordings``: checks that cost nothing come before the body; the body is bounded as it streams;
     the recording is stored on the strength of its header and answered at once, then processed."""
