@@ -20,7 +20,7 @@ from pythonosc.osc_server import ThreadingOSCUDPServer
 
 from exsampling import features
 from exsampling.audio import wav_bytes
-from exsampling.classifier import Classifier
+from exsampling.classifier import Classifier, leave_the_cores_to_the_model
 from exsampling.config import ClassifierConfig, Config, LibraryConfig, OscConfig
 from exsampling.library import Library
 from exsampling.osc import OscSender
@@ -81,6 +81,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=20, help="clips through ExSampling's chain")
     ap.add_argument("--baseline-n", type=int, default=8, help="clips through the baseline (pyin ≈ 1 s each)")
+    ap.add_argument("--blas-threads", action="store_true",
+                    help="leave numpy's BLAS its default threads (the chain before it kept them to one)")
     args = ap.parse_args()
     path, what = model_path()
     peer = Peer()
@@ -90,6 +92,8 @@ def main() -> None:
     t0 = time.perf_counter()
     classifier = Classifier.from_config(cfg)
     cold = time.perf_counter() - t0
+    if not args.blas_threads:
+        leave_the_cores_to_the_model()  # as exsampling.pipeline.build does for the console and the server
     pipeline = Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg))
     y_list = clips(args.n, sr)
     fast = ours(pipeline, peer, y_list, sr)
@@ -98,7 +102,8 @@ def main() -> None:
     fast50, fast95 = percentiles(fast)
     slow50, slow95 = percentiles(slow)
     print(f"model: {what} ({classifier.info.features.frontend} features at {classifier.info.features.sample_rate} Hz)")
-    print(f"model load + warm-up (cold start): {cold * 1000:.0f} ms")
+    print(f"model load + warm-up (cold start): {cold * 1000:.0f} ms; numpy's BLAS threads: "
+          f"{'default' if args.blas_threads else 1}")
     print(f"exsampling  stored→OSC per 5-s sample  n={len(fast):3d}  p50 {fast50:7.1f} ms  p95 {fast95:7.1f} ms")
     print(f"baseline    (pyin + model.predict)     n={len(slow):3d}  p50 {slow50:7.1f} ms  p95 {slow95:7.1f} ms")
     print(f"speed-up at p50: {slow50 / fast50:.1f}x   at p95: {slow95 / fast95:.1f}x")

@@ -113,6 +113,18 @@ def mask_untrained(probs: np.ndarray, labels: tuple[str, ...], trained: tuple[st
     return np.divide(masked, total, out=np.zeros_like(masked), where=total > 0)
 
 
+def leave_the_cores_to_the_model() -> None:
+    """Keep numpy's BLAS (OpenBLAS) to one thread in this process, for a live chain that runs the model.
+
+    OpenBLAS's worker threads busy-wait for a while after each call (the mel filterbank's product, say), and on a
+    2-core laptop they take the cores from TensorFlow's next call: bench/latency.py measured stored → OSC p50
+    ≈ 180 ms with them, ≈ 125 ms without. The chain's own BLAS calls are small and lose nothing on one thread.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
 class Classifier:
     """A loaded model: ``classify(images)`` gives probabilities and embeddings for a batch of images."""
 

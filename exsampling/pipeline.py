@@ -379,7 +379,7 @@ def build(cfg: Config, *, send: bool = True, require_model: bool = False, actor:
     With ``require_model`` a missing model raises :class:`exsampling.classifier.ModelMissing`;
     otherwise the pipeline runs without classes (see :class:`Pipeline`).
     """
-    from .classifier import ModelMissing
+    from .classifier import ModelMissing, leave_the_cores_to_the_model
 
     try:
         classifier = Classifier.from_config(cfg)
@@ -387,6 +387,8 @@ def build(cfg: Config, *, send: bool = True, require_model: bool = False, actor:
         if require_model:
             raise
         classifier = None
+    else:
+        leave_the_cores_to_the_model()
     pipeline = Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg) if send else None,
                         actor=actor)
     pipeline.warm_up()

@@ -1,5 +1,8 @@
 """The live chain end to end with a real (untrained) model, a real library and a real OSC peer."""
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -284,3 +287,17 @@ def test_unfinished_recordings_are_found_again_and_processed_once(cfg, tmp_path)
     for intake in waiting:
         restarted.process(intake)
     assert {r.status for r in restarted.library.recordings()} == {"done"} and restarted.unfinished() == []
+
+
+def test_a_pipeline_with_a_model_leaves_the_cores_to_it(tiny_model, tmp_path):
+    """numpy's BLAS threads spin after each call and take a 2-core laptop's cores from TensorFlow (bench/latency.py):
+    a pipeline built with a model keeps BLAS to one thread in its process."""
+    script = ("import sys\nfrom threadpoolctl import threadpool_info\nfrom exsampling.config import Config, "
+              "ClassifierConfig, LibraryConfig\nfrom exsampling.pipeline import build\n"
+              "cfg = Config(library=LibraryConfig(path=sys.argv[1]), classifier=ClassifierConfig(model=sys.argv[2]))\n"
+              "build(cfg, send=False, require_model=True)\n"
+              "print(sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'}))\n")
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}  # as on a 2-core laptop, whatever this machine has
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "lib"), str(tiny_model)],
+                          capture_output=True, text=True, timeout=300, env=env, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[1]", done.stdout + done.stderr
