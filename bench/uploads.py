@@ -35,6 +35,7 @@ from pythonosc.osc_server import ThreadingOSCUDPServer
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from exsampling.audio import wav_bytes
+from exsampling.classifier import read_info
 from exsampling.library import Library
 
 TOKEN = "bench-token"
@@ -185,7 +186,7 @@ def main() -> None:
     args = ap.parse_args()
     n = max(1, min(args.n, MAX_N))
     model, what = model_path()
-    sr = 22050  # what the recorder sends: it resamples to the chain's rate before uploading
+    sr = read_info(model).features.sample_rate  # what the recorder sends: the rate the server advertises, the chain's
     audio = {f"p{i:03d}": wav_bytes(y, sr) for i, y in enumerate(clips(n + 1, sr, seconds=5.0))}
     warm = (f"p{n:03d}", audio.pop(f"p{n:03d}"))
     print(f"model: {what}")
@@ -194,7 +195,11 @@ def main() -> None:
     if args.baseline:
         with tempfile.TemporaryDirectory() as tmp:
             tree = source_tree(args.baseline, Path(tmp))
-            report(f"baseline: {args.baseline}", run(tree, model, audio, warm, args.timeout_s), n)
+            # that commit's own bundled model: an older server may not read this tree's model files
+            own = tree / "models" / "default.keras"
+            report(f"baseline: {args.baseline} (its own models/default.keras)" if own.exists() else
+                   f"baseline: {args.baseline}", run(tree, own if own.exists() else model, audio, warm,
+                                                    args.timeout_s), n)
     print("\ntarget: every upload acknowledged, nothing lost, every file intact, ack p95 <= 1000 ms")
 
 
