@@ -86,6 +86,7 @@ def test_torch_zip_refuses_anything_but_tensors(tmp_path):
         torchzip.load(tmp_path / "plain.pth")
 
 
+@pytest.mark.slow  # builds and runs the full network
 def test_converted_network_matches_the_torch_layout_forward_pass(tmp_path):
     rng = np.random.default_rng(0)
     state = fixture_state(rng)
@@ -100,6 +101,7 @@ def test_converted_network_matches_the_torch_layout_forward_pass(tmp_path):
     assert model.get_layer("embedding").output.shape[-1] == CHANNELS[-1]
 
 
+@pytest.mark.slow  # builds the full network
 def test_conversion_refuses_a_checkpoint_of_another_network(tmp_path):
     torchzip.save(collections.OrderedDict(w=np.zeros((2, 2), np.float32)), tmp_path / "other.pth")
     with pytest.raises(aisfx.ConversionError, match="not an aisfx network"):
@@ -129,6 +131,7 @@ def test_sfx_mel_front_end():
     assert FeatureParams(**old_sidecar).frontend == "logmel-delta"  # models saved before front ends existed
 
 
+@pytest.mark.training
 def test_train_an_aisfx_head_on_a_tiny_backbone(tmp_path):
     from test_train import KINDS, tiny_options, write_folders
 

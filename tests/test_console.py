@@ -391,6 +391,7 @@ def card_of(show, sample_id):
     return next(card for card in show.sounds.cards if card.sample_id == sample_id)
 
 
+@pytest.mark.puredata
 @pytest.mark.skipif(PD is None, reason="needs puredata-core")
 def test_the_console_shows_what_pure_data_answers_and_nothing_else(local_cfg, classifier, tmp_path):
     pd_port = free_udp_port()
@@ -451,6 +452,7 @@ def test_the_console_shows_what_pure_data_answers_and_nothing_else(local_cfg, cl
     asyncio.run(scenario())
 
 
+@pytest.mark.slow  # the stage's 10 s of silence
 def test_with_nothing_on_stage_sounds_stay_sent_and_the_header_turns_red(local_cfg, classifier, tmp_path):
     """OSC goes to a peer that never answers: the console must not claim more than "sent"."""
 

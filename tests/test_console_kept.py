@@ -13,6 +13,7 @@ from exsampling.library import Library
 from exsampling.osc import OscSender
 from exsampling.pipeline import build
 
+pytestmark = pytest.mark.slow  # a show made through the real server, consoles with its model
 
 @pytest.fixture(scope="module")
 def kept_zip(made_show, tmp_path_factory):

@@ -118,6 +118,7 @@ def test_the_join_page_picks_the_phones_browser_and_forwards_once_the_certificat
         browser.close()
 
 
+@pytest.mark.slow  # openssl processes
 def test_the_shows_authority_signs_the_lan_certificate_and_installs_on_house_devices(serve, cfg, tmp_path):  # noqa: F811
     import plistlib
     import sys

@@ -289,6 +289,7 @@ def test_unfinished_recordings_are_found_again_and_processed_once(cfg, tmp_path)
     assert {r.status for r in restarted.library.recordings()} == {"done"} and restarted.unfinished() == []
 
 
+@pytest.mark.slow  # a second process
 def test_a_pipeline_with_a_model_leaves_the_cores_to_it(tiny_model, tmp_path):
     """numpy's BLAS threads spin after each call and take a 2-core laptop's cores from TensorFlow (bench/latency.py):
     a pipeline built with a model keeps BLAS to one thread in its process."""

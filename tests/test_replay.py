@@ -122,6 +122,7 @@ def test_the_summary_counts_what_moved():
 # -- the command ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # runs `exsampling replay` in a second process
 def test_an_unchanged_chain_sends_the_stage_what_the_show_sent(made_show, show_zip, tmp_path):
     peer = OscCollector()
     try:
@@ -241,6 +242,7 @@ def test_a_replay_at_speed_20_drives_the_pure_data_twin(made_show, show_zip, tmp
     assert pitch.hz is not None and abs(1200 * math.log2(pitch.hz / midi_to_hz(note))) < 50, pitch
 
 
+@pytest.mark.slow  # a second process
 def test_a_replay_into_the_running_console_shows_up_there(made_show, show_zip, tmp_path):
     """``--console``: over HTTP to the console's own upload server, as the audience's phones; its cards, map and
     stage follow."""
@@ -290,6 +292,7 @@ def test_a_replay_into_the_running_console_shows_up_there(made_show, show_zip, t
     assert [(e.data["text"], e.actor) for e in today.events(kinds=["prompt"])] == [(t, "replay") for t in shown]
 
 
+@pytest.mark.slow  # waits out Retry-After
 def test_a_replay_over_http_is_one_phone_per_participant_and_waits_out_the_rate_limit(serve, loop):  # noqa: F811
     """The server's per-phone allowance: a kept participant is one phone for the whole replay (the same device id on
     each upload), many participants are not squeezed into one allowance, and a 429 is waited out, never lost."""

@@ -159,6 +159,7 @@ def test_show_state_needs_the_token_and_follows_the_performer(serve):
         live.show.prompt = "x" * 281
 
 
+@pytest.mark.slow  # loads the shipped model
 def test_the_recorder_is_told_the_rate_the_model_works_at(serve, tmp_path):
     """The chain decodes at the loaded model's rate, not at ``[audio] sample_rate``: the recorder sends that."""
     from exsampling.classifier import Classifier
