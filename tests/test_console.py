@@ -84,9 +84,9 @@ def test_a_held_sample_waits_on_its_card_for_the_performer_and_says_why(local_cf
     assert held.unsure and held.status == "new" and "unsure" in card.title.value
     assert "held back (unsure)" in card.note.value
     assert not card.accept.disabled and not card.reject.disabled
-    assert osc_peer.wait_for(1, timeout=0.3) == []  # held: nothing reached the stage
+    assert osc_peer.for_tracks(1, timeout=0.3) == []  # held: nothing reached the stage
     card.accept.click()
-    assert osc_peer.wait_for(1)[0][1][0] == held.id
+    assert osc_peer.for_tracks(1)[0][1][0] == held.id
     assert pipeline.library.sample(held.id).status == "sent" and "held back" not in card.note.value
 
     show.mode = "preview"  # in preview every sound waits: no "held" reason to give
