@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,7 @@ from . import audio
 from .mapping import LABELS
 
 SF2_DIR = Path("/usr/share/sounds/sf2")
+MINUET_SF2_DIR = Path("/usr/share/minuet/soundfonts")
 TIMIDITY_DIR = Path("/etc/timidity")
 HYDROGEN_DIR = Path("/usr/share/hydrogen/data/drumkits")
 SONIC_PI_DIR = Path("/usr/share/sonic-pi/samples")
@@ -53,7 +54,8 @@ BUCKLE_DIR = Path("/usr/share/buckle/wav")
 PACKAGES = (
     "fluidsynth", "fluid-soundfont-gm", "fluid-soundfont-gs", "timgm6mb-soundfont", "csound-soundfont",
     "hydrogen-drumkits", "avldrums.lv2-soundfont", "sonic-pi-samples", "bucklespring-data", "timidity", "freepats",
-    "gcompris-qt-data", "tuxpaint-stamps-default", "hedgewars-data", "wesnoth-1.16-data",
+    "gcompris-qt-data", "tuxpaint-stamps-default", "hedgewars-data", "wesnoth-1.16-data", "minuet-data",
+    "denemo-data", "lmms-common",
 )
 
 MANIFEST_FIELDS = ("file", "label", "source", "family", "licence", "split", "origin")
@@ -256,7 +258,12 @@ TEXTURES = {"Applause", "Laughter", "Telephone", "Computer_keyboard"}
 
 @dataclass(frozen=True)
 class Font:
-    """A SoundFont (or timidity patch set) in the catalogue: its family, split and drum kits (bank 128)."""
+    """A SoundFont (or timidity patch set) in the catalogue: its family, split and drum kits (bank 128).
+
+    skip: GM programs left out, because a note of them renders within 0.97 log-mel correlation of a held-out
+    font's (one recording re-packed scores ≥ 0.99; independent recordings of one instrument ≤ 0.965).
+    folder: where the file lives when not in the usual folder (see :func:`font_path`).
+    """
 
     file: str
     family: str
@@ -265,6 +272,8 @@ class Font:
     kits: tuple[int, ...]
     gm: bool
     sfx: bool
+    skip: tuple[int, ...] = ()
+    folder: Path | None = None
 
 
 FONTS = (
@@ -277,11 +286,19 @@ FONTS = (
     Font("sf_GMbank.sf2", "timgm6mb", "public domain (csound-soundfont)", "test", (0,), True, True),
     # freepats: recordings independent of Fluid's, a second training source for most instruments
     Font("freepats.cfg", "freepats", "GPL-2+ with a sound-use exception (freepats)", "train", (0,), True, False),
+    # two more GM sets with their own recordings, for the orchestral labels (their drums add nothing new)
+    Font("GeneralUser-v1.47.sf2", "generaluser",
+         "GeneralUser GS License v2.0 (S. Christian Collins; minuet-data)", "train", (), True, False,
+         skip=(14, 68), folder=MINUET_SF2_DIR),
+    Font("A320U.sf2", "airfont", "GPL-2 (Milton Paredes, Airfont 320; denemo-data)", "train", (), True, False,
+         skip=(5, 110)),
 )
 
 
 def font_path(font: Font) -> Path:
     """Where the font file lives: SoundFonts in /usr/share/sounds/sf2, timidity configs in /etc/timidity."""
+    if font.folder is not None:
+        return font.folder / font.file
     return (TIMIDITY_DIR if font.file.endswith(".cfg") else SF2_DIR) / font.file
 
 
@@ -313,13 +330,13 @@ def _font_origins(font: Font, zones: dict, train_samples: set[str], sr: int, rng
 
     if font.gm:
         for label, (programs, (lo, hi)) in MELODIC.items():
-            for prog in programs:
+            for prog in (p for p in programs if p not in font.skip):
                 keys = [k for k in rng.integers(lo, hi + 1, size=notes_per_preset) if keep(0, prog, int(k))]
                 if keys:
                     notes = _sf2_notes(rng, keys, (0.3, 3.5), gap_s=3.0)
                     yield from emit(label, f"{font.file} program {prog}", render(path, notes, prog, 0, sr),
                                     "note", f"p{prog}")
-        for label, prog in GM_EFFECTS.items():
+        for label, prog in ((label, prog) for label, prog in GM_EFFECTS.items() if prog not in font.skip):
             keys = [k for k in rng.integers(55, 66, size=max(2, notes_per_preset // 3)) if keep(0, prog, int(k))]
             if keys:
                 notes = _sf2_notes(rng, keys, (1.0, 6.0), gap_s=2.0)
@@ -484,6 +501,7 @@ GCOMPRIS_RCC = Path("/usr/share/gcompris-qt/rcc")
 TUXPAINT_STAMPS = Path("/usr/share/tuxpaint/stamps")
 HEDGEWARS_SOUNDS = Path("/usr/share/games/hedgewars/Data/Sounds")
 WESNOTH_SOUNDS = Path("/usr/share/games/wesnoth/1.16/data/core/sounds")
+LMMS_SAMPLES = Path("/usr/share/lmms/samples")
 
 
 @dataclass(frozen=True)
@@ -509,6 +527,7 @@ _GC_INST = "GPL-3+ (Sylvain Dechy, Jérome Blanchard, Julie Jules, Chloé Tuvuku
 _TP = "GPL-2 (Bill Kendrick and others, tuxpaint-stamps-default)"
 _HW = "GFDL-1.3 (Hedgewars sounds, hedgewars-data)"
 _WN = "GPL-2+ (The Battle for Wesnoth, wesnoth-1.16-data)"
+_LM = "GPL-2+ (the LMMS developers, lmms-common)"
 _GC_INSTRUMENTS = {"Cello": "cello", "Clarinet": "clarinet", "Flute": "flute_traversiere",
                    "Acoustic_guitar": "guitar", "Harmonica": "harmonica", "Saxophone": "saxophone",
                    "Snare_drum": "snare_drum", "Tambourine": "tambourine", "Trumpet": "trumpet",
@@ -559,12 +578,19 @@ WORLD: tuple[WorldSound, ...] = (
     WorldSound("Gunshot_or_gunfire", "wesnoth", "gunshot.wav", "wesnoth", _WN, "test", "hit"),
     WorldSound("Gunshot_or_gunfire", "wesnoth", "thunderstick.ogg", "wesnoth", _WN, "test", "hit"),
     WorldSound("Laughter", "wesnoth", "dwarf-laugh.wav", "wesnoth", _WN, "test", "hit"),
+    # LMMS: single recorded instrument phrases and an applause, one family
+    WorldSound("Cello", "lmms", "instruments/cello01.ogg", "lmms", _LM, "train", "texture"),
+    WorldSound("Violin_or_fiddle", "lmms", "instruments/violin_fingered01.ogg", "lmms", _LM, "train", "texture"),
+    WorldSound("Violin_or_fiddle", "lmms", "instruments/violin_double_stop01.ogg", "lmms", _LM, "train", "texture"),
+    WorldSound("Trumpet", "lmms", "instruments/trumpet01.ogg", "lmms", _LM, "train", "texture"),
+    WorldSound("Flute", "lmms", "instruments/flute01.ogg", "lmms", _LM, "train", "texture"),
+    WorldSound("Applause", "lmms", "misc/applause01.ogg", "lmms", _LM, "train", "texture"),
 )
 
 _WORLD_ROOTS = {"gcompris": GCOMPRIS_RCC, "tuxpaint": TUXPAINT_STAMPS, "hedgewars": HEDGEWARS_SOUNDS,
-                "wesnoth": WESNOTH_SOUNDS}
+                "wesnoth": WESNOTH_SOUNDS, "lmms": LMMS_SAMPLES}
 _WORLD_NAMES = {"gcompris": "GCompris", "tuxpaint": "Tux Paint stamps", "hedgewars": "Hedgewars",
-                "wesnoth": "Wesnoth"}
+                "wesnoth": "Wesnoth", "lmms": "LMMS"}
 
 
 def world_bytes(w: WorldSound) -> bytes | None:
@@ -700,18 +726,19 @@ def missing_packages() -> list[str]:
     return out
 
 
-def collect_origins(sr: int, seed: int, notes_per_preset: dict[str, int] | None = None, max_files: int = 12
-                    ) -> list[Origin]:
+def collect_origins(sr: int, seed: int, notes_per_preset: dict[str, int] | None = None, max_files: int = 12,
+                    wanted: Callable[[str], bool] = lambda family: True) -> list[Origin]:
     """Every original sound the installed packages offer, training families before held-out ones.
 
     notes_per_preset: notes rendered per melodic preset, per split (training fonts get more pitches).
     max_files: most sample files taken per label from one drum kit.
+    wanted: which families to take (by family name); the others are neither rendered nor returned.
     """
     notes_per_preset = notes_per_preset or {"train": 30, "test": 10}
     rng = np.random.default_rng(seed)
     origins: list[Origin] = []
     train_samples: set[str] = set()
-    fonts = [f for f in FONTS if font_path(f).is_file()]
+    fonts = [f for f in FONTS if font_path(f).is_file() and wanted(f.family)]
     for font in sorted(fonts, key=lambda f: f.split != "train"):
         zones = sf2_zones(font_path(font)) if font.file.endswith(".sf2") else timidity_zones(font_path(font))
         if font.split == "train":
@@ -720,7 +747,7 @@ def collect_origins(sr: int, seed: int, notes_per_preset: dict[str, int] | None 
         origins += _font_origins(font, zones, train_samples, sr, rng, notes_per_preset[font.split])
     for font_file, family, split in (("Red_Zeppelin_4_LV2.sf2", "avl-redzeppelin", "train"),
                                      ("Black_Pearl_4_LV2.sf2", "blackpearl", "test")):
-        if (SF2_DIR / font_file).is_file():
+        if (SF2_DIR / font_file).is_file() and wanted(family):
             origins += _avl_origins(font_file, family, split, sf2_zones(SF2_DIR / font_file), sr, rng)
     hashes: set[str] = set()
     for digest, o in _file_origins(sr, hashes, rng, max_files):
@@ -732,7 +759,7 @@ def collect_origins(sr: int, seed: int, notes_per_preset: dict[str, int] | None 
             hashes.add(digest)
         origins.append(o)
     origins += _keyboard_origins(sr, rng, 40)
-    return origins
+    return [o for o in origins if wanted(o.family)]
 
 
 def plan_variants(origins: list[Origin], per_label: dict[str, int], max_per_origin: int = 30) -> list[int]:
@@ -750,11 +777,14 @@ def plan_variants(origins: list[Origin], per_label: dict[str, int], max_per_orig
 
 
 def build(out: Path, sr: int, segment_s: float, min_tail_s: float, top_db: float, silence_floor_dbfs: float,
-          per_label: dict[str, int], seed: int) -> dict:
-    """Write the corpus under ``out``; return the coverage summary (also written to coverage.json)."""
+          per_label: dict[str, int], seed: int, wanted: Callable[[str], bool] = lambda family: True) -> dict:
+    """Write the corpus under ``out``; return the coverage summary (also written to coverage.json).
+
+    wanted: which source families to take (see :func:`collect_origins`).
+    """
     from tqdm import tqdm
 
-    origins = collect_origins(sr, seed)
+    origins = collect_origins(sr, seed, wanted=wanted)
     if not origins:
         raise CorpusError(f"no sound sources found; install them with: apt-get install {' '.join(PACKAGES)}")
     rng = np.random.default_rng(seed + 1)
@@ -800,6 +830,13 @@ def write_coverage(out: Path, rows: list[dict]) -> dict:
 
 
 # -------------------------------------------------------------------------------------------------- CLI
+def family_filter(only: str, without: str) -> Callable[[str], bool]:
+    """A ``wanted`` predicate from comma-separated family names: only ``only`` (if any), never ``without``."""
+    keep = {f.strip() for f in only.split(",") if f.strip()}
+    drop = {f.strip() for f in without.split(",") if f.strip()}
+    return lambda family: (not keep or family in keep) and family not in drop
+
+
 def register(subparsers, add_config) -> None:
     """Add the ``corpus`` subcommand."""
     p = subparsers.add_parser("corpus", help="build a labelled training corpus from sounds in Debian packages",
@@ -812,6 +849,12 @@ def register(subparsers, add_config) -> None:
     p.add_argument("--sample-rate", type=int, default=None,
                    help="rate of the clips in Hz (default [audio] sample_rate; 44100 keeps the band the aisfx "
                         "backbone hears)")
+    p.add_argument("--families", default="",
+                   help="take only these source families (comma-separated, e.g. generaluser,airfont,lmms): a "
+                        "supplement to an existing corpus")
+    p.add_argument("--without-families", default="",
+                   help="leave these source families out (comma-separated); the held-out sample of the other "
+                        "families depends on what is rendered, so this rebuilds an earlier corpus exactly")
     p.add_argument("--install", action="store_true",
                    help="apt-get install the missing source packages first (needs root)")
     p.set_defaults(func=run)
@@ -842,7 +885,8 @@ def run(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         summary = build(out, args.sample_rate or cfg.audio.sample_rate, cfg.audio.segment_s, cfg.audio.min_tail_s,
                         cfg.audio.trim_top_db, cfg.audio.silence_floor_dbfs,
-                        {"train": args.per_label, "test": args.test_per_label}, args.seed)
+                        {"train": args.per_label, "test": args.test_per_label}, args.seed,
+                        family_filter(args.families, args.without_families))
     except (CorpusError, OSError, subprocess.CalledProcessError) as exc:
         print(f"exsampling corpus: {exc}", file=sys.stderr)
         return 1

@@ -231,6 +231,15 @@ def test_drum_kit_instrument_names_map_to_labels_conservatively():
     assert {name: label_for_instrument(name) for name in cases} == cases
 
 
+def test_family_filter_takes_a_supplement_or_leaves_it_out():
+    from exsampling.corpus import family_filter
+
+    families = ["fluidr3", "timgm6mb", "generaluser", "lmms"]
+    assert [f for f in families if family_filter("", "")(f)] == families
+    assert [f for f in families if family_filter("generaluser, lmms", "")(f)] == ["generaluser", "lmms"]
+    assert [f for f in families if family_filter("", "generaluser,lmms")(f)] == ["fluidr3", "timgm6mb"]
+
+
 def test_midi_file_is_a_valid_type0_file():
     from exsampling.corpus import midi_file
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import re
 import time
 from pathlib import Path
 
@@ -63,11 +65,17 @@ def pack(args) -> None:
     val = np.isin(origin, sorted(groups)) & ~test
     args.data.mkdir(parents=True, exist_ok=True)
     q = np.clip(np.round(ds.x[..., 0] * QUANT), 0, 255).astype(np.uint8)
+    families = sorted(set(family))
     np.savez_compressed(args.data / "ft.npz", x=q, y=ds.y, test=test, val=val,
-                        fold=folds_over_families(family, ~test), clip=ds.clip)
+                        fold=folds_over_families(family, ~test), clip=ds.clip,
+                        family=np.array([families.index(f) for f in family], dtype=np.int16))
     state = aisfx.read_checkpoint(args.checkpoint)
-    np.savez(args.data / "aisfx_embedding.npz", **{k: v for k, v in state.items()
-                                                    if k.startswith("embedding_net.") and "num_batches" not in k})
+    # The blocks that may be fine-tuned only start from these weights (assemble takes the trained ones, and
+    # block 1 and every batch norm from the checkpoint itself): float16 halves what travels to the GPU machine.
+    tunable = re.compile(r"embedding_net\.conv_block[234]\.conv\d\.weight")
+    np.savez_compressed(args.data / "aisfx_embedding.npz", **{
+        k: v.astype(np.float16) if tunable.fullmatch(k) else v
+        for k, v in state.items() if k.startswith("embedding_net.") and "num_batches" not in k})
     (args.data / "inst.json").write_text(json.dumps([DEFAULT_MAPPING[label] for label in LABELS]))
     print(f"packed {len(ds.y)} maps into {args.data}")
 
@@ -90,27 +98,18 @@ def keras_model(checkpoint: Path, results: Path, config: str):
     return train.compose(backbone, head), h
 
 
-def assemble(args) -> None:
+REPORTS = {"val": "validation (held-out recordings of the training sources)",
+           "test": "held-out sources (never heard in training)"}
+
+
+def report(model, clips: list, ds, split: np.ndarray, trained: tuple[str, ...], out: Path, metrics: dict,
+           keep_probs: Path | None, reference: np.ndarray | None = None) -> None:
+    """Evaluate ``model`` on the validation recordings and the held-out families into ``metrics`` (and the
+    confusion images beside ``out``); ``reference``: another run's held-out probabilities to compare with."""
     import tensorflow as tf
 
-    started = time.monotonic()
-    model, h = keras_model(args.checkpoint, args.results, args.config)
-    clips = train.read_manifest(args.manifest)
-    val_groups = train.validation_groups([c for c in clips if c.split != "test"], 0.15, 0)
-    ds = train.extract(clips, SFX_MEL, train.TrimRule(), args.cache)
-    split = np.array([c.split or ("val" if c.group in val_groups else "train") for c in clips])[ds.clip]
-    trained = tuple(label for label in LABELS if LABELS.index(label) in set(ds.y[split == "train"].tolist()))
     call = tf.function(lambda t: model(t, training=False), reduce_retracing=True)
-    results = json.loads((args.results / "results.json").read_text())
-    chosen = results.get(args.config.replace("-", "@"), {})
-    metrics: dict = {"train_images": int((split == "train").sum()), "train_seconds": chosen.get("seconds"),
-                     "epochs_run": chosen.get("epochs", [None])[-1], "selection": results}
-    counts = np.bincount(ds.y[split == "train"], minlength=len(LABELS))
-    metrics["train_images_per_label"] = {LABELS[i]: int(counts[i]) for i in np.flatnonzero(counts)}
-    reports = {"val": "validation (held-out recordings of the training sources)",
-               "test": "held-out sources (never heard in training)"}
-    torch_test = h["test_p"].astype(np.float32)
-    for name, what in reports.items():
+    for name, what in REPORTS.items():
         m = split == name
         x, y, idx = ds.x[m], ds.y[m], ds.clip[m]
         probs = np.concatenate([call(tf.constant(x[i:i + 32])).numpy() for i in range(0, len(x), 32)])
@@ -118,14 +117,41 @@ def assemble(args) -> None:
         metrics[name] = {"what": what, **train.evaluate(probs, y)}
         if name == "test":
             metrics[name]["per_family"] = train.per_family(probs, y, [clips[i].family or clips[i].source for i in idx])
-            agree = float(np.mean(probs.argmax(1) == torch_test.argmax(1))) if len(torch_test) == len(probs) else None
-            metrics["keras_vs_torch_top1_agreement"] = agree
-            if args.keep_probs:  # for calibrating "unsure" and measuring its precision and recall
-                np.savez(args.keep_probs, probs=probs, y=y, clip=idx)
-        train.confusion_png(args.out.with_name(f"{args.out.stem}.confusion{'' if name == 'test' else '-' + name}.png"),
-                            y, probs.argmax(axis=1), LABELS, f"{args.out.stem}: {what}")
+            if reference is not None:
+                agree = float(np.mean(probs.argmax(1) == reference.argmax(1))) if len(reference) == len(probs) else None
+                metrics["keras_vs_torch_top1_agreement"] = agree
+            if keep_probs:  # for calibrating "unsure" and measuring its precision and recall
+                np.savez(keep_probs, probs=probs, y=y, clip=idx)
+        train.confusion_png(out.with_name(f"{out.stem}.confusion{'' if name == 'test' else '-' + name}.png"),
+                            y, probs.argmax(axis=1), LABELS, f"{out.stem}: {what}")
         print(f"{what}: top-1 {metrics[name]['top1']:.1%}, top-3 {metrics[name]['top3']:.1%}, "
               f"instrument {metrics[name]['instrument']:.1%} ({metrics[name]['n']} clips)", flush=True)
+
+
+def save(model, meta: dict, metrics: dict, out: Path, clips: list, val_groups: set[str], root: Path) -> None:
+    """The model, its sidecar, its metrics and the list of clips it was made and measured with."""
+    train.save_model(model, out, meta)
+    out.with_name(f"{out.stem}.metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
+    train.write_clips_csv(out.with_name(f"{out.stem}.clips.csv"), clips, val_groups, root)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
+def assemble(args) -> None:
+    started = time.monotonic()
+    model, h = keras_model(args.checkpoint, args.results, args.config)
+    clips = train.read_manifest(args.manifest)
+    val_groups = train.validation_groups([c for c in clips if c.split != "test"], 0.15, 0)
+    ds = train.extract(clips, SFX_MEL, train.TrimRule(), args.cache)
+    split = np.array([c.split or ("val" if c.group in val_groups else "train") for c in clips])[ds.clip]
+    trained = tuple(label for label in LABELS if LABELS.index(label) in set(ds.y[split == "train"].tolist()))
+    results = json.loads((args.results / "results.json").read_text())
+    chosen = results.get(args.config.replace("-", "@").replace(".", "+"), {})
+    metrics: dict = {"train_images": int((split == "train").sum()), "train_seconds": chosen.get("seconds"),
+                     "epochs_run": chosen.get("epochs", [None])[-1], "selection": results}
+    counts = np.bincount(ds.y[split == "train"], minlength=len(LABELS))
+    metrics["train_images_per_label"] = {LABELS[i]: int(counts[i]) for i in np.flatnonzero(counts)}
+    torch_test = h["test_p"].astype(np.float32)
+    report(model, clips, ds, split, trained, args.out, metrics, args.keep_probs, torch_test)
     blocks = sorted({p.stem.split("_", 1)[1] for p in args.results.glob(f"{args.config}_conv_block*.npz")})
     meta = {
         "format": 1, "labels": list(LABELS), "trained_labels": list(trained), "features": SFX_MEL.to_dict(),
@@ -134,33 +160,177 @@ def assemble(args) -> None:
                          "head_hidden": int(h["head.hidden.weight"].shape[0]), "config": args.config},
         "trained_on": args.trained_on, "created_at": utc_now(),
         "metrics": {k: {m: round(metrics[k][m], 4) for m in ("n", "top1", "top3", "instrument")}
-                    for k in reports if k in metrics},
+                    for k in REPORTS if k in metrics},
     }
-    train.save_model(model, args.out, meta)
-    args.out.with_name(f"{args.out.stem}.metrics.json").write_text(json.dumps(metrics, indent=1) + "\n",
-                                                                      encoding="utf-8")
-    train.write_clips_csv(args.out.with_name(f"{args.out.stem}.clips.csv"), clips, val_groups, args.manifest.parent)
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB) in {time.monotonic() - started:.0f} s; "
+    save(model, meta, metrics, args.out, clips, val_groups, args.manifest.parent)
+    print(f"assembled in {time.monotonic() - started:.0f} s; "
           f"Keras/torch top-1 agreement on held-out clips: {metrics.get('keras_vs_torch_top1_agreement')}")
+
+
+#: head configurations compared out of fold: hidden units, loss weighting ("class": balanced labels;
+#: "fam": also each source family of a label weighs the same, within 4x of its clip share), epochs
+HEAD_HIDDEN = (256,)
+HEAD_WEIGHTING = ("class", "fam")
+HEAD_EPOCHS = (20, 40, 80)
+
+
+def clip_weights(y: np.ndarray, family: np.ndarray, weighting: str) -> np.ndarray:
+    """Per-image loss weights: balanced labels (train.class_weights), and with "fam" balanced families within
+    each label, so that a label's one big source does not drown its others."""
+    cw = train.class_weights(y, len(LABELS))
+    w = np.array([cw[int(label)] for label in y], np.float32)
+    if weighting == "fam":
+        for label in np.unique(y):
+            m = y == label
+            fams, counts = np.unique(family[m], return_counts=True)
+            for fam, c in zip(fams, counts, strict=True):
+                w[m & (family == fam)] *= np.clip(m.sum() / len(fams) / c, 0.25, 4.0)
+    return w / w.mean()
+
+
+def fit_head(e: np.ndarray, y: np.ndarray, w: np.ndarray, hidden: int, epochs: tuple[int, ...], seed: int,
+             predict: np.ndarray | None = None):
+    """A head (train.build_head) fitted on embeddings ``e`` with Adam (batches of 256: a 2-core CPU spends its
+    time per step, not per example) and label smoothing 0.05; returns it and,
+    if ``predict`` is given, its probabilities for those embeddings after each of ``epochs``."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    head = train.build_head(e, len(LABELS), hidden)
+    head.compile(optimizer=keras.optimizers.Adam(1e-3),
+                 loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.05))
+    onehot = keras.utils.to_categorical(y, len(LABELS)).astype(np.float32)
+    probs, done = [], 0
+    for upto in epochs:
+        head.fit(e, onehot, sample_weight=w, batch_size=256, epochs=upto, initial_epoch=done, verbose=0)
+        done = upto
+        if predict is not None:
+            probs.append(head.predict(predict, batch_size=256, verbose=0))
+    return head, probs
+
+
+def embeddings(embedder, model_file: Path, manifest: Path, clips: list, cache: Path, work: Path):
+    """Images and embeddings of one manifest's clips, the embeddings cached in ``work`` (keyed by the model's
+    and the manifest's bytes: the backbone is frozen, so they are computed once)."""
+    import hashlib
+
+    ds = train.extract(clips, SFX_MEL, train.TrimRule(), cache)
+    key = hashlib.sha1(model_file.read_bytes() + manifest.read_bytes()).hexdigest()[:16]
+    path = work / f"embeddings-{key}.npz"
+    if path.is_file():
+        return ds, np.load(path)["e"]
+    e = train.embed(embedder, ds.x)
+    work.mkdir(parents=True, exist_ok=True)
+    np.savez(path, e=e)
+    return ds, e
+
+
+def head(args) -> None:
+    """Retrain only the head of a model on a frozen backbone (its layers up to ``embedding``), on a CPU."""
+    import keras
+
+    started = time.monotonic()
+    shipped = keras.saving.load_model(args.model, compile=False)
+    embedder = keras.Model(shipped.inputs, shipped.get_layer("embedding").output, name=shipped.name)
+    clips, val_groups, parts = [], set(), []
+    for manifest in args.manifests:
+        mine = train.read_manifest(manifest)
+        # each corpus keeps its own validation recordings: those the backbone was tuned without stay so
+        val_groups |= train.validation_groups([c for c in mine if c.split != "test"], 0.15, 0)
+        ds, e = embeddings(embedder, args.model, manifest, mine, args.cache, args.work)
+        parts.append((ds, e, len(clips)))
+        clips += mine
+    ds = train.Dataset(np.concatenate([d.x for d, _, _ in parts]), np.concatenate([d.y for d, _, _ in parts]),
+                       np.concatenate([d.clip + offset for d, _, offset in parts]))
+    e = np.concatenate([e for _, e, _ in parts])
+    split = np.array([c.split or ("val" if c.group in val_groups else "train") for c in clips])[ds.clip]
+    family = np.array([clips[i].family or clips[i].source for i in ds.clip])
+    fold = folds_over_families(family, split != "test")
+    trained = tuple(label for label in LABELS if LABELS.index(label) in set(ds.y[split == "train"].tolist()))
+    inst = np.array([DEFAULT_MAPPING[label] for label in LABELS])
+
+    # leave-family-out cross-validation over the training families: never the held-out ones
+    cal = fold >= 0
+    oof = {(h, wt, ep): np.zeros((len(e), len(LABELS)), np.float32)
+           for h in HEAD_HIDDEN for wt in HEAD_WEIGHTING for ep in HEAD_EPOCHS}
+    for h in HEAD_HIDDEN:
+        for wt in HEAD_WEIGHTING:
+            for k in sorted(set(fold[cal].tolist())):
+                tr, te = cal & (fold != k), fold == k
+                _, probs = fit_head(e[tr], ds.y[tr], clip_weights(ds.y[tr], family[tr], wt), h, HEAD_EPOCHS,
+                                    args.seed, e[te])
+                for ep, p in zip(HEAD_EPOCHS, probs, strict=True):
+                    oof[h, wt, ep][te] = mask_untrained(p, LABELS, trained)
+    selection = {}
+    for (h, wt, ep), p in oof.items():
+        pred = p[cal].argmax(1)
+        per_label = [np.mean(pred[ds.y[cal] == i] == i) for i in np.unique(ds.y[cal])]
+        selection[f"h{h}-{wt}-{ep}"] = {"oof_top1": float(np.mean(pred == ds.y[cal])),
+                                        "oof_inst": float(np.mean(inst[pred] == inst[ds.y[cal]])),
+                                        "oof_label_min": float(np.min(per_label))}
+        print(f"h{h}-{wt}-{ep}", {k: round(v, 4) for k, v in selection[f"h{h}-{wt}-{ep}"].items()}, flush=True)
+    h, wt, ep = max(oof, key=lambda c: (selection[f"h{c[0]}-{c[1]}-{c[2]}"]["oof_inst"],
+                                         selection[f"h{c[0]}-{c[1]}-{c[2]}"]["oof_top1"]))
+    config = f"h{h}-{wt}-{ep}"
+    print("chosen out of fold:", config, flush=True)
+    np.savez(args.work / "oof.npz", oof_p=oof[h, wt, ep], oof_e=e.astype(np.float16))
+    np.savez(args.work / "folds.npz", y=ds.y, fold=fold, clip=ds.clip)
+    with open(args.work / "manifest.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=("file", "label", "split", "family", "origin"))
+        w.writeheader()
+        w.writerows({"file": c.path.resolve().as_posix(), "label": c.label, "split": c.split or "train",
+                     "family": c.family, "origin": c.group} for c in clips)
+
+    tr = split == "train"
+    fitted, _ = fit_head(e[tr], ds.y[tr], clip_weights(ds.y[tr], family[tr], wt), h, (ep,), args.seed)
+    model = train.compose(embedder, fitted)
+    counts = np.bincount(ds.y[tr], minlength=len(LABELS))
+    metrics: dict = {"train_images": int(tr.sum()), "train_images_per_label": {
+        LABELS[i]: int(counts[i]) for i in np.flatnonzero(counts)}, "selection": selection, "head_config": config,
+        "train_seconds": None, "backbone_from": args.model.name}
+    report(model, clips, ds, split, trained, args.out, metrics, args.keep_probs)
+    meta = json.loads(args.model.with_suffix(".json").read_text())
+    arch = meta["architecture"] | {"head_hidden": h, "head_config": config,
+                                   "head": "retrained on the frozen backbone (tools/finetune_aisfx.py head)"}
+    meta |= {"trained_labels": list(trained), "architecture": arch, "trained_on": args.trained_on or meta["trained_on"],
+             "created_at": utc_now(),
+             "metrics": {k: {m: round(metrics[k][m], 4) for m in ("n", "top1", "top3", "instrument")}
+                         for k in REPORTS if k in metrics}}
+    metrics["train_seconds"] = round(time.monotonic() - started)
+    root = Path(os.path.commonpath([m.parent.resolve() for m in args.manifests]))
+    save(model, meta, metrics, args.out, clips, val_groups, root)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(required=True)
+    cache = Path.home() / ".cache" / "exsampling" / "features"
     for name, fn in (("pack", pack), ("assemble", assemble)):
         p = sub.add_parser(name)
         p.add_argument("manifest", type=Path)
-        p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "exsampling" / "features")
+        p.add_argument("--cache", type=Path, default=cache)
         p.add_argument("--checkpoint", type=Path, required=True, help="aisfx/models/checkpoint.pth from the wheel")
         p.set_defaults(func=fn)
         if name == "pack":
             p.add_argument("--data", type=Path, default=Path("data/dev"))
         else:
             p.add_argument("--results", type=Path, required=True, help="the torch run's $OUT folder")
-            p.add_argument("--config", required=True, help="e.g. b234-30 (chosen by out-of-fold accuracy)")
+            p.add_argument("--config", required=True,
+                           help="e.g. b234-30 or b234-30.fs (the file name of the configuration chosen out of fold)")
             p.add_argument("--out", type=Path, required=True)
             p.add_argument("--trained-on", default="")
             p.add_argument("--keep-probs", type=Path, help="write the held-out probabilities here (.npz)")
+    p = sub.add_parser("head", help="retrain only the head of MODEL, its backbone frozen (a CPU is enough)")
+    p.add_argument("model", type=Path, help="the model whose backbone (up to its embedding layer) is kept")
+    p.add_argument("manifests", type=Path, nargs="+", help="corpus manifests (e.g. a corpus and a supplement)")
+    p.add_argument("--cache", type=Path, default=cache)
+    p.add_argument("--work", type=Path, default=Path("data/head"),
+                   help="embeddings, out-of-fold predictions and folds (for tools/calibrate.py)")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--trained-on", default="")
+    p.add_argument("--keep-probs", type=Path, help="write the held-out probabilities here (.npz)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=head)
     args = ap.parse_args()
     args.func(args)
 

@@ -4,9 +4,11 @@ Not part of the package: it runs where PyTorch and a GPU are (a lent accelerator
 folder ``tools/finetune_aisfx.py pack`` writes (DATA, default data/dev: ft.npz + aisfx_embedding.npz).
 
 Configs (CONFIGS, e.g. "frozen,b4,b34,b234@30": head only; block 4; blocks 3–4; blocks 2–4, "@N" = most
-epochs) are compared by leave-family-out cross-validation over the TRAINING families (the folds in
-ft.npz); the held-out (test) families are only predicted by each config's final model, trained on all
-training families with early stopping on the validation recordings. Batch norm statistics stay aisfx's.
+epochs; "+fs": the maps also shifted by up to 2 mel bands either way, a timbre/pitch nudge; "+fam": within a
+label, each source family weighs the same in the loss, within 4x of its clip share) are compared by
+leave-family-out cross-validation over the TRAINING families (the folds in ft.npz); the held-out (test)
+families are only predicted by each config's final model, trained on all training families with early
+stopping on the validation recordings. Batch norm statistics stay aisfx's.
 Writes $OUT/results.json, $OUT/<cfg>.npz (out-of-fold probabilities/embeddings of the training clips,
 test probabilities/embeddings, the head) and $OUT/<cfg>_<block>.npz (fine-tuned block weights), which
 ``tools/finetune_aisfx.py assemble`` turns into a Keras model.
@@ -35,13 +37,15 @@ d = np.load(f"{DATA}/ft.npz")
 x_all = torch.tensor(d["x"]).float().div_(200.0)  # (n, 216, 96)
 y_all = torch.tensor(d["y"]).long()
 test, val, fold = d["test"], d["val"], d["fold"]
+family = d["family"] if "family" in d else np.zeros(len(y_all), np.int16)
 if SMALL:
     keep = np.random.default_rng(0).permutation(len(y_all))[:SMALL]
     keep.sort()
-    x_all, y_all, test, val, fold = x_all[keep], y_all[keep], test[keep], val[keep], fold[keep]
+    x_all, y_all, test, val, fold, family = x_all[keep], y_all[keep], test[keep], val[keep], fold[keep], family[keep]
 x_all = x_all.to(DEV)
 y_all = y_all.to(DEV)
-W = {k: torch.tensor(v) for k, v in np.load(f"{DATA}/aisfx_embedding.npz").items()}
+# the tunable blocks' weights may travel as float16 (tools/finetune_aisfx.py pack): they are only a start
+W = {k: torch.tensor(v).float() for k, v in np.load(f"{DATA}/aisfx_embedding.npz").items()}
 
 
 class Block(nn.Module):
@@ -104,10 +108,18 @@ def embed(net, idx, bs=256):
     return torch.cat(out)
 
 
-def augment(x, gen):
+def augment(x, gen, shift=0):
     n, T, Fq = x.shape
     x = x.clone()
     for i in range(n):
+        if shift:
+            k = int(torch.randint(-shift, shift + 1, (1,), generator=gen))
+            if k > 0:
+                x[i, :, k:] = x[i, :, :-k].clone()
+                x[i, :, :k] = 0
+            elif k < 0:
+                x[i, :, :k] = x[i, :, -k:].clone()
+                x[i, :, k:] = 0
         s = int(torch.randint(0, 7, (1,), generator=gen))
         if s:
             x[i, s:] = x[i, :-s].clone()
@@ -129,6 +141,19 @@ def class_weights(y):
     return w
 
 
+def family_weights(idx):
+    """Per-clip loss weights: each (label, family) gets an equal share of its label, clipped to 4x either way."""
+    y, f = y_all[idx].cpu().numpy(), family[idx]
+    w = np.ones(len(idx), np.float32)
+    for label in np.unique(y):
+        m = y == label
+        fams, counts = np.unique(f[m], return_counts=True)
+        share = m.sum() / len(fams)
+        for fam, c in zip(fams, counts, strict=True):
+            w[m & (f == fam)] = np.clip(share / c, 0.25, 4.0)
+    return torch.tensor(w, device=DEV)
+
+
 def fit(cfg, train_idx, val_idx, seed=0):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -136,7 +161,7 @@ def fit(cfg, train_idx, val_idx, seed=0):
     e0 = embed(net, train_idx)
     head = Head(e0.mean(0), e0.var(0, unbiased=False)).to(DEV)
     trainable = {"frozen": [], "b4": ["conv_block4"], "b34": ["conv_block3", "conv_block4"],
-                 "b234": ["conv_block2", "conv_block3", "conv_block4"]}[cfg.split("@")[0]]
+                 "b234": ["conv_block2", "conv_block3", "conv_block4"]}[cfg.split("@")[0].split("+")[0]]
     for name, p in net.named_parameters():
         p.requires_grad = any(name.startswith(b) for b in trainable)
     params = [{"params": head.parameters(), "lr": 1e-3, "weight_decay": 1e-4}]
@@ -145,10 +170,13 @@ def fit(cfg, train_idx, val_idx, seed=0):
     opt = torch.optim.AdamW(params)
     ytr = y_all[train_idx]
     cw = class_weights(ytr)
+    shift = 2 if "+fs" in cfg else 0
+    fw = torch.zeros(len(y_all), device=DEV)
+    fw[train_idx] = family_weights(train_idx) if "+fam" in cfg else 1.0
     best, best_state, bad = 1e9, None, 0
     frozen_emb = e0 if not trainable else None
     epochs_run = 0
-    for _ in range(int(cfg.split("@")[1]) if "@" in cfg else EPOCHS):
+    for _ in range(int(cfg.split("@")[1].split("+")[0]) if "@" in cfg else EPOCHS):
         epochs_run += 1
         head.train()
         # batch-norm statistics stay as trained by aisfx (eval mode) in every block
@@ -157,9 +185,10 @@ def fit(cfg, train_idx, val_idx, seed=0):
         for i in range(0, len(perm), 64):
             b = perm[i:i + 64]
             with torch.autocast(DEV, dtype=torch.bfloat16, enabled=DEV == "cuda"):
-                e = net(augment(x_all[b], gen)) if frozen_emb is None else embed_cache[b]
+                e = net(augment(x_all[b], gen, shift)) if frozen_emb is None else embed_cache[b]
                 logits = head(e.float())
-            loss = F.cross_entropy(logits.float(), y_all[b], weight=cw, label_smoothing=0.05)
+            per = F.cross_entropy(logits.float(), y_all[b], weight=cw, label_smoothing=0.05, reduction="none")
+            loss = (per * fw[b]).sum() / (cw[y_all[b]] * fw[b]).sum()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -200,8 +229,14 @@ def inst_acc(p, y):
     return float(np.mean(inst[p.argmax(1)] == inst[y]))
 
 
+def tag(cfg):
+    """A configuration's file name: "b234@30+fs" → "b234-30.fs" (names come back in letters, digits, - . _)."""
+    return cfg.replace("@", "-").replace("+", ".")
+
+
 embed_cache = None
 results = {}
+nets = {}
 n = len(y_all)
 all_idx = np.arange(n)
 y_np = y_all.cpu().numpy()
@@ -238,15 +273,20 @@ for cfg in CONFIGS:
          "epochs": epochs, "seconds": round(time.time() - t0, 1)}
     results[cfg] = r
     print(cfg, r, flush=True)
-    sd = {f"embedding_net.{k}": v.float().cpu().numpy() for k, v in net.state_dict().items() if "num_batches" not in k}
     head_sd = {f"head.{k}": v.float().cpu().numpy() for k, v in head.state_dict().items()}
-    np.savez_compressed(f"{OUT}/{cfg.replace('@', '-')}.npz", oof_p=oof_p.astype(np.float16),
+    np.savez_compressed(f"{OUT}/{tag(cfg)}.npz", oof_p=oof_p.astype(np.float16),
                         oof_e=oof_e.astype(np.float16), test_p=test_p.astype(np.float16),
                         test_e=test_e.astype(np.float16), test_idx=te, **head_sd)
     blocks = {"b4": ("conv_block4",), "b34": ("conv_block3", "conv_block4"),
-              "b234": ("conv_block2", "conv_block3", "conv_block4")}.get(cfg.split("@")[0], ())
-    for b in blocks:
-        np.savez(f"{OUT}/{cfg.replace('@', '-')}_{b}.npz", **{k: v for k, v in sd.items() if f".{b}." in k})
+              "b234": ("conv_block2", "conv_block3", "conv_block4")}.get(cfg.split("@")[0].split("+")[0], ())
+    nets[cfg] = {b: {f"embedding_net.{k}": v.float().cpu().numpy() for k, v in net.state_dict().items()
+                     if f"{b}." in k and "num_batches" not in k} for b in blocks}
     with open(f"{OUT}/results.json", "w") as f:
         json.dump(results, f, indent=1)
+# the fine-tuned blocks of the configuration chosen out of fold (a machine returns few files): one file a block
+if results:
+    chosen = max(results, key=lambda c: results[c]["oof_inst"])
+    for b, weights in nets[chosen].items():
+        np.savez(f"{OUT}/{tag(chosen)}_{b}.npz", **weights)
+    print("chosen out of fold:", chosen, flush=True)
 print("total", round(time.time() - t_start, 1), "s", flush=True)

@@ -32,6 +32,8 @@ def describe(meta: dict, model: Path, n_trained: int) -> str:
     if arch["name"] == "aisfx":
         blocks = ", ".join(b[-1] for b in arch.get("fine_tuned", []))
         tuned = f"blocks {blocks} fine-tuned and " if blocks else ""
+        if "head_config" in arch:  # tools/finetune_aisfx.py head: a new head on the earlier model's frozen backbone
+            tuned = f"blocks {blocks} fine-tuned earlier on a GPU, kept frozen here, and " if blocks else ""
         net = (f"The aisfx sound-effects embedding (Ma & Lerch, ISMIR 2022; CC BY 4.0, see ../NOTICE) — a 9-layer "
                f"CNN pretrained on professional sound-effects libraries — with "
                f"{tuned}"
@@ -45,6 +47,17 @@ def describe(meta: dict, model: Path, n_trained: int) -> str:
 
 
 def training_line(meta: dict, metrics: dict) -> str:
+    if "head_config" in metrics:
+        sel = metrics["selection"]
+        rows = "; ".join(f"{cfg}: {100 * r['oof_inst']:.1f} %" for cfg, r in sel.items())
+        return (f"Training: {metrics['train_images']} clips. The backbone is the earlier bundled model's (its blocks "
+                "2–4 were fine-tuned on a GPU on the corpus without the families added since), kept frozen; only "
+                f"the head was retrained, on a 2-core CPU (tools/finetune_aisfx.py head, {metrics['train_seconds']} s "
+                "with the cross-validation, embeddings cached). Its configuration (hN: hidden units; class: balanced "
+                "labels, fam: also balanced source families within a label; epochs) was chosen by leave-family-out "
+                "cross-validation over the *training* families (right instrument out of fold — "
+                f"{rows}), never on the held-out families: `{metrics['head_config']}`. The out-of-fold figures "
+                "flatter the families the backbone was fine-tuned on (its convolutions saw them), not the added ones.")
     if meta["architecture"]["name"] == "aisfx" and "selection" in metrics:
         sel = metrics["selection"]
         rows = "; ".join(f"{cfg}: {100 * r['oof_inst']:.1f} %" for cfg, r in sel.items())
@@ -222,7 +235,8 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
     out += [
         "",
         ("The model's weights are derived from these recordings. The sources are free licences (MIT, public "
-        "domain, CC0, CC-BY-3.0, CC-BY-SA-3.0, GPL-2/GPL-2+/GPL-3, GFDL-1.3, Free Art Licence 1.3). Whether a "
+        "domain, CC0, CC-BY-3.0, CC-BY-SA-3.0, GPL-2/GPL-2+/GPL-3, GFDL-1.3, Free Art Licence 1.3, the "
+        "GeneralUser GS License v2.0). Whether a "
         "trained network is a derivative work "
         "of its training audio is unsettled; we ship it on the most cautious reading: the model file carries "
         "the attribution above, and anyone redistributing it should keep this card with it, credit the "
