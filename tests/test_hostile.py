@@ -19,7 +19,7 @@ import requests
 import soundfile as sf
 from conftest import tone
 from serving import Serve
-from test_server import SR, TOKEN, assert_nothing_stored, cfg, loop, serve, wav  # noqa: F401  (shared fixtures)
+from test_server import SR, TOKEN, assert_nothing_stored, cfg, loop, read_response, serve, wav  # noqa: F401  (shared fixtures)
 
 from exsampling.config import ServerConfig
 
@@ -31,13 +31,7 @@ def raw_exchange(port: int, request: bytes, wait_s: float = 10) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=wait_s) as sock:
         sock.sendall(request)
         sock.shutdown(socket.SHUT_WR)
-        data = b""
-        try:
-            while chunk := sock.recv(65536):
-                data += chunk
-        except (ConnectionResetError, TimeoutError):
-            pass
-    return data
+        return read_response(sock)
 
 
 def multipart(parts: list[tuple[str, str | None, bytes]], boundary: str = "b0undary") -> bytes:

@@ -293,7 +293,8 @@ def _raw_request(port: int, head: str) -> socket.socket:
     return sock
 
 
-def _read_response(sock: socket.socket) -> bytes:
+def read_response(sock: socket.socket) -> bytes:
+    """Everything the server sends on ``sock`` until it closes (or the socket's timeout)."""
     data = b""
     try:
         while chunk := sock.recv(65536):
@@ -308,7 +309,7 @@ def test_an_announced_oversize_body_is_refused_before_it_is_sent(serve):
     sock = _raw_request(live.server.port, f"POST /api/recordings?token={TOKEN} HTTP/1.1\r\nHost: x\r\n"
                         "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000000\r\n"
                         "Expect: 100-continue\r\n")
-    answer = _read_response(sock)
+    answer = read_response(sock)
     sock.close()
     assert answer.startswith(b"HTTP/1.1 413") and b'"too_large"' in answer and b"100 (Continue)" not in answer
     assert_nothing_stored(live.pipeline.library)
@@ -329,7 +330,7 @@ def test_a_streamed_oversize_body_is_cut_off_while_streaming(serve):
             sent += len(chunk)
     except (BrokenPipeError, ConnectionResetError):
         pass
-    answer = _read_response(sock)
+    answer = read_response(sock)
     sock.close()
     assert sent < 32 * 2**20, f"the server read {sent / 2**20:.0f} MiB before stopping"
     assert answer == b"" or (answer.startswith(b"HTTP/1.1 413") and b'"too_large"' in answer)
