@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import threading
 from pathlib import Path
@@ -19,6 +20,8 @@ from exsampling.features import FeatureParams
 from exsampling.mapping import LABELS
 
 SR = 22050
+# the console header once the stage has been silent 10 s; it refreshes once a second, so it may read 10–19 s
+SILENT_LINE = re.compile(r"stage silent: no device has answered for 1\d s")
 
 
 def tone(hz: float, seconds: float, sr: int = SR, amp: float = 0.5, harmonics: int = 1) -> np.ndarray:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SR, free_port, noise_bursts, tone, write
+from conftest import SILENT_LINE, SR, free_port, noise_bursts, tone, write
 
 from exsampling.resources import default_model
 
@@ -253,8 +253,7 @@ def test_the_page_shows_what_the_stage_answers(tmp_path, tiny_model, ports, imag
             page.screenshot(path=images / "console-stage.png", full_page=False)
 
             pd.kill()  # the stage goes away: within 10 s the header says so, in red
-            expect(page.locator(".exs-stage-silent")).to_contain_text(
-                "stage silent: no device has answered for 10 s", timeout=15_000)
+            expect(page.locator(".exs-stage-silent")).to_contain_text(SILENT_LINE, timeout=15_000)
             browser.close()
     finally:
         pd.kill()
