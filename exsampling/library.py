@@ -6,6 +6,7 @@ Layout of the folder::
     recordings/<name>.<ext>  what was received, byte for byte, under a generated name
     samples/<id>.wav         each sample, mono 16-bit PCM at the model's rate
     photos/<name>.<ext>      participants' optional photos
+    incoming/<worker>/       uploads still arriving, one folder per process (moved into recordings/ once stored)
 
 Every write lands on disk (fsync) before its row is committed, and a row is committed before
 anyone is told, so a crash never leaves a row pointing at a missing file. A received file is
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
@@ -158,6 +160,17 @@ def _fsync_write(path: Path, data: bytes, sync_dir: bool = True) -> None:
         _fsync_dir(path.parent)
 
 
+def _fsync_move(source: Path, path: Path) -> None:
+    """Move ``source``, a file written already on the same file system, to ``path`` durably (the caller syncs
+    the folder)."""
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    source.replace(path)
+
+
 def this_worker() -> str:
     """This process as a worker: ``"<pid>@<start time>"`` (a pid alone may be reused by a later process)."""
     me = psutil.Process()
@@ -177,11 +190,12 @@ def worker_alive(worker: str) -> bool:
 class Received:
     """A received file to store (:meth:`Library.add_recordings`): its bytes, under a generated name, and its row.
 
-    ``photo`` is ``(bytes, extension)``. ``upload_id`` is the sender's own id for this upload (unique).
+    ``data`` is the file's bytes, or a file already written in :meth:`Library.spool_file`'s folder (moved in,
+    not copied). ``photo`` is ``(bytes, extension)``. ``upload_id`` is the sender's own id for this upload (unique).
     ``actor``: who stored it, as the history names it.
     """
 
-    data: bytes
+    data: bytes | Path
     extension: str = "wav"
     participant: str = ""
     location: Location | None = None
@@ -274,6 +288,14 @@ class Library:
 
     # -- recordings ---------------------------------------------------------------------------
 
+    def spool_file(self) -> Path:
+        """A new path for a file that arrives in pieces (an upload being received), to store as
+        ``Received(path)``: in this process's own folder under ``incoming/``, which :meth:`sweep` removes once
+        the process is gone."""
+        folder = self.root / "incoming" / self.worker
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / uuid.uuid4().hex
+
     def add_recording(self, data: bytes, extension: str = "wav", **fields: Any) -> Recording:
         """Store one received file, its row and its ``received`` event (see :class:`Received` for ``fields``);
         return the row.
@@ -319,8 +341,12 @@ class Library:
         def write(i: int) -> None:
             path, photo_path = files[i]
             photo = items[i].photo
+            data = items[i].data
             try:
-                _fsync_write(path, items[i].data, sync_dir=False)
+                if isinstance(data, Path):
+                    _fsync_move(data, path)
+                else:
+                    _fsync_write(path, data, sync_dir=False)
                 if photo_path is not None and photo is not None:
                     _fsync_write(photo_path, photo[0], sync_dir=False)
             except OSError as exc:
@@ -380,7 +406,8 @@ class Library:
 
     def sweep(self) -> list[Path]:
         """Remove received files that have no row: left by a process killed between writing a file and
-        committing its row (files a live process is still writing are left alone). Returns what was removed."""
+        committing its row, or while receiving it (files a live process is still writing are left alone).
+        Returns what was removed."""
         with self._transaction() as db:
             incoming = db.execute("SELECT path, worker FROM incoming").fetchall()
             dead = [Path(r["path"]) for r in incoming if not worker_alive(r["worker"])]
@@ -393,6 +420,10 @@ class Library:
                 if str(p) not in kept and str(p) not in in_flight and str(p).removesuffix(".part") not in in_flight:
                     p.unlink(missing_ok=True)
                     removed.append(p)
+        for folder in (self.root / "incoming").glob("*"):  # spool folders, one per process (see spool_file)
+            if folder.name != self.worker and not worker_alive(folder.name):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
         return removed
 
     def claim(self, recording_id: int) -> bool:

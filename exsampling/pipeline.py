@@ -164,7 +164,7 @@ class Pipeline:
         """Recordings stored but never processed (the process stopped or died first), oldest first."""
         return [Intake(rec, None, None, time.perf_counter()) for rec in self.library.unfinished()]
 
-    def _decode(self, source: str | bytes, max_duration_s: float) -> np.ndarray:
+    def _decode(self, source: audio.Source, max_duration_s: float) -> np.ndarray:
         return audio.decode(source, self.rate, max_duration_s, audio.MAX_RATE_HZ, audio.MAX_CHANNELS)
 
     def ingest_file(self, path: str | Path, **kwargs) -> Intake:

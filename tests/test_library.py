@@ -162,6 +162,20 @@ def test_many_recordings_stored_together_each_get_their_answer(tmp_path):
     assert len(list((lib.root / "recordings").iterdir())) == 3 and lib.sweep() == []
 
 
+def test_a_spooled_file_is_moved_in_and_a_dead_process_spool_swept(tmp_path):
+    lib = Library(tmp_path / "lib")
+    spooled = lib.spool_file()
+    spooled.write_bytes(b"RIFF spooled")
+    [rec] = lib.add_recordings([Received(spooled, upload_id="upload-0003")])
+    assert Path(rec.path).read_bytes() == b"RIFF spooled" and not spooled.exists()
+    mine = lib.spool_file()
+    mine.write_bytes(b"still arriving")
+    dead = lib.root / "incoming" / "999999999@1.00"  # a pid that cannot be running
+    dead.mkdir()
+    (dead / "left-by-a-crash").write_bytes(b"half")
+    assert lib.sweep() == [dead] and mine.exists()
+
+
 # -- the show's history --------------------------------------------------------------------------------
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -121,6 +121,15 @@ def assert_nothing_stored(library: Library) -> None:
     assert library.counts()["recordings"] == 0
     assert list((library.root / "recordings").iterdir()) == []
     assert list((library.root / "photos").iterdir()) == []
+    deadline = time.monotonic() + 5.0  # a refused upload's spooled audio goes on the writer's thread, after the answer
+    while spooled(library) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert spooled(library) == []
+
+
+def spooled(library: Library) -> list[Path]:
+    """Uploads' audio written as it arrived and not (yet) stored or removed."""
+    return [p for p in (library.root / "incoming").rglob("*") if p.is_file()]
 
 
 # -- pages, health, show state ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import logging
 import secrets
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
@@ -58,7 +59,8 @@ class JoinInfo:
 
 @dataclass
 class Context:
-    """What the handlers share: the pipeline and show, the limiter, uploads being stored, the processing queue."""
+    """What the handlers share: the pipeline and show, the limiter, uploads being received and stored, the
+    processing queue."""
 
     cfg: Config
     pipeline: Pipeline
@@ -69,7 +71,9 @@ class Context:
     feeder: asyncio.Task[None] | None = None
     join: JoinInfo | None = None  # set when HTTPS serves the LAN: plain HTTP from the LAN is then the join page
     receiving: int = 0  # uploads whose body has arrived and that are being stored
-    buffered: int = 0  # bytes of request bodies held in memory
+    buffered: int = 0  # bytes of request bodies held (in memory, or spooled to disk)
+    spool_writer: ThreadPoolExecutor = field(  # writes uploads' audio as it arrives (see .forms.Spool)
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="exsampling-spool"))
 
     @property
     def max_body_bytes(self) -> int:

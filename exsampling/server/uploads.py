@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+from concurrent.futures import Future
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import tornado.httputil
 import tornado.web
 
 from ..audio import AudioError
@@ -25,6 +26,7 @@ from .checks import (
     parse_upload_id,
     sniff,
 )
+from .forms import FormError, FormReader, Spool
 from .handlers import ApiHandler
 from .shapes import created_json
 
@@ -32,30 +34,37 @@ if TYPE_CHECKING:  # the pipeline loads the signal stack; the upload route only 
     from ..library import Received
     from ..pipeline import Intake, Pipeline
 
-#: Request bodies held in memory at once, all uploads together, in bytes: past it an upload is asked to come back
-#: (503, which the recorder retries by itself), so a crowd of slow 20-MiB uploads cannot exhaust the laptop.
+#: Request bodies held at once (in memory, or spooled to disk), all uploads together, in bytes: past it an upload is
+#: asked to come back (503, which the recorder retries by itself), so a crowd of slow 20-MiB uploads cannot
+#: exhaust the laptop.
 MAX_BUFFERED_BYTES = 512 * 2 ** 20
+#: Batches of uploads stored at once.
+STORERS = 4
 
 
 class Storer:
-    """Stores uploads beside the loop, on one thread, in batches: the uploads that arrive while one batch is being
-    written share the next batch's commits (a crowd's acknowledgements wait on the disk once, not 200 times)."""
+    """Stores uploads beside the loop, in batches: the uploads that arrive while a batch is being written share
+    the next batch's commits (a crowd's acknowledgements wait on the disk a few times, not 200 times). Up to
+    :data:`STORERS` batches are written at once, each on its own thread, so a crowd arriving just after one
+    upload does not wait for that upload's commits first."""
 
     def __init__(self, pipeline: Pipeline, max_duration_s: float) -> None:
         self.pipeline, self.max_duration_s = pipeline, max_duration_s
-        self._pending: list[tuple[Received, asyncio.Future[Intake]]] = []
+        self._pending: list[tuple[Received, Future[None] | None, asyncio.Future[Intake]]] = []
         self._lock = threading.Lock()
-        self._running = False
+        self._threads = 0
 
-    def store(self, arrival: Received) -> asyncio.Future[Intake]:
-        """A future for ``arrival``'s :class:`~exsampling.pipeline.Intake` (or what refused it). Works after the
-        server stopped listening too: an upload already received is always stored."""
+    def store(self, arrival: Received, written: Future[None] | None = None) -> asyncio.Future[Intake]:
+        """A future for ``arrival``'s :class:`~exsampling.pipeline.Intake` (or what refused it). ``written``:
+        done when ``arrival``'s file is (see :class:`~.forms.Spool`); what it raises refuses the upload. Works
+        after the server stopped listening too: an upload already received is always stored."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Intake] = loop.create_future()
         with self._lock:
-            self._pending.append((arrival, future))
-            start, self._running = not self._running, True
-        if start:  # a thread while there is work, none when idle
+            self._pending.append((arrival, written, future))
+            start = self._threads < STORERS
+            self._threads += start
+        if start:  # threads while there is work, none when idle
             threading.Thread(target=self._drain, args=(loop,), name="exsampling-store").start()
         return future
 
@@ -64,15 +73,33 @@ class Storer:
             with self._lock:
                 batch, self._pending = self._pending, []
                 if not batch:
-                    self._running = False
+                    self._threads -= 1
                     return
-            results: list[Any]
-            try:
-                results = list(self.pipeline.receive_all([arrival for arrival, _ in batch], self.max_duration_s))
-            except Exception as exc:  # the library failed as a whole (disk full…): every upload hears it
-                results = [exc] * len(batch)
-            for (_, future), result in zip(batch, results, strict=True):
-                loop.call_soon_threadsafe(_settle, future, result)
+            ready = []
+            for arrival, written, future in batch:
+                failed = written.exception() if written is not None else None  # waits for the spool's writer
+                if failed is None:
+                    ready.append((arrival, future))
+                else:
+                    loop.call_soon_threadsafe(_settle, future, failed)
+            if ready:
+                self._store(ready, loop)
+
+    def _store(self, batch: list[tuple[Received, asyncio.Future[Intake]]], loop: asyncio.AbstractEventLoop) -> None:
+        results: list[Any]
+        try:
+            results = list(self.pipeline.receive_all([arrival for arrival, _ in batch], self.max_duration_s))
+        except Exception as exc:  # the library failed as a whole (disk full…): every upload hears it
+            results = [exc] * len(batch)
+        for (arrival, future), result in zip(batch, results, strict=True):
+            if isinstance(arrival.data, Path):  # refused, or moved into the library already
+                arrival.data.unlink(missing_ok=True)
+            loop.call_soon_threadsafe(_settle, future, result)
+
+
+def bad_form(exc: FormError) -> Refusal:
+    return Refusal(400, "bad_form", f"the upload is not a complete multipart/form-data form ({exc}); send it "
+                   "again from the recorder page")
 
 
 def _settle(future: asyncio.Future[Any], result: Any) -> None:
@@ -86,12 +113,14 @@ def _settle(future: asyncio.Future[Any], result: Any) -> None:
 
 @tornado.web.stream_request_body
 class Upload(ApiHandler):
-    """``POST /api/recordings``: checks that cost nothing come before the body; the body is bounded as it streams;
-    the recording is stored on the strength of its header and answered at once, then processed."""
+    """``POST /api/recordings``: checks that cost nothing come before the body; the body is bounded and read as a
+    form as it streams, its audio written to the library's spool on the way (see :mod:`.forms`); the recording
+    is stored on the strength of its header and answered at once, then processed."""
 
     def prepare(self) -> None:
-        self.body, self.held, self.arrived = bytearray(), 0, 0
+        self.held, self.arrived = 0, 0
         self.refusal: Refusal | None = None
+        self.form: FormReader | None = None
         super().prepare()
         if self._finished:
             return
@@ -108,6 +137,12 @@ class Upload(ApiHandler):
                 # hears an answer and a closed connection while still sending reports a network error instead,
                 # and a phone would retry what is refused. The body is bounded by the size and time limits.
                 self.refusal = exc
+                return
+        try:
+            self.form = FormReader(self.request.headers.get("Content-Type", ""), "audio",
+                                   self.ctx.pipeline.library.spool_file, self.ctx.spool_writer)
+        except FormError as exc:
+            self.refusal = bad_form(exc)
 
     @property
     def device(self) -> str:
@@ -134,7 +169,7 @@ class Upload(ApiHandler):
         try:
             if self.arrived > self.ctx.max_body_bytes:  # refused or not, a body is never read past the limit
                 raise self.refusal or self.too_large(self.arrived)
-            if self.refusal is not None:  # dropped as it arrives, answered at its end
+            if self.refusal is not None or self.form is None:  # dropped as it arrives, answered at its end
                 return
             if self.ctx.buffered + len(chunk) > MAX_BUFFERED_BYTES:
                 raise Refusal(503, "busy", "the show is receiving many sounds right now; yours is sent again in a "
@@ -143,14 +178,21 @@ class Upload(ApiHandler):
             self._release()
             self.send_error(exc.status_code, exc_info=(Refusal, exc, None))
             return
-        self.body += chunk
         self.held += len(chunk)
         self.ctx.buffered += len(chunk)
+        try:
+            self.form.feed(chunk)
+        except FormError as exc:  # the rest is dropped as it arrives, and the form refused at the end
+            self.refusal = bad_form(exc)
+            self._release()
 
     def _release(self) -> None:
-        self.body = bytearray()
+        """Stop counting this body as held; drop its spooled audio unless the storer has it."""
         self.ctx.buffered -= self.held
         self.held = 0
+        if self.form is not None:
+            self.form.discard()
+            self.form = None
 
     def on_finish(self) -> None:
         self._release()
@@ -171,55 +213,57 @@ class Upload(ApiHandler):
             self.ctx.receiving -= 1
 
     async def _receive(self) -> None:
-        args: dict[str, list[bytes]] = {}
-        files: dict[str, list[tornado.httputil.HTTPFile]] = {}
+        from ..library import Received
+
+        reader, self.form = self.form, None  # this coroutine's from here on, whatever the connection does
+        assert reader is not None  # made in prepare() unless refused
         try:
-            tornado.httputil.parse_body_arguments(self.request.headers.get("Content-Type", ""), bytes(self.body),
-                                                  args, files)
-        except tornado.httputil.HTTPInputError:
-            raise Refusal(400, "bad_form", "the upload is not a complete multipart/form-data form (cut short, "
-                          "no boundary, or a broken part); send it again from the recorder page") from None
+            audio, fields = self._checked(reader)
+        except BaseException:
+            reader.discard()
+            raise
         finally:
             self._release()
-        form = {k: self._text(k, v[0]) for k, v in args.items()}
-        if self.request_token() is None:
-            self.check_token(form.get("token"))
-            self.check_open_and_rate()
-        upload_id = parse_upload_id(form.get("upload_id"))
-        audio = files.get("audio", [None])[0]
-        if audio is None:
-            raise Refusal(400, "missing_audio", "the form has no 'audio' file")
-        arrival = self._arrival(audio.body, form, files.get("photo", [None])[0], upload_id)
-        rec, first = await self._store(arrival)
+        # the storer's file from here on: stored, or removed
+        rec, first = await self._store(Received(audio.path, **fields), audio.close())
         self.set_status(201 if first else 200)
         self.set_header("Location", f"/api/recordings/{rec.id}")
         self.finish(created_json(rec))
 
-    def _text(self, name: str, raw: bytes) -> str:
+    def _text(self, name: str, raw: bytes | bytearray) -> str:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             raise Refusal(400, "invalid_field", f"{name} is not UTF-8 text", field=name) from None
 
-    def _arrival(self, audio: bytes, form: dict[str, str], photo_file: tornado.httputil.HTTPFile | None,
-                 upload_id: str | None) -> Received:
-        """Check every field now; the recording to store."""
-        from ..library import Received
-
+    def _checked(self, reader: FormReader) -> tuple[Spool, dict[str, Any]]:
+        """Check the whole form now: its audio, and the rest of the recording's fields (see ``Received``)."""
+        try:
+            reader.close()
+        except FormError as exc:
+            raise bad_form(exc) from None
+        form = {k: self._text(k, v) for k, v in reader.fields.items()}
+        if self.request_token() is None:
+            self.check_token(form.get("token"))
+            self.check_open_and_rate()
+        upload_id = parse_upload_id(form.get("upload_id"))
+        audio = reader.spool
+        if audio is None:
+            raise Refusal(400, "missing_audio", "the form has no 'audio' file")
         location = parse_location(form.get("lat"), form.get("lon"), form.get("accuracy"))
         name = parse_name(form.get("name"))
-        kept_photo = (photo_file.body, check_photo(photo_file.body)) if photo_file is not None and photo_file.body \
-            else None
-        return Received(audio, sniff(audio, AUDIO_MAGIC) or "bin", participant=name, location=location,
-                        photo=kept_photo, source="upload", upload_id=upload_id)
+        photo = bytes(reader.files.get("photo", b""))
+        kept_photo = (photo, check_photo(photo)) if photo else None
+        return audio, {"extension": sniff(audio.head, AUDIO_MAGIC) or "bin", "participant": name,
+                       "location": location, "photo": kept_photo, "source": "upload", "upload_id": upload_id}
 
-    async def _store(self, arrival: Received) -> tuple[Recording, bool]:
+    async def _store(self, arrival: Received, written: Future[None]) -> tuple[Recording, bool]:
         """Store the recording, or find the one its upload id stored before (a retry, perhaps after a restart,
         from a phone that never heard the first answer): ``(recording, first time)``."""
         from ..library import DuplicateUpload
 
         try:
-            intake = await self.ctx.storer.store(arrival)
+            intake = await self.ctx.storer.store(arrival, written)
         except DuplicateUpload as dup:
             return dup.recording, False
         except AudioError as exc:
