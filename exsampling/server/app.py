@@ -60,6 +60,13 @@ log = logging.getLogger(__name__)
 RECORDER_DIR = recorder_dir()
 #: Seconds a stopping server waits for the uploads it is receiving to be stored.
 DRAIN_S = 10.0
+#: Connections the system holds for the server before it accepts them. Tornado's 128 is less than a crowd: the
+#: phones past it have their connection dropped and try again a second later (TCP's first retry), and that
+#: second is every late phone's. Linux caps it at ``net.core.somaxconn`` (4096), macOS at 128.
+LISTEN_BACKLOG = 1024
+#: Bytes read from a connection at once (Tornado's default is 64 KiB): a 5-s recording at 44.1 kHz (431 KiB) then
+#: reaches its handler in two pieces rather than seven, and each piece costs the loop the same.
+CHUNK_BYTES = 256 * 1024
 
 
 class PortInUse(OSError):
@@ -99,7 +106,8 @@ def _listen(app: tornado.web.Application, port: int, addresses: list[str], guard
     sockets: list[socket.socket] = []
     try:
         for address in addresses:  # the first picks the port when asked for any (0); the others take the same
-            sockets += tornado.netutil.bind_sockets(sockets[0].getsockname()[1] if sockets else port, address)
+            sockets += tornado.netutil.bind_sockets(sockets[0].getsockname()[1] if sockets else port, address,
+                                                    backlog=LISTEN_BACKLOG)
     except OSError as exc:
         for sock in sockets:
             sock.close()
@@ -110,7 +118,7 @@ def _listen(app: tornado.web.Application, port: int, addresses: list[str], guard
     # Tornado's own bound sits above ours so the handler, not the transport, answers 413 with its JSON.
     server = GuardedHTTPServer(app, ssl_options=ssl_options, max_body_size=int(s.max_upload_mb * 2 ** 20) + 2 ** 20,
                                idle_connection_timeout=s.idle_timeout_s, body_timeout=s.body_timeout_s,
-                               max_header_size=16 * 1024, guard=guard)
+                               max_header_size=16 * 1024, chunk_size=CHUNK_BYTES, guard=guard)
     server.add_sockets(sockets)
     return server, sockets[0].getsockname()[1]
 

@@ -27,7 +27,7 @@ MAX_PARTS = 100
 #: Bytes of a spooled file kept in memory from its start (enough for any format's magic bytes).
 HEAD_BYTES = 16
 #: Bytes a spooled file gathers before they go to its writer's thread.
-PIECE_BYTES = 256 * 1024
+PIECE_BYTES = 128 * 1024
 
 
 class FormError(ValueError):
