@@ -55,7 +55,7 @@ PACKAGES = (
     "fluidsynth", "fluid-soundfont-gm", "fluid-soundfont-gs", "timgm6mb-soundfont", "csound-soundfont",
     "hydrogen-drumkits", "avldrums.lv2-soundfont", "sonic-pi-samples", "bucklespring-data", "timidity", "freepats",
     "gcompris-qt-data", "tuxpaint-stamps-default", "hedgewars-data", "wesnoth-1.16-data", "minuet-data",
-    "denemo-data", "lmms-common",
+    "denemo-data", "lmms-common", "scratch",
 )
 
 MANIFEST_FIELDS = ("file", "label", "source", "family", "licence", "split", "origin")
@@ -502,6 +502,7 @@ TUXPAINT_STAMPS = Path("/usr/share/tuxpaint/stamps")
 HEDGEWARS_SOUNDS = Path("/usr/share/games/hedgewars/Data/Sounds")
 WESNOTH_SOUNDS = Path("/usr/share/games/wesnoth/1.16/data/core/sounds")
 LMMS_SAMPLES = Path("/usr/share/lmms/samples")
+SCRATCH_SOUNDS = Path("/usr/share/scratch/Media/Sounds")
 
 
 @dataclass(frozen=True)
@@ -528,6 +529,7 @@ _TP = "GPL-2 (Bill Kendrick and others, tuxpaint-stamps-default)"
 _HW = "GFDL-1.3 (Hedgewars sounds, hedgewars-data)"
 _WN = "GPL-2+ (The Battle for Wesnoth, wesnoth-1.16-data)"
 _LM = "GPL-2+ (the LMMS developers, lmms-common)"
+_SC = "CC-BY-SA-3.0 (Massachusetts Institute of Technology, Scratch 1.4 media library; scratch)"
 _GC_INSTRUMENTS = {"Cello": "cello", "Clarinet": "clarinet", "Flute": "flute_traversiere",
                    "Acoustic_guitar": "guitar", "Harmonica": "harmonica", "Saxophone": "saxophone",
                    "Snare_drum": "snare_drum", "Tambourine": "tambourine", "Trumpet": "trumpet",
@@ -585,12 +587,25 @@ WORLD: tuple[WorldSound, ...] = (
     WorldSound("Trumpet", "lmms", "instruments/trumpet01.ogg", "lmms", _LM, "train", "texture"),
     WorldSound("Flute", "lmms", "instruments/flute01.ogg", "lmms", _LM, "train", "texture"),
     WorldSound("Applause", "lmms", "misc/applause01.ogg", "lmms", _LM, "train", "texture"),
+    # Scratch 1.4's media library: cats (one recorded at 44.1 kHz, full band; two at 11 and 22 kHz), a rubbed
+    # balloon's squeaks (44.1 kHz, full band) and a creaking door (11 kHz), laughs and coughs of other voices
+    # than Hedgewars', and a gong. One family: one library, added after the bundled model was made.
+    WorldSound("Meow", "scratch", "Animal/Cat.mp3", "scratch", _SC, "train", "hit"),
+    WorldSound("Meow", "scratch", "Animal/Kitten.wav", "scratch", _SC, "train", "hit"),
+    WorldSound("Meow", "scratch", "Animal/Meow.wav", "scratch", _SC, "train", "hit"),
+    WorldSound("Squeak", "scratch", "Effects/BalloonScratch.mp3", "scratch", _SC, "train", "texture"),
+    WorldSound("Squeak", "scratch", "Effects/DoorCreak.wav", "scratch", _SC, "train", "texture"),
+    *(WorldSound("Laughter", "scratch", f"Human/{name}", "scratch", _SC, "train", "hit")
+      for name in ("Laugh-female.wav", "Laugh-male1.wav", "Laugh-male2.wav", "Laugh-male3.mp3")),
+    WorldSound("Cough", "scratch", "Human/Cough-female.wav", "scratch", _SC, "train", "hit"),
+    WorldSound("Cough", "scratch", "Human/Cough-male.wav", "scratch", _SC, "train", "hit"),
+    WorldSound("Gong", "scratch", "Percussion/Gong.wav", "scratch", _SC, "train", "hit"),
 )
 
 _WORLD_ROOTS = {"gcompris": GCOMPRIS_RCC, "tuxpaint": TUXPAINT_STAMPS, "hedgewars": HEDGEWARS_SOUNDS,
-                "wesnoth": WESNOTH_SOUNDS, "lmms": LMMS_SAMPLES}
+                "wesnoth": WESNOTH_SOUNDS, "lmms": LMMS_SAMPLES, "scratch": SCRATCH_SOUNDS}
 _WORLD_NAMES = {"gcompris": "GCompris", "tuxpaint": "Tux Paint stamps", "hedgewars": "Hedgewars",
-                "wesnoth": "Wesnoth", "lmms": "LMMS"}
+                "wesnoth": "Wesnoth", "lmms": "LMMS", "scratch": "Scratch 1.4"}
 
 
 def world_bytes(w: WorldSound) -> bytes | None:

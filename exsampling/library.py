@@ -225,7 +225,13 @@ class Library:
         self.worker = this_worker()
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
+            if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                return  # opened before by this version: nothing to write
+            new = db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+            # a new library gets its whole schema and version in one commit (one fsync, not one per table) and has
+            # nothing to migrate
+            version = f"PRAGMA user_version = {SCHEMA_VERSION};" if new else ""
+            db.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\n{version}\nCOMMIT;")
         self._migrate()
 
     def _migrate(self) -> None:

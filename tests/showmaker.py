@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import requests
 import soundfile as sf
-from conftest import SR, OscCollector, free_port, noise_bursts, tone
+from conftest import SR, OscCollector, build_tiny_model, free_port, noise_bursts, tone
 
 TOKEN = "show-token-made"
 #: What the audience sends: (name, location or None, seconds after the previous upload, sound).
@@ -31,12 +31,23 @@ UPLOADS = [
 LATE_UPLOAD = ("Ben", (35.3905, 139.4330, 20.0), lambda: tone(330.0, 2.0, harmonics=3))
 
 
+#: What the show's model learnt to tell apart, from sounds like (never the same as) the audience's.
+PROTOTYPES = {
+    "Flute": lambda: [tone(hz, 3.0, harmonics=n) for hz, n in ((300.0, 3), (520.0, 5), (700.0, 2), (1000.0, 4))],
+    "Snare_drum": lambda: [noise_bursts(3.0, every_s=every, seed=seed) for every, seed in ((0.25, 11), (0.4, 12),
+                                                                                          (0.2, 13))],
+    "Bark": lambda: [noise_bursts(3.0, every_s=every, seed=seed) + tone(hz, 3.0, amp=0.2, harmonics=8)
+                     for every, seed, hz in ((0.3, 21, 120.0), (0.2, 22, 200.0))],
+}
+
+
 @dataclass
 class MadeShow:
-    """The show's library and config, and every OSC message the stage received during it, in order."""
+    """The show's library, config and model, and every OSC message the stage received during it, in order."""
 
     library: Path
     config: Path
+    model: Path
     messages: list[tuple[str, list]]
 
 
@@ -55,15 +66,20 @@ def png() -> bytes:
 
 
 def make_show(folder: Path) -> MadeShow:
-    """Run the show in ``folder`` (library ``folder/library``, config ``folder/show.toml``) with the shipped model
-    (an untrained one hears every sound as the same class) and return it."""
+    """Run the show in ``folder`` (library ``folder/library``, config ``folder/show.toml``) and return it. Its model
+    tells tones, noise bursts and barks apart (:data:`PROTOTYPES`; an untrained one hears every sound as the same
+    class) and loads in a fraction of a second."""
     from exsampling.config import load
     from exsampling.console import Console
     from exsampling.pipeline import build
 
     peer = OscCollector()
     config = folder / "show.toml"
-    config.write_text(f'[library]\npath = "library"\n[osc]\nport = {peer.port}\n[server]\nhost = "127.0.0.1"\n')
+    model = build_tiny_model(folder, "tones-noise-barks", prototypes={k: make() for k, make in PROTOTYPES.items()})
+    # its embeddings all lie within cosine 0.05 of each other, so the memory's radius is tightened to near copies
+    # (as in test_pipeline): a re-label must not colour every later sound
+    config.write_text(f'[library]\npath = "library"\n[classifier]\nmodel = "{model.name}"\n'
+                      f'memory_max_distance = 0.008\n[osc]\nport = {peer.port}\n[server]\nhost = "127.0.0.1"\n')
     cfg = load(config)
     port = free_port(socket.SOCK_STREAM)
     base = f"http://127.0.0.1:{port}"
@@ -114,6 +130,6 @@ def make_show(folder: Path) -> MadeShow:
     try:
         asyncio.run(scenario())
         time.sleep(0.3)  # the last datagrams reach the peer
-        return MadeShow(folder / "library", config, list(peer.messages))
+        return MadeShow(folder / "library", config, model, list(peer.messages))
     finally:
         peer.close()

@@ -91,9 +91,9 @@ def test_the_manifest_and_readme_say_what_is_inside(made_show, tmp_path):
     assert manifest["omitted"] == {} and any(n.startswith("photos/") for n in names)
     for name in ("manifest.json", "config.toml", "mapping.json", "model.json", "show/events.jsonl", "recordings/"):
         assert name in readme
-    shipped = cfg.resolve(cfg.classifier.model)
-    assert model["sha256"] == hashlib.sha256(shipped.read_bytes()).hexdigest() and model["name"] == "default"
-    assert model["classified_by"] == ["default"] and model["sidecar"]["labels"]
+    used = cfg.resolve(cfg.classifier.model)
+    assert model["sha256"] == hashlib.sha256(used.read_bytes()).hexdigest() and model["name"] == "tones-noise-barks"
+    assert model["classified_by"] == ["tones-noise-barks"] and model["sidecar"]["labels"]
     assert manifest["model"]["sha256"] == model["sha256"] and "sidecar" not in manifest["model"]
     assert mapping["mapping"]["Bark"] == "Bass" and mapping["melodic"]["Piano"] is True
     assert 'path = "."' in config and 'token = ""' in config and "show-token" not in config

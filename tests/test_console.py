@@ -2,6 +2,7 @@
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -121,8 +122,7 @@ MUTATORS = {
 }
 
 
-@pytest.mark.parametrize("mutator", MUTATORS)
-def test_every_live_coding_change_is_refused_on_a_read_only_console(local_cfg, tmp_path, osc_peer, mutator):
+def test_every_live_coding_change_is_refused_on_a_read_only_console(local_cfg, tmp_path, osc_peer):
     show = make_console(local_cfg, None, tmp_path)
     show.ownership.role = Role.OWNER
     show.mapping["Cough"] = "Metal"  # a change away from Fig. 5, so that deleting it would show
@@ -137,15 +137,24 @@ def test_every_live_coding_change_is_refused_on_a_read_only_console(local_cfg, t
     path = tmp_path / "exsampling.toml"
     saved = path.read_bytes()
     os.utime(path, ns=(10**9, 10**9))  # any write shows in the time stamp as well as in the bytes
-    before = (dict(show.pipeline.mapper.table), dict(show.pipeline.mapper.melodic), show.rules,
-              show.library.sample(sample.id), show.prompt, show.is_open, show.mode)
 
+    def state():
+        return (dict(show.pipeline.mapper.table), dict(show.pipeline.mapper.melodic), show.rules,
+                show.library.sample(sample.id), show.prompt, show.is_open, show.mode)
+
+    before = state()
     show.ownership.role = Role.VIEWER  # another console took the show over
     assert show.frozen
-    with pytest.raises(ReadOnlyConsole, match=r"read-only.*take_over"):
-        MUTATORS[mutator](show, sample.id)
-    assert (dict(show.pipeline.mapper.table), dict(show.pipeline.mapper.melodic), show.rules,
-            show.library.sample(sample.id), show.prompt, show.is_open, show.mode) == before
+    refused, changed = [], []
+    for name, mutate in MUTATORS.items():  # one console for all: each must leave it exactly as it was
+        try:
+            mutate(show, sample.id)
+        except ReadOnlyConsole as exc:
+            if re.search(r"read-only.*take_over", str(exc)):
+                refused.append(name)
+        if state() != before:
+            changed.append(name)
+    assert (refused, changed) == (list(MUTATORS), [])
     fresh = ShowState(local_cfg, show.library)  # what the library, and so every other console, holds
     assert (fresh.prompt, fresh.is_open, fresh.mode) == ("", True, "auto")
     assert path.read_bytes() == saved and path.stat().st_mtime_ns == 10**9

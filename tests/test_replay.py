@@ -46,9 +46,10 @@ def show_zip(made_show, tmp_path_factory) -> Path:
     return export_show(Library(made_show.library), load(made_show.config), folder / "tonight.zip").path
 
 
-def replay_config(folder: Path, osc_port: int, mapping: dict[str, str] | None = None) -> Path:
-    """Today's config: the shipped model, OSC to ``osc_port``, and maybe a changed mapping."""
-    lines = ['[library]\npath = "today"\n', f"[osc]\nport = {osc_port}\n"]
+def replay_config(folder: Path, model: Path, osc_port: int, mapping: dict[str, str] | None = None) -> Path:
+    """Today's config: ``model`` (the show's, for an unchanged chain), OSC to ``osc_port``, and maybe a changed
+    mapping."""
+    lines = ['[library]\npath = "today"\n', f'[classifier]\nmodel = "{model}"\n', f"[osc]\nport = {osc_port}\n"]
     if mapping:
         lines.append("[mapping]\n" + "".join(f'{label} = "{track}"\n' for label, track in mapping.items()))
     path = folder / "today.toml"
@@ -126,7 +127,7 @@ def test_the_summary_counts_what_moved():
 def test_an_unchanged_chain_sends_the_stage_what_the_show_sent(made_show, show_zip, tmp_path):
     peer = OscCollector()
     try:
-        config = replay_config(tmp_path, peer.port)
+        config = replay_config(tmp_path, made_show.model, peer.port)
         result = exsampling("replay", show_zip, "--speed", "20", "--send", "--config", config,
                             "--library", tmp_path / "again")
         assert result.returncode == 0, result.stderr
@@ -151,8 +152,9 @@ def test_a_changed_mapping_is_reported_per_instrument(made_show, show_zip, tmp_p
     chain = [Decision(e.data["label"], e.data["instrument"]) for e in library.events(kinds=["classified"])]
     moved = {d.label: ("Snare" if d.instrument != "Snare" else "Bass") for d in chain[:2]}  # two of the show's classes
     expected = sum(d.label in moved for d in chain)
-    result = Ran(capsys, "replay", show_zip, "--speed", "inf", "--config", replay_config(tmp_path, 9, moved),
-                 "--library", tmp_path / "again", "--no-progress")
+    config = replay_config(tmp_path, made_show.model, 9, moved)
+    result = Ran(capsys, "replay", show_zip, "--speed", "inf", "--config", config, "--library", tmp_path / "again",
+                 "--no-progress")
     assert result.returncode == 0, result.stderr
     assert f"decisions that differ from the show: {expected} of 7 samples (0 with another class)" in result.stdout
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("  ")}
@@ -164,7 +166,7 @@ def test_a_changed_mapping_is_reported_per_instrument(made_show, show_zip, tmp_p
 def test_audio_left_out_of_the_export_is_said_and_counted(made_show, tmp_path, capsys):
     small = export_show(Library(made_show.library), load(made_show.config), tmp_path / "small.zip",
                         no_audio_over=200_000).path
-    result = Ran(capsys, "replay", small, "--speed", "inf", "--config", replay_config(tmp_path, 9),
+    result = Ran(capsys, "replay", small, "--speed", "inf", "--config", replay_config(tmp_path, made_show.model, 9),
                  "--library", tmp_path / "again", "--no-progress")
     assert result.returncode == 0, result.stderr
     assert "not kept: its audio was left out of the export" in result.stdout
@@ -172,7 +174,7 @@ def test_audio_left_out_of_the_export_is_said_and_counted(made_show, tmp_path, c
 
 
 def test_bad_arguments_are_refused_clearly(show_zip, made_show, tmp_path, capsys):
-    config = replay_config(tmp_path, 9)
+    config = replay_config(tmp_path, made_show.model, 9)
     result = Ran(capsys, "replay", show_zip, "--speed", "0", "--config", config, "--library", tmp_path / "x")
     assert result.returncode == 2 and "--speed 0 must be > 0" in result.stderr
     result = Ran(capsys, "replay", show_zip, "--from", "8pm", "--config", config)
@@ -223,7 +225,7 @@ class Tap:
 def test_a_replay_at_speed_20_drives_the_pure_data_twin(made_show, show_zip, tmp_path, twin):  # noqa: F811
     tap = Tap(twin.port)
     try:
-        config = replay_config(tmp_path, tap.port)
+        config = replay_config(tmp_path, made_show.model, tap.port)
         result = exsampling("replay", show_zip, "--speed", "20", "--send", "--config", config,
                             "--library", tmp_path / "again", "--no-progress")
         assert result.returncode == 0, result.stderr
@@ -254,7 +256,7 @@ def test_a_replay_into_the_running_console_shows_up_there(made_show, show_zip, t
     from exsampling.pipeline import build
 
     peer = OscCollector()
-    config = replay_config(tmp_path, peer.port)
+    config = replay_config(tmp_path, made_show.model, peer.port)
     config.write_text(config.read_text() + '[server]\nhost = "127.0.0.1"\n')
     today_cfg = load(config)
 

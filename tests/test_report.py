@@ -45,7 +45,7 @@ def test_the_report_tells_the_whole_show(report, made_show):
     assert page.count("class='marker'") == sum(r.location is not None for r in library.recordings()) == 5
     for name in ("Aiko", "Ben", "Chloé", "<i>anonymous</i>"):
         assert f"<td>{name}" in page
-    assert "model at export: <b>default</b>" in page and "mapping at export: 41 classes" in page
+    assert "model at export: <b>tones-noise-barks</b>" in page and "mapping at export: 41 classes" in page
     assert "report_files/photos/" in page
     assert "http:" not in page and "https:" not in page and "<script" not in page  # offline-safe, nothing runs
 
