@@ -7,9 +7,10 @@ lost, and whether every acknowledged file is byte-identical in the library. One 
 is reported apart (lazy start-up costs, paid once per show).
 
 ``--baseline REF`` runs the server of another commit (``git archive REF``, same virtualenv) on the same clips
-in the same run, and prints its figures beside this tree's.
+in the same run, and prints its figures beside this tree's. ``--rounds N`` runs each server N times, in turns,
+and prints the median acknowledgement p95 of each (on a shared machine one run's p95 swings by ±30 %).
 
-    python bench/uploads.py [--clients 50] [--baseline REF] [--timeout-s 180]
+    python bench/uploads.py [--clients 50] [--baseline REF] [--rounds 1] [--timeout-s 180]
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import urllib3
 from _common import clips, model_path, percentiles
 from pythonosc.dispatcher import Dispatcher
@@ -183,6 +185,7 @@ def main() -> None:
                     help=f"participants uploading at once (at most {MAX_N})")
     ap.add_argument("--baseline", metavar="REF", help="also run the server of this commit, for comparison")
     ap.add_argument("--timeout-s", type=float, default=180.0, help="longest wait for every OSC message")
+    ap.add_argument("--rounds", type=int, default=1, help="run each server this many times, in turns")
     args = ap.parse_args()
     n = max(1, min(args.n, MAX_N))
     model, what = model_path()
@@ -191,15 +194,25 @@ def main() -> None:
     warm = (f"p{n:03d}", audio.pop(f"p{n:03d}"))
     print(f"model: {what}")
     print(f"{n} participants at once, 5-s 16-bit WAVs at {sr} Hz ({len(warm[1]) / 1024:.0f} KiB each), loopback")
-    report("this tree", run(REPOSITORY, model, audio, warm, args.timeout_s), n)
-    if args.baseline:
-        with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
+        servers = [("this tree", REPOSITORY, model)]
+        if args.baseline:
             tree = source_tree(args.baseline, Path(tmp))
             # that commit's own bundled model: an older server may not read this tree's model files
             own = tree / "models" / "default.keras"
-            report(f"baseline: {args.baseline} (its own models/default.keras)" if own.exists() else
-                   f"baseline: {args.baseline}", run(tree, own if own.exists() else model, audio, warm,
-                                                    args.timeout_s), n)
+            servers.append((f"baseline: {args.baseline} (its own models/default.keras)" if own.exists() else
+                            f"baseline: {args.baseline}", tree, own if own.exists() else model))
+        p95s: dict[str, list[float]] = {label: [] for label, _, _ in servers}
+        for round_ in range(args.rounds):  # the servers take turns: a shared machine's bad moment hits both
+            for label, tree, its_model in servers:
+                r = run(tree, its_model, audio, warm, args.timeout_s)
+                report(label if args.rounds == 1 else f"{label}, round {round_ + 1}", r, n)
+                p95s[label].append(percentiles(r.acks)[1] if r.acks else float("nan"))
+    if args.rounds > 1:
+        print()
+        for label, values in p95s.items():
+            print(f"{label}: ack p95 median {np.median(values):.0f} ms over {args.rounds} rounds "
+                  f"({', '.join(f'{v:.0f}' for v in values)})")
     print("\ntarget: every upload acknowledged, nothing lost, every file intact, ack p95 <= 1000 ms")
 
 
