@@ -1,6 +1,6 @@
 # ExSampling: `make console` installs and starts the console; `make test` installs what the tests need, checks the
 # code (ruff, mypy, requirements.txt) and runs every test; `make test-fast` runs the tests that need no browser,
-# Pure Data, training or TensorFlow in a second process (about a minute); `make lint` only checks the code;
+# Pure Data, training or TensorFlow in a second process (under a minute); `make lint` only checks the code;
 # `make check-install` installs with `pip install .` into a clean venv and starts the commands from elsewhere (CI).
 PYTHON ?= python3
 VENV := .venv
@@ -49,8 +49,9 @@ requirements: install
 test: install system-deps lint
 	$(BIN)/pytest -q
 
+# one worker per core (pytest-xdist): each pays for its own TensorFlow import, and still the loop halves
 test-fast: install
-	$(BIN)/pytest -q $(FAST)
+	$(BIN)/pytest -q -n auto $(FAST)
 
 check-install: install
 	$(BIN)/python tools/check_install.py
