@@ -21,17 +21,19 @@ def kept_zip(made_show, tmp_path_factory):
     return export_show(Library(made_show.library), load(made_show.config), folder / "last-night.zip").path
 
 
-def tonight(tmp_path, osc_port):
-    """Tonight's console: the shipped model, a fresh library, OSC to ``osc_port``, shows kept beside its config."""
+def tonight(tmp_path, model, osc_port):
+    """Tonight's console: ``model`` (the show's, for an unchanged chain), a fresh library, OSC to ``osc_port``,
+    shows kept beside its config."""
     config = tmp_path / "exsampling.toml"
-    config.write_text(f'[library]\npath = "tonight"\n[osc]\nport = {osc_port}\n[server]\nhost = "127.0.0.1"\n')
+    config.write_text(f'[library]\npath = "tonight"\n[classifier]\nmodel = "{model}"\n[osc]\nport = {osc_port}\n'
+                      '[server]\nhost = "127.0.0.1"\n')
     cfg = load(config)
     return Console(cfg, build(cfg), config_file=config)
 
 
 def test_an_old_show_opens_read_only_and_plays_its_samples(kept_zip, made_show, tmp_path):
     (tmp_path / "last-night.zip").write_bytes(kept_zip.read_bytes())
-    console = tonight(tmp_path, 9)
+    console = tonight(tmp_path, made_show.model, 9)
     panel = console.kept
     assert str(tmp_path / "last-night.zip") in panel.path.options  # shows kept beside the config are offered
     assert panel.replay.disabled  # nothing open yet, and this console does not run the show
@@ -55,7 +57,7 @@ def test_an_old_show_opens_read_only_and_plays_its_samples(kept_zip, made_show, 
 
 
 def test_the_replay_button_plays_the_old_show_into_tonight(kept_zip, made_show, tmp_path, osc_peer):
-    console = tonight(tmp_path, osc_peer.port)
+    console = tonight(tmp_path, made_show.model, osc_peer.port)
     console.ownership.role = Role.OWNER  # as after take_over(), without serving uploads
     panel = console.kept
 
@@ -86,8 +88,8 @@ def test_the_replay_button_plays_the_old_show_into_tonight(kept_zip, made_show, 
     console.pipeline.close()
 
 
-def test_a_replay_can_be_stopped(kept_zip, tmp_path):
-    console = tonight(tmp_path, 9)
+def test_a_replay_can_be_stopped(kept_zip, made_show, tmp_path):
+    console = tonight(tmp_path, made_show.model, 9)
     console.pipeline.sender = OscSender("127.0.0.1", 9)
     console.ownership.role = Role.OWNER
 
