@@ -232,6 +232,8 @@ class Library:
             # nothing to migrate
             version = f"PRAGMA user_version = {SCHEMA_VERSION};" if new else ""
             db.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\n{version}\nCOMMIT;")
+            if new:
+                return
         self._migrate()
 
     def _migrate(self) -> None:
