@@ -81,10 +81,11 @@ def build_tiny_model(directory: Path, name: str = "tiny", trained_labels=LABELS,
     model = keras.Model(images, keras.layers.Dense(len(LABELS), activation="softmax", name="probs")(normalised))
     if prototypes:
         trained_labels = list(prototypes)
+        embed = keras.Model(images, normalised)
         head = np.zeros((normalised.shape[-1], len(LABELS)), np.float32)
         for label, sounds in prototypes.items():
-            mean = keras.Model(images, normalised).predict(np.stack([image(y, params) for y in sounds]), verbose=0)
-            head[:, LABELS.index(label)] = 20 * mean.mean(axis=0) / np.linalg.norm(mean.mean(axis=0))
+            centroid = embed.predict(np.stack([image(y, params) for y in sounds]), verbose=0).mean(axis=0)
+            head[:, LABELS.index(label)] = 20 * centroid / np.linalg.norm(centroid)
         model.get_layer("probs").set_weights([head, np.zeros(len(LABELS), np.float32)])
     path = directory / f"{name}.keras"
     model.save(path)
@@ -92,7 +93,8 @@ def build_tiny_model(directory: Path, name: str = "tiny", trained_labels=LABELS,
         "format": 1, "labels": list(LABELS), "trained_labels": list(trained_labels),
         "features": params.to_dict(), "embedding_layer": "embedding",
         "architecture": {"name": "two-layer test CNN", "weights": "none" if not prototypes else "prototypes"},
-        "trained_on": "nothing: an untrained test model", "metrics": {},
+        "trained_on": "prototypes written into the head of an untrained test model" if prototypes else
+                      "nothing: an untrained test model", "metrics": {},
     }))
     return path
 

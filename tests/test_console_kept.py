@@ -3,7 +3,7 @@ import asyncio
 import time
 
 import pytest
-from test_replay import stage_view
+from test_replay import replay_config, stage_view
 
 from exsampling.archive import export_show
 from exsampling.config import load
@@ -22,11 +22,9 @@ def kept_zip(made_show, tmp_path_factory):
 
 
 def tonight(tmp_path, model, osc_port):
-    """Tonight's console: ``model`` (the show's, for an unchanged chain), a fresh library, OSC to ``osc_port``,
-    shows kept beside its config."""
-    config = tmp_path / "exsampling.toml"
-    config.write_text(f'[library]\npath = "tonight"\n[classifier]\nmodel = "{model}"\n[osc]\nport = {osc_port}\n'
-                      '[server]\nhost = "127.0.0.1"\n')
+    """Tonight's console: the replay tests' config (``model``, a fresh library, OSC to ``osc_port``), shows kept
+    beside it."""
+    config = replay_config(tmp_path, model, osc_port)
     cfg = load(config)
     return Console(cfg, build(cfg), config_file=config)
 

@@ -47,9 +47,10 @@ def show_zip(made_show, tmp_path_factory) -> Path:
 
 
 def replay_config(folder: Path, model: Path, osc_port: int, mapping: dict[str, str] | None = None) -> Path:
-    """Today's config: ``model`` (the show's, for an unchanged chain), OSC to ``osc_port``, and maybe a changed
-    mapping."""
-    lines = ['[library]\npath = "today"\n', f'[classifier]\nmodel = "{model}"\n', f"[osc]\nport = {osc_port}\n"]
+    """Today's config: ``model`` (the show's, for an unchanged chain), OSC to ``osc_port``, a server (if one runs)
+    on loopback only, and maybe a changed mapping."""
+    lines = ['[library]\npath = "today"\n', f'[classifier]\nmodel = "{model}"\n', f"[osc]\nport = {osc_port}\n",
+             '[server]\nhost = "127.0.0.1"\n']
     if mapping:
         lines.append("[mapping]\n" + "".join(f'{label} = "{track}"\n' for label, track in mapping.items()))
     path = folder / "today.toml"
@@ -257,7 +258,6 @@ def test_a_replay_into_the_running_console_shows_up_there(made_show, show_zip, t
 
     peer = OscCollector()
     config = replay_config(tmp_path, made_show.model, peer.port)
-    config.write_text(config.read_text() + '[server]\nhost = "127.0.0.1"\n')
     today_cfg = load(config)
 
     async def scenario():
