@@ -55,7 +55,7 @@ PACKAGES = (
     "fluidsynth", "fluid-soundfont-gm", "fluid-soundfont-gs", "timgm6mb-soundfont", "csound-soundfont",
     "hydrogen-drumkits", "avldrums.lv2-soundfont", "sonic-pi-samples", "bucklespring-data", "timidity", "freepats",
     "gcompris-qt-data", "tuxpaint-stamps-default", "hedgewars-data", "wesnoth-1.16-data", "minuet-data",
-    "denemo-data", "lmms-common", "scratch",
+    "denemo-data", "lmms-common", "scratch", "qabcs-data", "brainparty-data",
 )
 
 MANIFEST_FIELDS = ("file", "label", "source", "family", "licence", "split", "origin")
@@ -503,6 +503,8 @@ HEDGEWARS_SOUNDS = Path("/usr/share/games/hedgewars/Data/Sounds")
 WESNOTH_SOUNDS = Path("/usr/share/games/wesnoth/1.16/data/core/sounds")
 LMMS_SAMPLES = Path("/usr/share/lmms/samples")
 SCRATCH_SOUNDS = Path("/usr/share/scratch/Media/Sounds")
+QABCS_NOISES = Path("/usr/share/qabcs/abcs/all/noises")
+BRAINPARTY_SOUNDS = Path("/usr/share/games/brainparty")
 
 
 @dataclass(frozen=True)
@@ -530,6 +532,8 @@ _HW = "GFDL-1.3 (Hedgewars sounds, hedgewars-data)"
 _WN = "GPL-2+ (The Battle for Wesnoth, wesnoth-1.16-data)"
 _LM = "GPL-2+ (the LMMS developers, lmms-common)"
 _SC = "CC-BY-SA-3.0 (Massachusetts Institute of Technology, Scratch 1.4 media library; scratch)"
+_QA = "GPL-3+ (DanSoft, qABCs; qabcs-data)"
+_BP = "GPL-3+ (Paul Hudson, Scott Ewart; Brain Party, brainparty-data)"
 _GC_INSTRUMENTS = {"Cello": "cello", "Clarinet": "clarinet", "Flute": "flute_traversiere",
                    "Acoustic_guitar": "guitar", "Harmonica": "harmonica", "Saxophone": "saxophone",
                    "Snare_drum": "snare_drum", "Tambourine": "tambourine", "Trumpet": "trumpet",
@@ -600,12 +604,25 @@ WORLD: tuple[WorldSound, ...] = (
     WorldSound("Cough", "scratch", "Human/Cough-female.wav", "scratch", _SC, "train", "hit"),
     WorldSound("Cough", "scratch", "Human/Cough-male.wav", "scratch", _SC, "train", "hit"),
     WorldSound("Gong", "scratch", "Percussion/Gong.wav", "scratch", _SC, "train", "hit"),
+    # qABCs' "noises" (an alphabet game's sounds for its words): a cat band-limited near 6 kHz, a mouse's squeaks,
+    # a cello and a violin phrase, a dog, typing, chalk and a pen writing. Its wind instruments, balls, balloons
+    # and paper are left out: some may be synthesised, some are not clearly one label.
+    *(WorldSound(label, "qabcs", f"{name}.ogg", "qabcs", _QA, "train", kind) for label, name, kind in (
+        ("Meow", "cat", "hit"), ("Squeak", "mouse", "hit"), ("Cello", "cello", "texture"),
+        ("Violin_or_fiddle", "violin", "texture"), ("Bark", "dog", "hit"),
+        ("Computer_keyboard", "keyboard", "texture"), ("Writing", "chalkboard", "texture"),
+        ("Writing", "pen", "texture"))),
+    # Brain Party: a full-band meow and a glass breaking
+    WorldSound("Meow", "brainparty", "meow.wav", "brainparty", _BP, "train", "hit"),
+    WorldSound("Shatter", "brainparty", "glass_break.wav", "brainparty", _BP, "train", "hit"),
 )
 
 _WORLD_ROOTS = {"gcompris": GCOMPRIS_RCC, "tuxpaint": TUXPAINT_STAMPS, "hedgewars": HEDGEWARS_SOUNDS,
-                "wesnoth": WESNOTH_SOUNDS, "lmms": LMMS_SAMPLES, "scratch": SCRATCH_SOUNDS}
+                "wesnoth": WESNOTH_SOUNDS, "lmms": LMMS_SAMPLES, "scratch": SCRATCH_SOUNDS,
+                "qabcs": QABCS_NOISES, "brainparty": BRAINPARTY_SOUNDS}
 _WORLD_NAMES = {"gcompris": "GCompris", "tuxpaint": "Tux Paint stamps", "hedgewars": "Hedgewars",
-                "wesnoth": "Wesnoth", "lmms": "LMMS", "scratch": "Scratch 1.4"}
+                "wesnoth": "Wesnoth", "lmms": "LMMS", "scratch": "Scratch 1.4", "qabcs": "qABCs",
+                "brainparty": "Brain Party"}
 
 
 def world_bytes(w: WorldSound) -> bytes | None:

@@ -29,23 +29,34 @@ def test_each_recording_is_listed_once():
     assert len(where) == len(set(where))
 
 
-def test_scratch_is_a_training_family_of_its_own_package():
-    scratch = [w for w in corpus.WORLD if w.root == "scratch"]
-    assert {w.family for w in scratch} == {"scratch"} and {w.split for w in scratch} == {"train"}
-    assert {w.label for w in scratch} >= {"Meow", "Squeak", "Laughter", "Cough"}
-    assert "scratch" in corpus.PACKAGES
-    assert all("CC-BY-SA-3.0" in w.licence for w in scratch)
+#: the training families added as supplements since the bundled model's GPU fine-tune: root, package, licence, labels
+SUPPLEMENTS = (
+    ("scratch", "scratch", "CC-BY-SA-3.0", {"Meow", "Squeak", "Laughter", "Cough"}),
+    ("qabcs", "qabcs-data", "GPL-3+", {"Meow", "Squeak", "Cello", "Violin_or_fiddle", "Writing"}),
+    ("brainparty", "brainparty-data", "GPL-3+", {"Meow", "Shatter"}),
+)
+
+
+@pytest.mark.parametrize(("root", "package", "licence", "labels"), SUPPLEMENTS)
+def test_a_supplement_is_one_training_family_of_its_own_package(root, package, licence, labels):
+    mine = [w for w in corpus.WORLD if w.root == root]
+    assert {w.family for w in mine} == {root} and {w.split for w in mine} == {"train"}
+    assert {w.label for w in mine} >= labels
+    assert package in corpus.PACKAGES
+    assert all(licence in w.licence for w in mine)
     # its family can be built alone, as a supplement
-    wanted = corpus.family_filter("scratch", "")
-    assert wanted("scratch") and not wanted("hedgewars-duck")
+    wanted = corpus.family_filter(root, "")
+    assert wanted(root) and not wanted("hedgewars-duck")
 
 
-@pytest.mark.skipif(not corpus.SCRATCH_SOUNDS.is_dir(), reason="Debian package scratch not installed")
-def test_installed_scratch_sounds_decode_and_share_no_bytes_with_held_out_files():
+@pytest.mark.parametrize("root", [s[0] for s in SUPPLEMENTS])
+def test_installed_supplement_sounds_decode_and_share_no_bytes_with_held_out_files(root):
+    if not corpus._WORLD_ROOTS[root].is_dir():
+        pytest.skip(f"the Debian package for {root} is not installed")
     held_out = {hashlib.md5(b).hexdigest() for w in corpus.WORLD if w.split == "test"
                 if (b := corpus.world_bytes(w)) is not None}
     for w in corpus.WORLD:
-        if w.root != "scratch":
+        if w.root != root:
             continue
         data = corpus.world_bytes(w)
         assert data is not None, w.where
