@@ -70,8 +70,8 @@ class ClassifierConfig:
     top_k: int = 3
     unsure_below: float = 0.65
     memory: bool = True
-    memory_max_distance: float = 0.2
-    memory_strength: float = 2.0
+    memory_max_distance: float = 0.1
+    memory_strength: float = 1.0
 
 
 @dataclass(frozen=True)

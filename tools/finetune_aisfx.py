@@ -172,6 +172,7 @@ def assemble(args) -> None:
 HEAD_HIDDEN = (256,)
 HEAD_WEIGHTING = ("class", "fam")
 HEAD_EPOCHS = (20, 40, 80)
+HEAD_LAYERS = ("head_standardise", "head_hidden", "probs")
 
 
 def clip_weights(y: np.ndarray, family: np.ndarray, weighting: str) -> np.ndarray:
@@ -189,15 +190,25 @@ def clip_weights(y: np.ndarray, family: np.ndarray, weighting: str) -> np.ndarra
 
 
 def fit_head(e: np.ndarray, y: np.ndarray, w: np.ndarray, hidden: int, epochs: tuple[int, ...], seed: int,
-             predict: np.ndarray | None = None):
-    """A head (train.build_head) fitted on embeddings ``e`` with Adam (batches of 256: a 2-core CPU spends its
-    time per step, not per example) and label smoothing 0.05; returns it and,
-    if ``predict`` is given, its probabilities for those embeddings after each of ``epochs``."""
+             predict: np.ndarray | None = None, start=None, lr: float = 1e-3):
+    """A head (train.build_head) fitted on embeddings ``e`` with Adam at ``lr`` (batches of 256: a 2-core CPU
+    spends its time per step, not per example) and label smoothing 0.05; returns it and,
+    if ``predict`` is given, its probabilities for those embeddings after each of ``epochs``.
+
+    start: a model whose head (its standardisation, hidden and output layers) the fit starts from, so that a
+    label only the start's training material held is fine-tuned rather than forgotten."""
     import keras
 
     keras.utils.set_random_seed(seed)
     head = train.build_head(e, len(LABELS), hidden)
-    head.compile(optimizer=keras.optimizers.Adam(1e-3),
+    if start is not None:
+        # rebuilt rather than overwritten, so that the dropout seeds are those of docs/training.md's round 4,
+        # whose head is the bundled one: the same command gives the same weights
+        head = train.build_head(e[:2], len(LABELS), hidden)
+        for name in HEAD_LAYERS:
+            head.get_layer(name).set_weights(start.get_layer(name).get_weights())
+        head.get_layer("head_standardise").finalize_state()
+    head.compile(optimizer=keras.optimizers.Adam(lr),
                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.05))
     onehot = keras.utils.to_categorical(y, len(LABELS)).astype(np.float32)
     probs, done = [], 0
@@ -223,6 +234,14 @@ def embeddings(embedder, model_file: Path, manifest: Path, clips: list, cache: P
     work.mkdir(parents=True, exist_ok=True)
     np.savez(path, e=e)
     return ds, e
+
+
+def head_config(text: str) -> tuple[str, int]:
+    """``fam-40`` → ("fam", 40): a loss weighting of HEAD_WEIGHTING and a number of epochs."""
+    weighting, _, epochs = text.partition("-")
+    if weighting not in HEAD_WEIGHTING or not epochs.isdigit() or int(epochs) < 1:
+        raise argparse.ArgumentTypeError(f"expected WEIGHTING-EPOCHS with WEIGHTING in {HEAD_WEIGHTING}, e.g. fam-40")
+    return weighting, int(epochs)
 
 
 def head(args) -> None:
@@ -251,16 +270,18 @@ def head(args) -> None:
 
     # leave-family-out cross-validation over the training families: never the held-out ones
     cal = fold >= 0
-    oof = {(h, wt, ep): np.zeros((len(e), len(LABELS)), np.float32)
-           for h in HEAD_HIDDEN for wt in HEAD_WEIGHTING for ep in HEAD_EPOCHS}
-    for h in HEAD_HIDDEN:
-        for wt in HEAD_WEIGHTING:
-            for k in sorted(set(fold[cal].tolist())):
-                tr, te = cal & (fold != k), fold == k
-                _, probs = fit_head(e[tr], ds.y[tr], clip_weights(ds.y[tr], family[tr], wt), h, HEAD_EPOCHS,
-                                    args.seed, e[te])
-                for ep, p in zip(HEAD_EPOCHS, probs, strict=True):
-                    oof[h, wt, ep][te] = mask_untrained(p, LABELS, trained)
+    start = shipped if args.warm_start else None
+    lr = args.warm_start or 1e-3
+    grid = [(h, wt, (ep,)) for h in HEAD_HIDDEN for wt, ep in [args.config]] if args.config else \
+        [(h, wt, HEAD_EPOCHS) for h in HEAD_HIDDEN for wt in HEAD_WEIGHTING]
+    oof = {(h, wt, ep): np.zeros((len(e), len(LABELS)), np.float32) for h, wt, eps in grid for ep in eps}
+    for h, wt, eps in grid:
+        for k in sorted(set(fold[cal].tolist())):
+            tr, te = cal & (fold != k), fold == k
+            _, probs = fit_head(e[tr], ds.y[tr], clip_weights(ds.y[tr], family[tr], wt), h, eps, args.seed, e[te],
+                                start, lr)
+            for ep, p in zip(eps, probs, strict=True):
+                oof[h, wt, ep][te] = mask_untrained(p, LABELS, trained)
     selection = {}
     for (h, wt, ep), p in oof.items():
         pred = p[cal].argmax(1)
@@ -271,8 +292,8 @@ def head(args) -> None:
         print(f"h{h}-{wt}-{ep}", {k: round(v, 4) for k, v in selection[f"h{h}-{wt}-{ep}"].items()}, flush=True)
     h, wt, ep = max(oof, key=lambda c: (selection[f"h{c[0]}-{c[1]}-{c[2]}"]["oof_inst"],
                                          selection[f"h{c[0]}-{c[1]}-{c[2]}"]["oof_top1"]))
-    config = f"h{h}-{wt}-{ep}"
-    print("chosen out of fold:", config, flush=True)
+    config = f"h{h}-{wt}-{ep}" + (f"-warm{lr:g}" if start is not None else "")
+    print("chosen" if not args.config else "given", "configuration:", config, flush=True)
     np.savez(args.work / "oof.npz", oof_p=oof[h, wt, ep], oof_e=e.astype(np.float16))
     np.savez(args.work / "folds.npz", y=ds.y, fold=fold, clip=ds.clip)
     with open(args.work / "manifest.csv", "w", newline="", encoding="utf-8") as f:
@@ -282,11 +303,13 @@ def head(args) -> None:
                      "family": c.family, "origin": c.group} for c in clips)
 
     tr = split == "train"
-    fitted, _ = fit_head(e[tr], ds.y[tr], clip_weights(ds.y[tr], family[tr], wt), h, (ep,), args.seed)
+    fitted, _ = fit_head(e[tr], ds.y[tr], clip_weights(ds.y[tr], family[tr], wt), h, (ep,), args.seed, None,
+                         start, lr)
     model = train.compose(embedder, fitted)
     counts = np.bincount(ds.y[tr], minlength=len(LABELS))
     metrics: dict = {"train_images": int(tr.sum()), "train_images_per_label": {
         LABELS[i]: int(counts[i]) for i in np.flatnonzero(counts)}, "selection": selection, "head_config": config,
+        "head_config_given": bool(args.config),
         "train_seconds": None, "backbone_from": args.model.name}
     report(model, clips, ds, split, trained, args.out, metrics, args.keep_probs)
     meta = json.loads(args.model.with_suffix(".json").read_text())
@@ -330,6 +353,11 @@ def main() -> None:
     p.add_argument("--trained-on", default="")
     p.add_argument("--keep-probs", type=Path, help="write the held-out probabilities here (.npz)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--warm-start", type=float, metavar="LR",
+                   help="fine-tune MODEL's own head at this Adam learning rate instead of training a fresh one")
+    p.add_argument("--config", type=head_config, metavar="WEIGHTING-EPOCHS",
+                   help="e.g. fam-40: use this loss weighting and number of epochs instead of choosing them out of "
+                        "fold (the out-of-fold predictions are still written, for tools/calibrate.py)")
     p.set_defaults(func=head)
     args = ap.parse_args()
     args.func(args)

@@ -37,7 +37,8 @@ def describe(meta: dict, model: Path, n_trained: int) -> str:
         net = (f"The aisfx sound-effects embedding (Ma & Lerch, ISMIR 2022; CC BY 4.0, see ../NOTICE) — a 9-layer "
                f"CNN pretrained on professional sound-effects libraries — with "
                f"{tuned}"
-               f"a new head ({arch.get('head_hidden', 0)} hidden units), on {feats['n_mels']}-band HTK mel maps "
+               f"{'its earlier head fine-tuned' if '-warm' in arch.get('head_config', '') else 'a new head'} "
+               f"({arch.get('head_hidden', 0)} hidden units), on {feats['n_mels']}-band HTK mel maps "
                f"(sfx-mel) of 5-s samples ({feats['sample_rate']} Hz)")
     else:
         net = (f"MobileNetV2 (alpha {arch['alpha']}, weights {arch['weights']}) on {feats['n_mels']}-band log-mel "
@@ -50,14 +51,20 @@ def training_line(meta: dict, metrics: dict) -> str:
     if "head_config" in metrics:
         sel = metrics["selection"]
         rows = "; ".join(f"{cfg}: {100 * r['oof_inst']:.1f} %" for cfg, r in sel.items())
+        warm = "-warm" in metrics["head_config"]
+        chosen = ("was given, fixed before any held-out figure of it was computed (docs/training.md, round 4; right "
+                  f"instrument out of fold — {rows})" if metrics.get("head_config_given") else
+                  "was chosen by leave-family-out cross-validation over the *training* families (right instrument "
+                  f"out of fold — {rows}), never on the held-out families")
         return (f"Training: {metrics['train_images']} clips. The backbone is the earlier bundled model's (its blocks "
                 "2–4 were fine-tuned on a GPU on the corpus without the families added since), kept frozen; only "
-                f"the head was retrained, on a 2-core CPU (tools/finetune_aisfx.py head, {metrics['train_seconds']} s "
-                "with the cross-validation, embeddings cached). Its configuration (hN: hidden units; class: balanced "
-                "labels, fam: also balanced source families within a label; epochs) was chosen by leave-family-out "
-                "cross-validation over the *training* families (right instrument out of fold — "
-                f"{rows}), never on the held-out families: `{metrics['head_config']}`. The out-of-fold figures "
-                "flatter the families the backbone was fine-tuned on (its convolutions saw them), not the added ones.")
+                f"the head was {'fine-tuned from the earlier bundled head' if warm else 'retrained'}, on a 2-core "
+                f"CPU (tools/finetune_aisfx.py head, {metrics['train_seconds']} s with the cross-validation, "
+                "embeddings cached). Its configuration (hN: hidden units; class: balanced labels, fam: also balanced "
+                f"source families within a label; epochs; warmLR: started from the earlier head, Adam at LR) {chosen}: "
+                f"`{metrics['head_config']}`. The out-of-fold figures flatter the families the backbone was "
+                "fine-tuned on (its convolutions saw them), not the added ones"
+                + (", and a warm-started head saw every earlier family." if warm else "."))
     if meta["architecture"]["name"] == "aisfx" and "selection" in metrics:
         sel = metrics["selection"]
         rows = "; ".join(f"{cfg}: {100 * r['oof_inst']:.1f} %" for cfg, r in sel.items())
@@ -235,13 +242,14 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
     out += [
         "",
         ("The model's weights are derived from these recordings. The sources are free licences (MIT, public "
-        "domain, CC0, CC-BY-3.0, CC-BY-SA-3.0, GPL-2/GPL-2+/GPL-3, GFDL-1.3, Free Art Licence 1.3, the "
+        "domain, CC0, CC-BY-3.0, CC-BY-SA-3.0, GPL-2/GPL-2+/GPL-3/GPL-3+, GFDL-1.3, Free Art Licence 1.3, the "
         "GeneralUser GS License v2.0). Whether a "
         "trained network is a derivative work "
         "of its training audio is unsettled; we ship it on the most cautious reading: the model file carries "
         "the attribution above, and anyone redistributing it should keep this card with it, credit the "
         "CC-BY/CC-BY-SA authors (Emanuel Rumpf's rumpf kit, Luc Tunguay's BJA Pacific, Glen MacArthur's AVL "
-        "drums), Lionel Allorge and Yves Combe (Free Art Licence), and treat the CC-BY-SA and GPL parts as "
+        "drums, the Massachusetts Institute of Technology's Scratch 1.4 media where the clips list it), Lionel "
+        "Allorge and Yves Combe (Free Art Licence), and treat the CC-BY-SA and GPL parts as "
         "applying. No audio is shipped; the clips are rebuilt "
         f"locally by `exsampling corpus`. Every clip, its source and licence: [`{model.stem}.clips.csv`]"
         f"({model.stem}.clips.csv)."),
@@ -253,7 +261,10 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
                      "made: the embedding network re-expressed in Keras with its weights converted from PyTorch "
                      "(tools/convert_aisfx.py, checked against the original network), aisfx's data-set heads dropped, "
                      f"blocks {', '.join(b[-1] for b in meta['architecture'].get('fine_tuned', [])) or '—'} fine-tuned "
-                     "and a new 41-label head trained on the corpus above, a whole 5-s segment embedded per call. "
+                     "and a new 41-label head trained on the corpus above"
+                     + (", that head later fine-tuned with more training families"
+                        if "-warm" in meta["architecture"].get("head_config", "") else "")
+                     + ", a whole 5-s segment embedded per call. "
                      "See ../NOTICE.")]
     if coverage:
         out += ["", f"Corpus packages missing when it was built: {', '.join(coverage['missing_packages']) or 'none'}."]
@@ -265,7 +276,7 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
         "exsampling corpus --out data/corpus --sample-rate 44100   # renders and cuts the clips (≈ 10 min, ≈ 900 MB)",
         "python tools/convert_aisfx.py                              # the aisfx backbone, from its PyPI wheel",
         "exsampling train data/corpus --backbone aisfx --out models/mine.keras   # a head on the frozen embedding",
-        "# the bundled model's fine-tuning (GPU) and calibration: tools/finetune_aisfx.py, tools/calibrate.py",
+        "# the bundled model: backbone tuned on a GPU, head on a CPU with supplements (docs/training.md §2)",
         (f".venv/bin/python tools/model_card.py models/{model.name} --coverage data/corpus/coverage.json "
         "--compare models/mobilenetv2.heldout.json --show models/default.show.json > models/README.md"),
         "```",
