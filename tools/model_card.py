@@ -149,7 +149,8 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
          + " (TimGM6mb + csound's sf_GMbank share most samples and form one family; Black Pearl is one kit in its "
          "Hydrogen and AVL versions). This is the honest number."),
         ("* **validation** — other recordings (notes, hits) of the *training* sources: a random split by "
-        "recording. It is higher because the sources are familiar; early stopping used it."),
+         "recording. It is higher because the sources are familiar"
+         + ("; early stopping used it." if "epochs_run" in metrics else "; no choice was made on it.")),
         "",
         "Instrument = the predicted label lands on the right instrument track of the paper's Fig. 5.",
         "",
