@@ -182,8 +182,12 @@ class MappingPanel(widgets.VBox):
         self._syncing = False
         self._edits = widgets.CallbackDispatcher()
         instruments = sorted(melodic)
-        self.rows = {label: widgets.Dropdown(options=instruments, value=table.get(label),
-                                             layout=widgets.Layout(width="110px")) for label in LABELS}
+        # one layout per column, shared by the 41 rows: each would otherwise be one more widget for the page to load
+        self._shared = {"label": widgets.Layout(width="190px"), "rule": widgets.Layout(width="90px"),
+                        "row": widgets.Layout()}
+        dropdown_layout = widgets.Layout(width="110px")
+        self.rows = {label: widgets.Dropdown(options=instruments, value=table.get(label), layout=dropdown_layout)
+                     for label in LABELS}
         self.rules = widgets.VBox()
         self._rule_buttons: dict[str, widgets.ToggleButtons] = {}
         self.new_name = widgets.Text(placeholder="new track name", layout=widgets.Layout(width="160px"))
@@ -192,8 +196,7 @@ class MappingPanel(widgets.VBox):
         for label, dropdown in self.rows.items():
             dropdown.observe(functools.partial(self._on_instrument, label), "value")
         self.add.on_click(self._on_add)
-        cells = [widgets.HBox([widgets.Label(label, layout=widgets.Layout(width="190px")), dropdown])
-                 for label, dropdown in self.rows.items()]
+        cells = [self._row(label, "label", dropdown) for label, dropdown in self.rows.items()]
         grid = widgets.GridBox(cells, layout=widgets.Layout(
             grid_template_columns="repeat(auto-fill, minmax(310px, 1fr))"))
         super().__init__(children=[self.saved, grid, widgets.HTML("<b>Playing rule per track</b>"), self.rules,
@@ -226,11 +229,13 @@ class MappingPanel(widgets.VBox):
                 self._rule_button(name).value = melodic[name]
             for name in set(self._rule_buttons) - set(instruments):
                 del self._rule_buttons[name]
-            self.rules.children = tuple(
-                widgets.HBox([widgets.Label(name, layout=widgets.Layout(width="90px")), self._rule_buttons[name]])
-                for name in instruments)
+            self.rules.children = tuple(self._row(name, "rule", self._rule_buttons[name]) for name in instruments)
         finally:
             self._syncing = False
+
+    def _row(self, text: str, column: str, control: widgets.Widget) -> widgets.HBox:
+        """A name in the ``column``'s shared layout, then its control."""
+        return widgets.HBox([widgets.Label(text, layout=self._shared[column]), control], layout=self._shared["row"])
 
     def _rule_button(self, name: str) -> widgets.ToggleButtons:
         if name not in self._rule_buttons:
