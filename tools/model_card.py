@@ -219,7 +219,8 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
     ]
     no_test = [label for label in trained if label not in t]
     if no_test:
-        out.append(f"**Trained but not measured on a held-out source** (only one source exists): {', '.join(no_test)}.")
+        out.append("**Trained but not measured on a held-out source** (no recording of them could be held out: "
+                   f"their few sources all train the model): {', '.join(no_test)}.")
         out.append("")
     thin = [f"{label} ({len(sources[(label, False)])})" for label in trained if len(sources[(label, False)]) <= 2]
     if thin:
