@@ -26,6 +26,12 @@ def with_ci(m: dict, key: str) -> str:
     return f"{pct(m[key])} ({100 * lo:.1f}–{100 * hi:.1f})"
 
 
+def warm_started(arch: dict) -> bool:
+    """Whether tools/finetune_aisfx.py head fine-tuned the earlier head (``--warm-start``: its config ends "-warmLR")
+    rather than training a new one."""
+    return "-warm" in arch.get("head_config", "")
+
+
 def describe(meta: dict, model: Path, n_trained: int) -> str:
     """One paragraph: the network, its input, its outputs, size and what it was trained on."""
     arch, feats = meta["architecture"], meta["features"]
@@ -37,7 +43,7 @@ def describe(meta: dict, model: Path, n_trained: int) -> str:
         net = (f"The aisfx sound-effects embedding (Ma & Lerch, ISMIR 2022; CC BY 4.0, see ../NOTICE) — a 9-layer "
                f"CNN pretrained on professional sound-effects libraries — with "
                f"{tuned}"
-               f"{'its earlier head fine-tuned' if '-warm' in arch.get('head_config', '') else 'a new head'} "
+               f"{'its earlier head fine-tuned' if warm_started(arch) else 'a new head'} "
                f"({arch.get('head_hidden', 0)} hidden units), on {feats['n_mels']}-band HTK mel maps "
                f"(sfx-mel) of 5-s samples ({feats['sample_rate']} Hz)")
     else:
@@ -51,7 +57,7 @@ def training_line(meta: dict, metrics: dict) -> str:
     if "head_config" in metrics:
         sel = metrics["selection"]
         rows = "; ".join(f"{cfg}: {100 * r['oof_inst']:.1f} %" for cfg, r in sel.items())
-        warm = "-warm" in metrics["head_config"]
+        warm = warm_started(meta["architecture"])
         chosen = ("was given, fixed before any held-out figure of it was computed (docs/training.md, round 4; right "
                   f"instrument out of fold — {rows})" if metrics.get("head_config_given") else
                   "was chosen by leave-family-out cross-validation over the *training* families (right instrument "
@@ -265,7 +271,7 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
                      f"blocks {', '.join(b[-1] for b in meta['architecture'].get('fine_tuned', [])) or '—'} fine-tuned "
                      "and a new 41-label head trained on the corpus above"
                      + (", that head later fine-tuned with more training families"
-                        if "-warm" in meta["architecture"].get("head_config", "") else "")
+                        if warm_started(meta["architecture"]) else "")
                      + ", a whole 5-s segment embedded per call. "
                      "See ../NOTICE.")]
     if coverage:
