@@ -2,15 +2,18 @@
 
 ``Pipeline`` is the one object the CLI, the upload server and the console drive. It owns no
 event loop: ``process`` is plain blocking code, ``process_async`` runs it on a worker thread so
-Tornado's loop (the kernel's, in the console) keeps answering uploads meanwhile.
+Tornado's loop (the kernel's, in the console) keeps answering uploads meanwhile. Its model may still be loading
+(:class:`~exsampling.model_loader.ModelLoader`): uploads are stored meanwhile, and processing waits for it.
 """
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,11 +21,12 @@ from typing import Any
 import numpy as np
 
 from . import audio, features, pitch
-from .classifier import Classifier, top_k
+from .classifier import Classifier, ModelMissing, leave_the_cores_to_the_model, top_k
 from .config import Config, Mode, Unsure
 from .library import Library, Received
 from .mapping import LABELS, Mapper, RuleFailure, check_label
 from .memory import Recall, RelabelMemory
+from .model_loader import ModelLoader, ModelState
 from .osc import OscSender
 from .records import LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now
 
@@ -54,8 +58,10 @@ class Pipeline:
     ----------
     cfg : Config — the running configuration.
     library : Library — where everything is kept.
-    classifier : Classifier or None — None runs without a model: samples are stored, pitched and
-        shown, but get no class, no instrument and never reach OSC (a class is never invented).
+    classifier : Classifier, ModelLoader or None — None runs without a model: samples are stored, pitched and
+        shown, but get no class, no instrument and never reach OSC (a class is never invented). A
+        :class:`~exsampling.model_loader.ModelLoader` is started here, with the chain's warm-up; the pipeline
+        takes recordings at once and processes them once it is ready (:meth:`wait_until_ready`).
     sender : OscSender or None — None keeps everything off the network (``exsampling classify``
         without ``--send``).
     mapper : Mapper or None — defaults to the config's table.
@@ -63,20 +69,23 @@ class Pipeline:
         performer's decisions may name another.
     """
 
-    def __init__(self, cfg: Config, library: Library, classifier: Classifier | None = None,
-                 sender: OscSender | None = None, mapper: Mapper | None = None, actor: str = "") -> None:
+    def __init__(self, cfg: Config, library: Library, classifier: Classifier | ModelLoader | None = None,
+                 sender: OscSender | None = None, mapper: Mapper | None = None, actor: str = "",
+                 around: Callable[[], AbstractContextManager[object]] | None = None) -> None:
         self.cfg = cfg
         self.actor = actor
         self.library = library
-        self.classifier = classifier
+        self.model = classifier if isinstance(classifier, ModelLoader) else ModelLoader.loaded(classifier)
         self.sender = sender
-        # the model's sidecar says which features it needs, and so at which rate the chain works
-        self.params = classifier.info.features if classifier is not None else features.FeatureParams.from_config(cfg)
+        # the model's sidecar says which features it needs, and so at which rate the chain works: known before
+        # TensorFlow is even imported
+        info = self.model.info
+        self.params = info.features if info is not None else features.FeatureParams.from_config(cfg)
         self.rate = self.params.sample_rate
         self.mapper = mapper or Mapper(dict(cfg.mapping), dict(cfg.melodic), on_rule_error=self._rule_failed)
         self.mode = Mode(cfg.show.mode)
         self.memory_enabled = cfg.classifier.memory
-        self.memory = RelabelMemory(classifier.info.labels if classifier is not None else LABELS,
+        self.memory = RelabelMemory(info.labels if info is not None else LABELS,
                                     cfg.classifier.memory_max_distance, cfg.classifier.memory_strength)
         for sample_id, label, vector, at in library.memory():
             self.memory.add(sample_id, label, vector, at)
@@ -86,6 +95,28 @@ class Pipeline:
         self._embeddings: OrderedDict[int, np.ndarray] = OrderedDict()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exsampling-pipeline")
         self.closed = False
+        self._wake = threading.Event()  # set once the model has settled, or the pipeline closed
+        self.model.on_settled(lambda _model: self._wake.set())
+        self.model.start(self._warm_with, around)
+
+    @property
+    def classifier(self) -> Classifier | None:
+        """The loaded model; None without one, while it loads, or when it failed to load (``model.state``)."""
+        return self.model.classifier
+
+    def wait_until_ready(self, timeout: float | None = None) -> bool:
+        """Block until the model is loaded and the chain warm (or there is no model): whether recordings can be
+        processed now. False when the model failed to load, the pipeline closed, or ``timeout`` s passed first:
+        recordings then stay "received" in the library, for :meth:`unfinished` at the next start."""
+        self._wake.wait(timeout)
+        return self.model.settled and self.model.state != ModelState.FAILED and not self.closed
+
+    def _warm_with(self, classifier: Classifier | None) -> None:
+        """The loader's last step, on its thread: warm every stage, then keep numpy's BLAS off the model's cores
+        (once TensorFlow and the stages' libraries have loaded theirs)."""
+        self.warm_up()
+        if classifier is not None:
+            leave_the_cores_to_the_model()
 
     def warm_up(self) -> None:
         """Run every stage once on a second of synthetic sound, storing nothing.
@@ -183,8 +214,11 @@ class Pipeline:
 
         Returns the samples in recording order (none when another worker has claimed the recording). In
         "auto" mode mapped samples go to OSC at once (except those :meth:`holds`); in "preview" mode they wait
-        (status "new") for :meth:`accept`.
+        (status "new") for :meth:`accept`. Waits for the model first (:meth:`wait_until_ready`); when it cannot
+        be had, processes nothing and the recording stays "received".
         """
+        if not self.wait_until_ready():
+            return []
         rec = intake.recording
         if not self.library.claim(rec.id):
             return []  # already processed, or being processed by another worker
@@ -367,29 +401,34 @@ class Pipeline:
 
     def close(self) -> None:
         """Stop the worker thread: the recording in progress is finished; those still queued stay "received"
-        in the library, for :meth:`unfinished` at the next start."""
+        in the library, for :meth:`unfinished` at the next start. A model still loading is left to its thread."""
         self.closed = True
+        self._wake.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
-def build(cfg: Config, *, send: bool = True, require_model: bool = False, actor: str = "") -> Pipeline:
+def build(cfg: Config, *, send: bool = True, require_model: bool = False, actor: str = "", wait: bool = True,
+          around: Callable[[], AbstractContextManager[object]] | None = None) -> Pipeline:
     """A pipeline from the config: its library, its model (if present) and its OSC target; ``actor`` names it in
     the library's history.
 
+    The model loads and the chain warms up on a thread (see :class:`~exsampling.model_loader.ModelLoader`,
+    ``around`` is the context it runs in). With ``wait`` (the default) this returns once they are ready and raises
+    :class:`exsampling.classifier.ModelError` when the model cannot be loaded; without, it returns at once (the
+    upload server listens while the model loads) and a model that fails is ``pipeline.model.state`` "failed".
     With ``require_model`` a missing model raises :class:`exsampling.classifier.ModelMissing`;
     otherwise the pipeline runs without classes (see :class:`Pipeline`).
     """
-    from .classifier import ModelMissing, leave_the_cores_to_the_model
-
-    try:
-        classifier = Classifier.from_config(cfg)
-    except ModelMissing:
-        if require_model:
-            raise
-        classifier = None
-    else:
-        leave_the_cores_to_the_model()
-    pipeline = Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg) if send else None,
-                        actor=actor)
-    pipeline.warm_up()
+    model = ModelLoader.from_config(cfg)
+    if model.state == ModelState.NONE and require_model:
+        raise ModelMissing(model.error)
+    if model.failure is not None and wait:
+        raise model.failure
+    pipeline = Pipeline(cfg, Library.from_config(cfg), model, OscSender.from_config(cfg) if send else None,
+                        actor=actor, around=around)
+    if wait:
+        pipeline.wait_until_ready()
+        if model.failure is not None:
+            pipeline.close()
+            raise model.failure
     return pipeline

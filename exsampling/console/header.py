@@ -9,6 +9,7 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
+from ..model_loader import ModelLoader, ModelState
 from ..show_state import OwnerRecord
 from ..stage import StageStatus
 from .cards import clock
@@ -66,14 +67,14 @@ class Header(widgets.HBox):
         super().__init__(children=[widgets.VBox([self.qr, self.qr_toggle]), info],
                          layout=widgets.Layout(align_items="flex-start"))
 
-    def show(self, owner: OwnerRecord | None, role: Role, counts: dict[str, int], sender: Any, info: Any,
+    def show(self, owner: OwnerRecord | None, role: Role, counts: dict[str, int], sender: Any, model: ModelLoader,
              stage: StageStatus | None = None) -> None:
         """Show the recorder's addresses and QR code from the ``owner``'s record as a console in ``role`` may,
-        the library's ``counts``, the OSC ``sender`` (None: OSC off), the model's ``info`` (None: no model) and
-        what the ``stage`` answers (None: not shown)."""
+        the library's ``counts``, the OSC ``sender`` (None: OSC off), the ``model``'s state and what the
+        ``stage`` answers (None: not shown)."""
         self._set_qr(owner.recorder_url if owner else "")
         self.url.value = self._urls_html(owner, role)
-        self.status.value = self._status_html(role, counts, sender, info) + self._stage_html(stage)
+        self.status.value = self._status_html(role, counts, sender, model) + self._stage_html(stage)
 
     def _set_qr(self, url: str) -> None:
         if url and url != self._qr_url:
@@ -100,19 +101,15 @@ class Header(widgets.HBox):
         return "".join(lines)
 
     @staticmethod
-    def _status_html(role: Role, counts: dict[str, int], sender: Any, info: Any) -> str:
+    def _status_html(role: Role, counts: dict[str, int], sender: Any, model: ModelLoader) -> str:
         osc = (f"OSC → {sender.host}:{sender.port} · last sent {clock(sender.last_sent) or 'never'}"
                if sender is not None else "OSC off")
-        model = "no model"
-        if info is not None:
-            scores = ", ".join(f"{k} {v:.2f}" for k, v in info.metrics.items() if isinstance(v, (int, float)))
-            model = f"model {html.escape(info.name)} ({html.escape(info.trained_on or 'no description')})" + (
-                f" · {html.escape(scores)}" if scores else "")
         state = {Role.OWNER: "<span class='exs-ready'>● <span>ready</span></span> — this page runs the show",
                  Role.STARTING: "starting…", Role.STANDBY: "standing by", Role.VIEWER: "read-only view",
                  Role.BLOCKED: "read-only: uploads not received"}[role]
         return (f"<div>{state}</div><div>{counts['participants']} participants · {counts['recordings']} "
-                f"recordings · {counts['samples']} sounds</div><div>{html.escape(osc)}</div><div>{model}</div>")
+                f"recordings · {counts['samples']} sounds</div><div>{html.escape(osc)}</div>"
+                f"<div class='exs-model exs-model-{model.state}'>{_model_html(model)}</div>")
 
     @staticmethod
     def _stage_html(stage: StageStatus | None) -> str:
@@ -132,6 +129,21 @@ class Header(widgets.HBox):
     def _on_frozen(self, change: dict[str, Any]) -> None:
         """Disable or enable the mode switch."""
         self.mode_toggle.disabled = change["new"]
+
+
+def _model_html(model: ModelLoader) -> str:
+    """The header's model line: loading (sounds wait, stored), ready (with what it was trained on and its scores),
+    failed (the red line below says why), or none."""
+    info = model.info
+    if model.state == ModelState.LOADING and info is not None:
+        return f"model {html.escape(info.name)} loading… (sounds are taken and wait for it)"
+    if model.state == ModelState.READY and info is not None:
+        scores = ", ".join(f"{k} {v:.2f}" for k, v in info.metrics.items() if isinstance(v, (int, float)))
+        return f"model {html.escape(info.name)} ready ({html.escape(info.trained_on or 'no description')})" + (
+            f" · {html.escape(scores)}" if scores else "")
+    if model.state == ModelState.FAILED:
+        return "⚠ model failed to load (see below): sounds are kept and wait for it"
+    return "no model"
 
 
 class RoleBanner(widgets.HBox):
@@ -170,14 +182,17 @@ class Warnings(widgets.HTML):
 
 
 def stage_problems(cfg: Any, pipeline: Any, library_root: Any) -> list[str]:
-    """What is wrong beyond the console itself: OSC unreachable, no model, the library's disk nearly full."""
+    """What is wrong beyond the console itself: OSC unreachable, no model or one that failed to load, the library's
+    disk nearly full."""
     problems = []
     sender = pipeline.sender
     if sender is not None and sender.last_error:
         problems.append(f"OSC unreachable: {sender.last_error}")
-    if pipeline.classifier is None:
+    if pipeline.model.state == ModelState.NONE:
         problems.append(f"No model at {cfg.resolve(cfg.classifier.model)}: sounds are kept and pitched "
                         "but get no class and never reach the stage (docs/training.md)")
+    elif pipeline.model.state == ModelState.FAILED:
+        problems.append(pipeline.model.line())
     disk = shutil.disk_usage(library_root)
     if disk.free < min(LOW_DISK_BYTES, 0.05 * disk.total) or disk.free < 2 ** 28:
         problems.append(f"Disk nearly full: {disk.free / 2 ** 30:.1f} GiB free for the library at {library_root}")

@@ -127,15 +127,15 @@ class Console(PageActions, LiveCoding, widgets.VBox):
     @classmethod
     def from_env(cls, environ: MutableMapping[str, str] | None = None) -> Console:
         """A console from the environment ``exsampling console`` sets (:mod:`exsampling.console.environment`);
-        loads the model."""
+        the model loads in the background (the header says how far it got), so the show takes sounds at once."""
         from ..pipeline import build
 
         environ = os.environ if environ is None else environ
         path = config_path(environ.get(ENV_CONFIG) or None)
         cfg = load_config(path)
         port = environ.get(ENV_UPLOAD_PORT)
-        with native_stderr_to_log():
-            pipeline = build(cfg)  # loads and warms the model and every stage
+        # TensorFlow's native start-up notices go to the kernel's log, not the page
+        pipeline = build(cfg, wait=False, around=native_stderr_to_log)
         return cls(cfg, pipeline, config_file=path, upload_port=int(port) if port else None,
                    token=environ.get(ENV_TOKEN) or None, tiles=environ.get(ENV_TILES, ""),
                    kernel_id=current_kernel_id(environ), preheated=environ.get("VOILA_PREHEAT") == "True",
@@ -201,8 +201,8 @@ class Console(PageActions, LiveCoding, widgets.VBox):
         """Redraw the banner, the header and the warnings."""
         owner = self.state.owner
         self.banner.show(self.role, owner, self.ownership.problems.get("server", ""))
-        self.header.show(owner, self.role, self.library.counts(), self.pipeline.sender,
-                         getattr(self.pipeline.classifier, "info", None), self.stage.status())
+        self.header.show(owner, self.role, self.library.counts(), self.pipeline.sender, self.pipeline.model,
+                         self.stage.status())
         self.warnings.show([*self.ownership.problems.values(), *self.store.problems.values(),
                             *self.problems.values(), *stage_problems(self.cfg, self.pipeline, self.library.root),
                             *answers_owed(self.library.samples(limit=RECENT_SAMPLES), self.stage, time.time())])
