@@ -124,15 +124,17 @@ def test_serve_acknowledges_before_tensorflow_and_a_kill_9_meanwhile_loses_nothi
     (tmp_path / "show.toml").write_text(
         f'[library]\npath = "lib"\n[classifier]\nmodel = "{tiny_model}"\n[server]\nhost = "127.0.0.1"\n')
     serve = Serve.start(tmp_path)
-    ids = []
-    for i in range(3):
-        answer = serve.upload(wav(tone(300.0 + 100 * i, 2.0)), f"early-{i}", name=f"early-{i}")
-        assert answer.status_code == 201, answer.text
-        ids.append(answer.json()["id"])
-    out = serve.out.read_text()
-    assert "model tiny loading…" in out
-    assert "model tiny ready" not in out, "the model was ready before the uploads: nothing was tested"
-    serve.stop(signal.SIGKILL)
+    try:
+        ids = []
+        for i in range(3):
+            answer = serve.upload(wav(tone(300.0 + 100 * i, 2.0)), f"early-upload-{i}", name=f"early-{i}")
+            assert answer.status_code == 201, answer.text
+            ids.append(answer.json()["id"])
+        out = serve.out.read_text()
+        assert "model tiny loading…" in out
+        assert "model tiny ready" not in out, "the model was ready before the uploads: nothing was tested"
+    finally:
+        serve.stop(signal.SIGKILL)
     kept = Library(serve.library)
     assert [kept.recording(i).status for i in ids] == ["received"] * 3  # on disk and in SQLite, unprocessed
 
@@ -231,7 +233,7 @@ def test_nothing_on_the_way_to_the_first_acknowledgement_imports_tensorflow(tmp_
             heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
             gate.set()
             await loop.run_in_executor(None, show.pipeline.wait_until_ready)
-            while show.library.recording(rid).status == "received":
+            while show.library.recording(rid).status in ("received", "processing"):
                 await asyncio.sleep(0.05)
             print(json.dumps({{"status": status, "heavy": heavy, "state": str(show.pipeline.model.state),
                               "processed": show.library.recording(rid).status,
