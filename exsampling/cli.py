@@ -132,6 +132,7 @@ async def _serve_until_stopped(cfg: Config, pipeline: Pipeline, show: ShowState,
     from .stage import Stage
 
     server = await start(cfg, pipeline, show, host, port)
+    pipeline.start_model()  # now that phones are answered
     loop = asyncio.get_running_loop()
     if pipeline.model.state == ModelState.LOADING:  # say what became of it, once, when it has
 

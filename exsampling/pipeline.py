@@ -59,14 +59,15 @@ class Pipeline:
     cfg : Config — the running configuration.
     library : Library — where everything is kept.
     classifier : Classifier, ModelLoader or None — None runs without a model: samples are stored, pitched and
-        shown, but get no class, no instrument and never reach OSC (a class is never invented). A
-        :class:`~exsampling.model_loader.ModelLoader` is started here, with the chain's warm-up; the pipeline
-        takes recordings at once and processes them once it is ready (:meth:`wait_until_ready`).
+        shown, but get no class, no instrument and never reach OSC (a class is never invented). With a
+        :class:`~exsampling.model_loader.ModelLoader` the pipeline takes recordings at once and processes them
+        once the model is loaded and the chain warm (:meth:`start_model`, :meth:`wait_until_ready`).
     sender : OscSender or None — None keeps everything off the network (``exsampling classify``
         without ``--send``).
     mapper : Mapper or None — defaults to the config's table.
     actor : str — who runs this chain, as the library's history names it (``console:<id>``, ``cli``, …); the
         performer's decisions may name another.
+    around : the context the model loads in (see :meth:`ModelLoader.start`).
     """
 
     def __init__(self, cfg: Config, library: Library, classifier: Classifier | ModelLoader | None = None,
@@ -97,17 +98,28 @@ class Pipeline:
         self.closed = False
         self._wake = threading.Event()  # set once the model has settled, or the pipeline closed
         self.model.on_settled(lambda _model: self._wake.set())
-        self.model.start(self._warm_with, around)
+        self._around = around
 
     @property
     def classifier(self) -> Classifier | None:
         """The loaded model; None without one, while it loads, or when it failed to load (``model.state``)."""
         return self.model.classifier
 
+    def start_model(self) -> None:
+        """Load the model and warm the chain up, on the loader's thread; returns at once, a no-op once started.
+
+        Callers start what must come first (the upload server) before: TensorFlow's import holds the interpreter
+        for seconds and slows everything else in the process meanwhile. Processing starts it if nobody has.
+        """
+        self.model.start(self._warm_with, self._around)
+
     def wait_until_ready(self, timeout: float | None = None) -> bool:
-        """Block until the model is loaded and the chain warm (or there is no model): whether recordings can be
-        processed now. False when the model failed to load, the pipeline closed, or ``timeout`` s passed first:
-        recordings then stay "received" in the library, for :meth:`unfinished` at the next start."""
+        """Block until the model is loaded and the chain warm (or there is no model), starting them if needed:
+        whether recordings can be processed now. False when the model failed to load, the pipeline closed, or
+        ``timeout`` s passed first: recordings then stay "received" in the library, for :meth:`unfinished` at the
+        next start."""
+        if not self.closed:
+            self.start_model()
         self._wake.wait(timeout)
         return self.model.settled and self.model.state != ModelState.FAILED and not self.closed
 
@@ -414,8 +426,9 @@ def build(cfg: Config, *, send: bool = True, require_model: bool = False, actor:
 
     The model loads and the chain warms up on a thread (see :class:`~exsampling.model_loader.ModelLoader`,
     ``around`` is the context it runs in). With ``wait`` (the default) this returns once they are ready and raises
-    :class:`exsampling.classifier.ModelError` when the model cannot be loaded; without, it returns at once (the
-    upload server listens while the model loads) and a model that fails is ``pipeline.model.state`` "failed".
+    :class:`exsampling.classifier.ModelError` when the model cannot be loaded. Without, it returns at once, having
+    read only the model's sidecar; the caller starts the upload server, then the loading
+    (:meth:`Pipeline.start_model`); a model that fails to load is ``pipeline.model.state`` "failed".
     With ``require_model`` a missing model raises :class:`exsampling.classifier.ModelMissing`;
     otherwise the pipeline runs without classes (see :class:`Pipeline`).
     """

@@ -56,6 +56,7 @@ def serving(cfg, loop):  # noqa: F811  (the fixture imported above)
         c = cfg.with_changes(server={"port": 0, "host": "127.0.0.1"})
         pipeline = Pipeline(c, Library.from_config(c), model, OscSender.from_config(c))
         live = Live(on_loop(loop, start, c, pipeline, ShowState(c, pipeline.library, token=TOKEN)), pipeline, None)
+        pipeline.start_model()  # as exsampling serve and the console do, once the server listens
         running.append(live)
         return live
 
@@ -175,6 +176,7 @@ def test_the_console_says_ready_at_once_and_how_the_model_is_doing(cfg, tiny_mod
     show = Console(local, Pipeline(local, Library.from_config(local), model, OscSender.from_config(local)),
                    config_file=tmp_path / "exsampling.toml")
     show.ownership.role = Role.OWNER  # as after take_over(), without serving uploads
+    show.pipeline.start_model()  # as start() does then
     show.tick()
     status = show.header.status.value
     assert ">ready<" in status and "model tiny loading… (sounds are taken and wait for it)" in status
@@ -191,6 +193,7 @@ def test_the_console_says_ready_at_once_and_how_the_model_is_doing(cfg, tiny_mod
     failed = Console(local, Pipeline(local, Library.from_config(local), ModelLoader(broken_model(tmp_path, tiny_model)),
                                      OscSender.from_config(local)), config_file=tmp_path / "exsampling.toml")
     failed.ownership.role = Role.OWNER
+    failed.pipeline.start_model()
     assert failed.pipeline.model.wait(120)
     failed.tick()
     assert ">ready<" in failed.header.status.value and "exs-model-failed" in failed.header.status.value

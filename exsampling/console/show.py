@@ -126,8 +126,8 @@ class Console(PageActions, LiveCoding, widgets.VBox):
 
     @classmethod
     def from_env(cls, environ: MutableMapping[str, str] | None = None) -> Console:
-        """A console from the environment ``exsampling console`` sets (:mod:`exsampling.console.environment`);
-        the model loads in the background (the header says how far it got), so the show takes sounds at once."""
+        """A console from the environment ``exsampling console`` sets (:mod:`exsampling.console.environment`); its
+        model loads in the background once it runs (:meth:`start`; the header says how far it got)."""
         from ..pipeline import build
 
         environ = os.environ if environ is None else environ
@@ -156,10 +156,13 @@ class Console(PageActions, LiveCoding, widgets.VBox):
         self._refresh()
 
     async def start(self) -> None:
-        """Run: follow the library every second, and take the show over (see :meth:`ShowOwnership.start`)."""
+        """Run: follow the library every second, take the show over (see :meth:`ShowOwnership.start`), then load
+        the model in the background: the page and the phones need not wait for TensorFlow, and its import, which
+        holds the interpreter for seconds, does not slow the console's own start."""
         self._ticker = PeriodicCallback(self.tick, TICK_MS)
         self._ticker.start()
         await self.ownership.start()
+        self.pipeline.start_model()
 
     def close(self) -> None:
         """Stop following and serving; the show's record is cleared if this console owned it."""
