@@ -24,6 +24,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -33,14 +34,14 @@ from uploads import REPOSITORY, Arrivals, free_tcp_port, source_tree
 
 from exsampling.audio import wav_bytes
 from exsampling.classifier import read_info
+from exsampling.library import Library
 
-TOKEN = "bench-token"
 
-
-def first_ack(port: int, body: bytes, content_type: str, proc: subprocess.Popen, timeout_s: float) -> float:
+def first_ack(port: int, token: str, body: bytes, content_type: str, proc: subprocess.Popen,
+              timeout_s: float) -> float:
     """Post until the server answers 201; the time (``perf_counter``) of that answer."""
     deadline = time.monotonic() + timeout_s
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/recordings?token={TOKEN}", data=body,
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/recordings?token={token}", data=body,
                                      headers={"Content-Type": content_type})
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -67,20 +68,22 @@ def run(tree: Path, model: Path, wav: bytes, timeout_s: float) -> tuple[float, f
             config = Path(tmp) / "show.toml"
             config.write_text(f'[library]\npath = "lib"\n[classifier]\nmodel = "{model}"\n'
                               f'[osc]\nport = {arrivals.port}\n[server]\nhost = "127.0.0.1"\n')
-            port = free_tcp_port()
+            port, token = free_tcp_port(), uuid.uuid4().hex  # a token of its own: no other server on a reused port
             started = time.perf_counter()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "exsampling.cli", "serve", "--port", str(port), "--token", TOKEN,
+                [sys.executable, "-m", "exsampling.cli", "serve", "--port", str(port), "--token", token,
                  "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp,
                 env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(tree)})
             try:
-                acked = first_ack(port, body, content_type, proc, timeout_s)
+                acked = first_ack(port, token, body, content_type, proc, timeout_s)
                 deadline = time.monotonic() + timeout_s
                 while "first" not in arrivals.first and time.monotonic() < deadline:
                     time.sleep(0.01)
             finally:
                 proc.send_signal(signal.SIGINT)
                 proc.wait(60)
+            if [r.participant for r in Library(Path(tmp) / "lib").recordings()] != ["first"]:
+                raise SystemExit("the recording acknowledged is not in the library of the server started")
     finally:
         arrivals.server.shutdown()
     return acked - started, arrivals.first.get("first", float("nan")) - started
