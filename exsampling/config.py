@@ -133,6 +133,8 @@ class ServerConfig:
     ngrok_token: an ngrok auth token; also read from ``NGROK_AUTHTOKEN``. Empty = no tunnel.
     ngrok_domain: a fixed ngrok domain (e.g. a free static one): the tunnel's URL, so the QR code, never changes.
     tls: serve HTTPS with a self-signed certificate when listening beyond localhost.
+    disk_reserve_mb: MiB kept free on the library's disk: uploads are refused (507) when one would leave less,
+    so what was acknowledged can always be processed.
     """
 
     host: str = "0.0.0.0"
@@ -150,6 +152,7 @@ class ServerConfig:
     ngrok_token: str = ""
     ngrok_domain: str = ""
     tls: bool = True
+    disk_reserve_mb: float = 256.0
 
 
 class Mode(StrEnum):
@@ -278,6 +281,7 @@ def validate(cfg: Config) -> None:
          "server.rate_limit and rate_limit_per_address must be >= 1"),
         (cfg.server.max_connections >= 8, "server.max_connections must be at least 8"),
         (cfg.server.idle_timeout_s > 0 and cfg.server.body_timeout_s > 0, "server timeouts must be > 0"),
+        (0 <= cfg.server.disk_reserve_mb < math.inf, "server.disk_reserve_mb must be >= 0 and finite"),
         (cfg.show.mode in set(Mode), f"show.mode {cfg.show.mode!r} must be 'auto' or 'preview'"),
         (cfg.show.unsure in set(Unsure), f"show.unsure {cfg.show.unsure!r} must be 'send' or 'hold'"),
     ]

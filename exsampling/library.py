@@ -151,10 +151,14 @@ def _fsync_dir(folder: Path) -> None:
 def _fsync_write(path: Path, data: bytes, sync_dir: bool = True) -> None:
     """Write ``data`` to ``path`` durably (``sync_dir=False``: the caller syncs the folder once for many files)."""
     tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:  # a full disk: no half-written file is left behind
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
     if sync_dir:
         _fsync_dir(path.parent)
@@ -440,6 +444,13 @@ class Library:
             cur = db.execute("UPDATE recordings SET status=?, worker=? WHERE id=? AND status=?",
                              (RecordingStatus.PROCESSING, self.worker, recording_id, RecordingStatus.RECEIVED))
         return cur.rowcount == 1
+
+    def release(self, recording_id: int) -> None:
+        """Give back this process's :meth:`claim` on a recording it could not process (the disk was full): it is
+        "received" again, to be processed later."""
+        with self._transaction() as db:
+            db.execute("UPDATE recordings SET status=?, worker=NULL WHERE id=? AND status=? AND worker=?",
+                       (RecordingStatus.RECEIVED, recording_id, RecordingStatus.PROCESSING, self.worker))
 
     def unfinished(self) -> list[Recording]:
         """Recordings still waiting to be processed, oldest first: every "received" one, and the "processing"
