@@ -199,7 +199,7 @@ class Pipeline:
             self.library.set_recording_status(rec.id, RecordingStatus.FAILED, str(exc), actor=self.actor)
             return []
         except Exception as exc:
-            if is_disk_full(exc):  # not the recording's fault: it is processed again once there is room
+            if is_disk_full(exc, self.library.root):  # not the recording's fault: processed again once there is room
                 raise
             # the recording stays in the library, marked, so nothing a participant sent is lost
             self.library.set_recording_status(rec.id, RecordingStatus.FAILED, f"{type(exc).__name__}: {exc}",

@@ -162,12 +162,21 @@ class ShowHandler(tornado.web.RequestHandler):
         # Tornado's own summary holds the query string, and so the show token: keep it out of every log line.
         return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
 
+    def log_exception(self, typ: Any, value: BaseException | None, tb: Any) -> None:
+        if value is not None and not isinstance(value, tornado.web.HTTPError) and self.ctx.disk.explains(value):
+            log.warning("%s: the library's disk is full (%s)", self._request_summary(), value)  # no traceback
+            return
+        super().log_exception(typ, value, tb)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None))[1]
         if isinstance(exc, Refusal):
             for name, value in exc.headers.items():
                 self.set_header(name, value)
             body = {"error": exc.code, "message": exc.message, **exc.extra}
+        elif exc is not None and not isinstance(exc, tornado.web.HTTPError) and self.ctx.disk.explains(exc):
+            self.set_status(507)
+            body = {"error": "disk_full", "message": "the show's disk is full; ask again in a moment"}
         else:
             body = {"error": f"http_{status_code}", "message": self._reason}
         self.finish(body)

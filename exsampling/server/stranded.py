@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..diskspace import DiskSpace, is_disk_full
+from ..diskspace import DiskSpace
 from ..records import RecordingStatus
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class Stranded:
     def failed(self, intake: Intake, exc: Exception) -> None:
         """Processing ``intake`` raised ``exc``: mark it "failed", or keep it for later (on the loop)."""
         rec_id = intake.recording.id
-        error = None if is_disk_full(exc) else f"processing failed: {exc}"
+        error = None if self.disk.explains(exc) else f"processing failed: {exc}"
         if error is None:
             log.warning("recording %d waits for disk space (%s)", rec_id, exc)
         else:
@@ -76,7 +76,7 @@ class Stranded:
                     self.requeue(intake)
                     continue
             except Exception as exc:
-                if not is_disk_full(exc):
+                if not self.disk.explains(exc):
                     log.warning("recording %d is still waiting: %s", rec_id, exc)
                 return
             del self.waiting[rec_id]

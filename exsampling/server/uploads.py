@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import tornado.web
 
 from ..audio import AudioError
-from ..diskspace import is_disk_full
 from ..records import Recording
 from .checks import (
     AUDIO_MAGIC,
@@ -308,7 +307,7 @@ class Upload(ApiHandler):
         except AudioError as exc:
             raise Refusal(AUDIO_STATUS.get(exc.code, 422), exc.code, str(exc)) from exc
         except Exception as exc:
-            if is_disk_full(exc):  # filled up while this one arrived: nothing of it was kept
+            if self.ctx.disk.explains(exc):  # filled up while this one arrived: nothing of it was kept
                 raise Refusal(507, "disk_full", "the show's disk is full: your sound is sent again by itself once "
                               "the performer has made room", headers={"Retry-After": str(DISK_RETRY_S)},
                               retry_after_s=DISK_RETRY_S) from None
