@@ -205,3 +205,20 @@ def test_uploads_over_https_hear_507_whole(serve):  # noqa: F811
                            files={"audio": ("r.wav", big, "audio/wav")}, verify=str(full.server.certificate),
                            timeout=30)
     assert answer.status_code == 507 and answer.json()["error"] == "disk_full"
+
+
+def test_the_console_says_when_the_disk_refuses_sounds(cfg, tmp_path):  # noqa: F811
+    import html
+    import shutil
+
+    from test_console import make_console
+
+    free_mb = shutil.disk_usage(tmp_path).free / 2 ** 20
+    roomy = make_console(cfg.with_changes(server={"host": "127.0.0.1", "disk_reserve_mb": 0}), None, tmp_path)
+    roomy.tick()
+    assert "Disk" not in roomy.warnings.value or free_mb < 2048  # a nearly full test machine says so too
+    full = make_console(cfg.with_changes(server={"host": "127.0.0.1", "disk_reserve_mb": free_mb + 1024}), None,
+                        tmp_path)
+    full.tick()
+    warnings = html.unescape(full.warnings.value)
+    assert "Disk nearly full" in warnings and "phones' sounds are refused (507)" in warnings, warnings
