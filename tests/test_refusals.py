@@ -10,9 +10,16 @@ import requests
 from conftest import tone
 from serving import Serve, wav
 from test_hostile import GOOD, multipart, png_of, raw_exchange, status_and_json
-from test_server import TOKEN, assert_nothing_stored, cfg, loop, serve  # noqa: F401  (shared fixtures)
+from test_server import TOKEN, assert_nothing_stored, cfg, loop, read_response, serve  # noqa: F401  (shared fixtures)
 
 TONE = wav(tone(440.0, 1.0))
+
+
+def ask(port: int, request: bytes) -> bytes:
+    """Send ``request`` on a fresh connection (``Connection: close``) and read the answer until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        return read_response(sock)
 
 
 def webp_claiming(width: int, height: int) -> bytes:
@@ -133,7 +140,7 @@ def test_20_kib_of_headers_is_431_with_an_answer(serve, path):  # noqa: F811
     live = serve()
     filler = "".join(f"X-Filler-{i}: {'a' * 200}\r\n" for i in range(100))  # ≈ 21 KiB
     request = (f"GET {path}?token={TOKEN} HTTP/1.1\r\nHost: 127.0.0.1\r\n{filler}Connection: close\r\n\r\n")
-    answer = raw_exchange(live.server.port, request.encode())
+    answer = ask(live.server.port, request.encode())
     assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
     assert status_and_json(answer)[1]["error"] == "headers_too_large"
     assert requests.get(live.url("/healthz"), timeout=5).text == "ok\n"  # and the server is fine
@@ -176,7 +183,7 @@ def test_no_hostile_request_leaves_a_traceback_in_the_log(tmp_path):
         answers.append(requests.post(server.url(f"/api/recordings?token={TOKEN_SERVE}"), data=body, timeout=10,
                                      headers={"Content-Type": "multipart/form-data; boundary=b0undary"}).status_code)
         filler = "".join(f"X-Filler-{i}: {'a' * 200}\r\n" for i in range(100))
-        big = raw_exchange(port, f"GET /healthz HTTP/1.1\r\nHost: x\r\n{filler}Connection: close\r\n\r\n".encode())
+        big = ask(port, f"GET /healthz HTTP/1.1\r\nHost: x\r\n{filler}Connection: close\r\n\r\n".encode())
         answers.append(int(big.split()[1]))
         answers.append(requests.post(server.url(f"/api/recordings?token={TOKEN_SERVE}"), data=GOOD[:50],
                                      timeout=10).status_code)

@@ -234,12 +234,14 @@ class Upload(ApiHandler):
         try:
             form = self._form(reader)
             upload_id = parse_upload_id(form.get("upload_id"))
-            first = self.ctx.pipeline.library.recording_by_upload(upload_id) if upload_id else None
-            if first is None:  # a new recording: the show must take it now
-                if self.request_token() is None:
-                    self.held_back = self.admission()
-                if self.held_back is not None:
+            if self.request_token() is None:
+                self.held_back = self.admission()
+            first = None
+            if self.held_back is not None:  # refused, unless it is a retry of an upload stored before
+                first = self.ctx.pipeline.library.recording_by_upload(upload_id) if upload_id else None
+                if first is None:
                     raise self.held_back
+            else:  # a new recording (or a retry, which the storer finds: see _store)
                 audio, fields = self._checked(reader, form, upload_id)
                 raw_photo = bytes(reader.files.get("photo", b""))
                 if raw_photo:  # decoded to be sure it is one: beside the loop
