@@ -7,7 +7,9 @@ the library (so cards and phones show the same after a reload or a restart) and 
 loop. It also speaks the console's half: ``PREFIX/reply`` (where to answer) every 5 s, and
 ``PREFIX/instruments`` when the names change and in answer to every hello.
 
-Only answers count: a sample is "sent" when its datagram left, "loaded" and "played" when a device says so.
+Only answers count: a sample is "sent" when its datagram left, "loaded" and "played" when a device says so. And
+only the stage's answers: from this machine, the configured stage hosts, or devices the performer accepted (a phone
+on the venue's network can reach the port too); the rest is dropped before anything is written.
 """
 from __future__ import annotations
 
@@ -382,7 +384,8 @@ class Stage:
                             "not accepted on the console)", host)
 
     def handle(self, answer: Answer, host: str) -> StageAnswer | None:
-        """Apply one answer from ``host``; returns the sample's updated answers (None for hello or an unknown id)."""
+        """Apply one answer from ``host``, a sender :meth:`receive` believes; returns the sample's updated answers
+        (None for hello, an unknown id, or an answer naming another track than the sample's, which is dropped)."""
         now = self.clock()
         if not isinstance(answer, Hello) and not self._about_its_track(answer):
             self.ignored += 1
