@@ -98,6 +98,8 @@ class OscConfig:
     reply_host: the console's address announced to the devices; "" = its own address on the route to ``host``.
     sample_root: the library's samples folder as the stage computer sees it (a shared folder); "" = the stage
     runs on this computer and reads the library's own paths.
+    stage_hosts: more computers of the stage besides ``host`` (names or addresses) whose answers are believed;
+    answers from anywhere else are dropped unless the performer accepts the device on the console.
     """
 
     host: str = "127.0.0.1"
@@ -106,6 +108,7 @@ class OscConfig:
     listen_port: int = 7401
     reply_host: str = ""
     sample_root: str = ""
+    stage_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,8 @@ class ServerConfig:
     ngrok_token: an ngrok auth token; also read from ``NGROK_AUTHTOKEN``. Empty = no tunnel.
     ngrok_domain: a fixed ngrok domain (e.g. a free static one): the tunnel's URL, so the QR code, never changes.
     tls: serve HTTPS with a self-signed certificate when listening beyond localhost.
+    disk_reserve_mb: MiB kept free on the library's disk: uploads are refused (507) when one would leave less,
+    so what was acknowledged can always be processed.
     """
 
     host: str = "0.0.0.0"
@@ -150,6 +155,7 @@ class ServerConfig:
     ngrok_token: str = ""
     ngrok_domain: str = ""
     tls: bool = True
+    disk_reserve_mb: float = 256.0
 
 
 class Mode(StrEnum):
@@ -239,6 +245,10 @@ def _coerce(section: str, cls: type, raw: Any) -> Any:
             value = want(value)
         if want is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if want is tuple and isinstance(value, list):  # TOML arrays: lists of strings
+            if not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"[{section}] {key} = {value!r} should be a list of strings")
+            value = tuple(value)
         if issubclass(want, StrEnum) and not isinstance(value, want):
             raise ConfigError(f"[{section}] {key} = {value!r} should be one of {[str(m) for m in want]}")
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
@@ -272,12 +282,15 @@ def validate(cfg: Config) -> None:
         (0 <= cfg.osc.listen_port < 65536, f"osc.listen_port {cfg.osc.listen_port} is not a UDP port"),
         (cfg.osc.listen_port != cfg.osc.port, "osc.listen_port must differ from osc.port (the stage listens there)"),
         (not any(c.isspace() for c in cfg.osc.reply_host), f"osc.reply_host {cfg.osc.reply_host!r} is not a host"),
+        (all(h and not any(c.isspace() for c in h) for h in cfg.osc.stage_hosts),
+         f"osc.stage_hosts {list(cfg.osc.stage_hosts)!r} must be host names or addresses"),
         (0 <= cfg.server.port < 65536, f"server.port {cfg.server.port} is not a TCP port"),
         (cfg.server.max_upload_mb > 0 and cfg.server.max_recording_s > 0, "server limits must be > 0"),
         (cfg.server.rate_limit >= 1 and cfg.server.rate_limit_per_address >= 1,
          "server.rate_limit and rate_limit_per_address must be >= 1"),
         (cfg.server.max_connections >= 8, "server.max_connections must be at least 8"),
         (cfg.server.idle_timeout_s > 0 and cfg.server.body_timeout_s > 0, "server timeouts must be > 0"),
+        (0 <= cfg.server.disk_reserve_mb < math.inf, "server.disk_reserve_mb must be >= 0 and finite"),
         (cfg.show.mode in set(Mode), f"show.mode {cfg.show.mode!r} must be 'auto' or 'preview'"),
         (cfg.show.unsure in set(Unsure), f"show.unsure {cfg.show.unsure!r} must be 'send' or 'hold'"),
     ]

@@ -20,6 +20,7 @@ import numpy as np
 from . import audio, features, pitch
 from .classifier import Classifier, top_k
 from .config import Config, Mode, Unsure
+from .diskspace import is_disk_full
 from .library import Library, Received
 from .mapping import LABELS, Mapper, RuleFailure, check_label
 from .memory import Recall, RelabelMemory
@@ -198,6 +199,8 @@ class Pipeline:
             self.library.set_recording_status(rec.id, RecordingStatus.FAILED, str(exc), actor=self.actor)
             return []
         except Exception as exc:
+            if is_disk_full(exc, self.library.root):  # not the recording's fault: processed again once there is room
+                raise
             # the recording stays in the library, marked, so nothing a participant sent is lost
             self.library.set_recording_status(rec.id, RecordingStatus.FAILED, f"{type(exc).__name__}: {exc}",
                                               actor=self.actor)
