@@ -81,7 +81,8 @@ class RelabelMemory:
         self._ids: list[int] = []
         self._labels: list[str] = []
         self._times: list[str] = []
-        self._vectors = np.zeros((0, 0), dtype=np.float32)
+        self._vectors = np.zeros((0, 0), dtype=np.float32)  # unit length, for the vote's cosine distances
+        self._raw: list[np.ndarray] = []  # as the model gave them, for the adapter (the head standardises them)
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -98,6 +99,7 @@ class RelabelMemory:
         self._ids.append(sample_id)
         self._labels.append(label)
         self._times.append(labelled_at)
+        self._raw.append(np.asarray(embedding, dtype=np.float32).ravel())
         self._adapted = False
 
     def remove(self, sample_id: int) -> None:
@@ -105,7 +107,7 @@ class RelabelMemory:
         if sample_id not in self._ids:
             return
         i = self._ids.index(sample_id)
-        for seq in (self._ids, self._labels, self._times):
+        for seq in (self._ids, self._labels, self._times, self._raw):
             del seq[i]
         self._vectors = np.delete(self._vectors, i, axis=0)
         self._adapted = False
@@ -114,7 +116,7 @@ class RelabelMemory:
         """Fit the adapter on the remembered samples now (:meth:`fuse` does it when first needed after a change:
         a library's whole memory is added at once and fitted once)."""
         if self.adapter is not None:
-            self.adapter.fit(self._vectors, [self.labels.index(label) for label in self._labels])
+            self.adapter.fit(np.array(self._raw), [self.labels.index(label) for label in self._labels])
         self._adapted = True
 
     def neighbours(self, embedding: np.ndarray) -> list[Recall]:

@@ -93,13 +93,13 @@ class Pipeline:
 
     @staticmethod
     def _adapter(cfg: Config, classifier: Classifier | None) -> HeadAdapter | None:
-        """The last-layer update the corrections drive (``[classifier] adapt``), if the model's head allows one."""
+        """The offset the corrections fit (``[classifier] adapt``), if the model's head is one it can replay."""
         head = Head.of(classifier.model, classifier.info.embedding_layer) if classifier and cfg.classifier.adapt \
             else None
         if head is None or classifier is None:
             return None
         trained = np.array([label in classifier.info.trained_labels for label in classifier.info.labels])
-        return HeadAdapter(head, trained, cfg.classifier.adapt_anchor)
+        return HeadAdapter(head, trained, cfg.classifier.adapt_anchor, cfg.classifier.adapt_width)
 
     def warm_up(self) -> None:
         """Run every stage once on a second of synthetic sound, storing nothing.

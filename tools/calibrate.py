@@ -3,7 +3,8 @@
 Two sets to calibrate on. With ``--real FOLDER`` (real recordings, a manifest.csv beside them; see below), one
 command re-runs everything for a new model::
 
-    python tools/calibrate.py models/default.keras --real ../shared/sounds [--heldout CORPUS/manifest.csv]
+    python tools/calibrate.py models/default.keras --real ../shared/sounds [--heldout CORPUS/manifest.csv] \
+        [--never-heard]
 
 Without ``--real``, the training families' out-of-fold predictions:
 
@@ -22,19 +23,21 @@ cross-validation, from tools/finetune_aisfx_torch.py). Then:
 
 Writes the figures under "calibration" in MODEL.metrics.json.
 
-With ``--real``: every piece of the real recordings the model never heard (those ``--heldout``'s corpus holds out;
-all of them without it) is classified once, then
+With ``--real``: every piece of the real recordings is classified once; those the model never heard are those
+``--heldout``'s corpus holds out (all of them without ``--heldout``, or with ``--never-heard``). Then
 
 * ``unsure_below``: of the thresholds (0.025 steps), the one catching most pieces on the wrong track while
   flagging at most 30 % of all pieces (exsampling.unsure.choose_threshold). Its figures are cross-validated by
   source: each recordist's pieces are flagged with the threshold chosen on the other recordists' pieces. The
   whole curve (every threshold: pieces flagged, wrong ones caught, precision) is written for the card, for the
   track probability, the top label's probability and the logits' energy;
-* ``adapt_anchor``: of a grid, the one with the best right-instrument share in offline show streams (every
+* ``adapt_anchor`` and ``adapt_width``: of a grid, among the pairs where one odd correction (a right piece
+  re-labelled, alone, to another track) moves at most 5 % of the other recordings' right pieces, the one with
+  the best right-instrument share in offline show streams (every
   recording once, in random orders; the performer re-labels every wrong piece; the chain's own memory and
   adapted layer) over the recordings NOT held out (the model must never have heard them either: true of the
   round-4 model and /work/shared/sounds), so the held-out recordings that bench/show.py reports on never chose
-  it. Without ``--heldout`` nothing is left to choose on, and the anchor is not recalibrated.
+  it. Without ``--heldout`` nothing is left to choose on, and they are not recalibrated.
 
 Writes MODEL.unsure.json (tools/model_card.py's "unsure" section reads it) and prints the config lines.
 
@@ -60,8 +63,10 @@ THRESHOLDS = np.round(np.arange(0.2, 0.951, 0.05), 2)
 RADII = (0.05, 0.1, 0.2, 0.3, 0.4)
 STRENGTHS = (0.5, 1.0, 2.0)
 REAL_THRESHOLDS = np.round(np.arange(0.1, 0.951, 0.025), 3)
-ANCHORS = (0.03, 0.1, 0.3, 1.0)
+ADAPT_GRID = tuple((anchor, width) for anchor in (0.01, 0.03, 0.1) for width in (0.1, 0.2, 0.3, 0.5))
 MAX_FLAGGED = 0.30
+#: The most an odd correction may move: the share of the other recordings' right pieces it sends to a wrong track.
+MAX_COLLATERAL = 0.05
 
 
 def flag_figures(probs: np.ndarray, y: np.ndarray, threshold: float) -> dict:
@@ -147,8 +152,8 @@ def cross_validated(certainty: np.ndarray, wrong: np.ndarray, source: np.ndarray
             "wrong": int(wrong.sum()), "sources": len(chosen), "thresholds_chosen": sorted(set(chosen))}
 
 
-def real_streams(d: dict[str, np.ndarray], keep: np.ndarray, anchor: float | None, radius: float = 0.1,
-                 strength: float = 1.0, streams: int = 20, seed: int = 0) -> dict:
+def real_streams(d: dict[str, np.ndarray], keep: np.ndarray, anchor: float | None, width: float = 0.2,
+                 radius: float = 0.1, strength: float = 1.0, streams: int = 20, seed: int = 0) -> dict:
     """Offline show streams over the recordings whose pieces ``keep`` selects (each once, random orders): the
     performer re-labels every piece on the wrong instrument after its recording. ``anchor`` None: no adapted
     layer (the vote alone). Right-instrument share of the pieces, corrections per 125 recordings."""
@@ -157,7 +162,7 @@ def real_streams(d: dict[str, np.ndarray], keep: np.ndarray, anchor: float | Non
     rng = np.random.default_rng(seed)
     right, fixes = [], []
     for _ in range(streams):
-        adapter = HeadAdapter(head, d["trained"], anchor) if anchor is not None and head is not None else None
+        adapter = HeadAdapter(head, d["trained"], anchor, width) if anchor is not None and head is not None else None
         memory = RelabelMemory(LABELS, radius, strength, adapter=adapter)
         ok = []
         for r in rng.permutation(recordings):
@@ -172,8 +177,25 @@ def real_streams(d: dict[str, np.ndarray], keep: np.ndarray, anchor: float | Non
             memory.refit()
         right.append(float(np.mean(ok)))
         fixes.append(125 * (len(ok) - sum(ok)) / len(recordings))
-    return {"anchor": anchor, "right_instrument": float(np.mean(right)), "corrections_per_125": float(np.mean(fixes)),
-            "recordings": len(recordings)}
+    return {"anchor": anchor, "width": width, "right_instrument": float(np.mean(right)),
+            "corrections_per_125": float(np.mean(fixes)), "recordings": len(recordings)}
+
+
+def collateral(d: dict[str, np.ndarray], keep: np.ndarray, anchor: float, width: float, seed: int = 0) -> float:
+    """What one odd correction does: each right piece ``keep`` selects is re-labelled, alone, with a label on another
+    track; the mean share of the other recordings' right pieces that the adapted layer then puts on a wrong track."""
+    head, rng = d["head"].item(), np.random.default_rng(seed)
+    right = keep & (INSTRUMENT[d["probs"].argmax(1)] == INSTRUMENT[d["y"]])
+    shares = []
+    for i in np.flatnonzero(right):
+        odd = rng.choice(np.flatnonzero(d["trained"] & (INSTRUMENT[d["y"][i]] != INSTRUMENT)))
+        adapter = HeadAdapter(head, d["trained"], anchor, width)
+        adapter.fit(d["emb"][[i]], [int(odd)])
+        others = np.flatnonzero(right & (d["recording"] != d["recording"][i]))
+        moved = [INSTRUMENT[int(np.argmax(adapter.adapt(d["probs"][j], d["emb"][j])))] != INSTRUMENT[d["y"][j]]
+                 for j in others]
+        shares.append(float(np.mean(moved)) if len(others) else 0.0)
+    return float(np.mean(shares))
 
 
 def calibrate_real(args: argparse.Namespace) -> None:
@@ -190,38 +212,47 @@ def calibrate_real(args: argparse.Namespace) -> None:
     scores = {"track probability": track_probability(d["probs"], list(INSTRUMENT), top),
               "top label probability": d["probs"].max(1),
               "energy": -energy(np.where(d["trained"], d["logits"], -np.inf))}  # higher = surer, as the others
-    h = heldout
-    curves = {name: flag_curve(s[h], wrong[h], REAL_THRESHOLDS if name != "energy" else
-                               np.round(np.quantile(s[h], np.linspace(0, 1, 21)), 3)) for name, s in scores.items()}
+    # "unsure" is judged on every recording the model never heard: the held-out ones, or all with --never-heard
+    u = np.ones(len(heldout), dtype=bool) if args.never_heard else heldout
+    curves = {name: flag_curve(s[u], wrong[u], REAL_THRESHOLDS if name != "energy" else
+                               np.round(np.quantile(s[u], np.linspace(0, 1, 21)), 3)) for name, s in scores.items()}
     track = scores["track probability"]
     chosen = choose_threshold(curves["track probability"], MAX_FLAGGED)
     report = {
         "model": args.model.name, "recordings": args.real.name, "heldout_by": str(args.heldout or "none (all)"),
         "rule": f"the threshold catching most wrong-track pieces while flagging at most {MAX_FLAGGED:.0%} of pieces",
-        "unsure_below": chosen["threshold"], "pieces": int(h.sum()), "wrong": int(wrong[h].sum()),
-        "recordings_heldout": len(set(d["recording"][h].tolist())),
-        "at_default": chosen, "cross_validated_by_source": cross_validated(track[h], wrong[h], d["source"][h]),
+        "unsure_below": chosen["threshold"], "pieces": int(u.sum()), "wrong": int(wrong[u].sum()),
+        "recordings_judged": len(set(d["recording"][u].tolist())), "never_heard": bool(args.never_heard),
+        "at_default": chosen, "cross_validated_by_source": cross_validated(track[u], wrong[u], d["source"][u]),
         "curves": curves,
     }
+    h = heldout
     if args.heldout is not None and (~h).any():
-        grid = [real_streams(d, ~h, anchor) for anchor in ANCHORS]
-        best = max(grid, key=lambda g: (g["right_instrument"], g["anchor"]))
-        report["adapt"] = {"adapt_anchor": best["anchor"], "chosen_on": "the recordings not held out",
+        grid = [real_streams(d, ~h, anchor, width) | {"collateral": collateral(d, ~h, anchor, width)}
+                for anchor, width in ADAPT_GRID]
+        safe = [g for g in grid if g["collateral"] <= MAX_COLLATERAL] or [min(grid, key=lambda g: g["collateral"])]
+        best = max(safe, key=lambda g: (g["right_instrument"], g["anchor"], -g["width"]))
+        report["adapt"] = {"adapt_anchor": best["anchor"], "adapt_width": best["width"],
+                           "chosen_on": "the recordings not held out",
+                           "rule": "the best right-instrument share in the streams among the anchors where one odd "
+                                   f"correction moves at most {MAX_COLLATERAL:.0%} of the other right pieces",
                            "grid": grid, "vote_alone": real_streams(d, ~h, None),
-                           "heldout_streams": real_streams(d, h, best["anchor"]),
+                           "heldout_streams": real_streams(d, h, best["anchor"], best["width"]),
                            "heldout_streams_vote_alone": real_streams(d, h, None)}
     out = args.out or args.model.with_name(f"{args.model.stem}.unsure.json")
     out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     cv = report["cross_validated_by_source"]
-    print(f"{report['pieces']} held-out pieces ({report['recordings_heldout']} recordings), {report['wrong']} on the "
+    print(f"{report['pieces']} pieces never heard ({report['recordings_judged']} recordings), {report['wrong']} on the "
           f"wrong track; wrote {out}")
     print(f"unsure_below = {chosen['threshold']}: flags {chosen['flagged']:.1%}, catches {chosen['recall']:.1%} of the "
           f"wrong (precision {chosen['precision']:.1%}); cross-validated by source: flags {cv['flagged']:.1%}, catches "
           f"{cv['recall']:.1%}")
     if "adapt" in report:
         ad = report["adapt"]
-        print(f"adapt_anchor = {ad['adapt_anchor']} (on {ad['grid'][0]['recordings']} recordings not held out: "
-              + ", ".join(f"{g['anchor']}: {g['right_instrument']:.1%}" for g in ad["grid"])
+        print(f"adapt_anchor = {ad['adapt_anchor']}, adapt_width = {ad['adapt_width']} (on "
+              f"{ad['grid'][0]['recordings']} recordings not held out: "
+              + ", ".join(f"{g['anchor']}/{g['width']}: {g['right_instrument']:.1%} (an odd correction moves "
+                          f"{g['collateral']:.1%})" for g in ad["grid"])
               + f"; the vote alone {ad['vote_alone']['right_instrument']:.1%}); on the held-out recordings "
               f"{ad['heldout_streams']['right_instrument']:.1%} right instrument with "
               f"{ad['heldout_streams']['corrections_per_125']:.1f} corrections per 125 (vote alone "
@@ -234,6 +265,9 @@ def main() -> None:
     ap.add_argument("--real", type=Path, help="real recordings with a manifest.csv (file, label, attribution, …)")
     ap.add_argument("--heldout", type=Path, help="with --real: the corpus manifest that holds some out")
     ap.add_argument("--out", type=Path, help="with --real: where the curve goes (default MODEL.unsure.json)")
+    ap.add_argument("--never-heard", action="store_true",
+                    help="with --real: the model never heard any of them (true of the round-4 model): judge "
+                         "\"unsure\" on all, not only on the held-out ones")
     ap.add_argument("--oof", type=Path, help="the torch run's <config>.npz (oof_p, oof_e)")
     ap.add_argument("--data", type=Path, help="the packed ft.npz (y, fold, clip)")
     ap.add_argument("--manifest", type=Path)
