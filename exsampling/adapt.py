@@ -87,7 +87,8 @@ class Head:
         except ValueError:
             return None
         layers = model.layers[model.layers.index(start) + 1:]
-        standardise, layer_norm, dense, previous = None, None, [], start
+        standardise, layer_norm, previous = None, None, start
+        dense: list[tuple[str, np.ndarray, np.ndarray]] = []
         for layer in layers:
             if layer.input is not previous.output:  # not a plain chain
                 return None
