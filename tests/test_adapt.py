@@ -170,7 +170,7 @@ def test_the_adapted_answers_persist_in_the_library_and_its_export(cfg, classifi
     imported_cfg = cfg.with_changes(library={"path": str(tmp_path / "imported")})
     imported = Pipeline(imported_cfg, import_show(zipped, tmp_path / "imported"), classifier, None)
     for again in (reopened, imported):
-        for mine, theirs in zip(state_of(again), state_of(first), strict=True):
+        for mine, theirs in zip(state_of(again), state_of(first), strict=True):  # the same fit, step for step
             assert np.allclose(mine, theirs, atol=1e-6)
         [after] = again.process(again.ingest_file(probe))
         assert (after.label, after.label_source, after.recalled_from, after.unsure) == (
