@@ -80,7 +80,8 @@ def make_show(folder: Path) -> MadeShow:
     # (as in test_pipeline): a re-label must not colour every later sound; for the same reason the adapted answers
     # (which reach farther, exsampling.adapt) are off
     config.write_text(f'[library]\npath = "library"\n[classifier]\nmodel = "{model.name}"\n'
-                      f'memory_max_distance = 0.008\nadapt = false\n[osc]\nport = {peer.port}\n[server]\nhost = "127.0.0.1"\n')
+                      f'memory_max_distance = 0.008\nadapt = false\n[osc]\nport = {peer.port}\n'
+                      '[server]\nhost = "127.0.0.1"\n')
     cfg = load(config)
     port = free_port(socket.SOCK_STREAM)
     base = f"http://127.0.0.1:{port}"
