@@ -37,7 +37,8 @@ With ``--real``: every piece of the real recordings is classified once; those th
   recording once, in random orders; the performer re-labels every wrong piece; the chain's own memory and
   adapted layer) over the recordings NOT held out (the model must never have heard them either: true of the
   round-4 model and /work/shared/sounds), so the held-out recordings that bench/show.py reports on never chose
-  it. Without ``--heldout`` nothing is left to choose on, and they are not recalibrated.
+  it. Only with ``--heldout`` and ``--never-heard``: without the first nothing is left to choose on, without the
+  second the recordings not held out trained the model, and streams of them say nothing; they are then kept.
 
 Writes MODEL.unsure.json (tools/model_card.py's "unsure" section reads it) and prints the config lines.
 
@@ -227,7 +228,7 @@ def calibrate_real(args: argparse.Namespace) -> None:
         "curves": curves,
     }
     h = heldout
-    if args.heldout is not None and (~h).any():
+    if args.heldout is not None and args.never_heard and (~h).any():
         grid = [real_streams(d, ~h, anchor, width) | {"collateral": collateral(d, ~h, anchor, width)}
                 for anchor, width in ADAPT_GRID]
         safe = [g for g in grid if g["collateral"] <= MAX_COLLATERAL] or [min(grid, key=lambda g: g["collateral"])]
