@@ -60,18 +60,26 @@ class ClassifierConfig:
 
     model: path of the ``.keras`` file (its ``.json`` sidecar sits beside it).
     top_k: how many labels with probabilities each sample keeps.
-    unsure_below: a top probability below this marks the sample "unsure" (calibrated for the bundled model).
+    unsure_below: the answer's track probability (the summed probability of the labels mapped to its instrument)
+        below this marks the sample "unsure" (exsampling.unsure; calibrated for the bundled model).
     memory: let the performer's re-labelled samples vote on similar new sounds (exsampling.memory).
     memory_max_distance: the vote's radius: cosine distance beyond which a remembered sample has no say.
     memory_strength: evidence (in perfect matches) at which the memory gets half the say against the model.
+    adapt: with ``memory``, let the re-labelled samples also retune the model's answers beyond the vote's radius
+        (exsampling.adapt).
+    adapt_anchor: how firmly the answers are held at the shipped model's (> 0; larger: corrections move less).
+    adapt_width: how far a correction reaches, in cosine distance between embeddings (> 0).
     """
 
     model: str = str(default_model())
     top_k: int = 3
-    unsure_below: float = 0.65
+    unsure_below: float = 0.425
     memory: bool = True
     memory_max_distance: float = 0.1
     memory_strength: float = 1.0
+    adapt: bool = True
+    adapt_anchor: float = 0.01
+    adapt_width: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -274,6 +282,8 @@ def validate(cfg: Config) -> None:
         (0 <= cfg.classifier.unsure_below <= 1, "classifier.unsure_below must be in [0, 1]"),
         (0 < cfg.classifier.memory_max_distance <= 2 and cfg.classifier.memory_strength > 0,
          "classifier.memory_max_distance must be in (0, 2] and memory_strength > 0"),
+        (cfg.classifier.adapt_anchor > 0 and cfg.classifier.adapt_width > 0,
+         "classifier.adapt_anchor and adapt_width must be > 0"),
         (0 < cfg.pitch.fmin_hz < cfg.pitch.fmax_hz < cfg.audio.sample_rate / 2,
          "pitch needs 0 < fmin_hz < fmax_hz < sample_rate/2"),
         (0 < cfg.osc.port < 65536, f"osc.port {cfg.osc.port} is not a UDP port"),
