@@ -64,6 +64,8 @@ class ClassifierConfig:
     memory: let the performer's re-labelled samples vote on similar new sounds (exsampling.memory).
     memory_max_distance: the vote's radius: cosine distance beyond which a remembered sample has no say.
     memory_strength: evidence (in perfect matches) at which the memory gets half the say against the model.
+    own_label_above: a piece takes its recording's class (pooled over the recording's pieces) unless its own best
+        label is another one with at least this probability (exsampling.judgement).
     """
 
     model: str = str(default_model())
@@ -72,6 +74,7 @@ class ClassifierConfig:
     memory: bool = True
     memory_max_distance: float = 0.1
     memory_strength: float = 1.0
+    own_label_above: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -264,6 +267,7 @@ def validate(cfg: Config) -> None:
         (0 <= cfg.classifier.unsure_below <= 1, "classifier.unsure_below must be in [0, 1]"),
         (0 < cfg.classifier.memory_max_distance <= 2 and cfg.classifier.memory_strength > 0,
          "classifier.memory_max_distance must be in (0, 2] and memory_strength > 0"),
+        (0 <= cfg.classifier.own_label_above <= 1, "classifier.own_label_above must be in [0, 1]"),
         (0 < cfg.pitch.fmin_hz < cfg.pitch.fmax_hz < cfg.audio.sample_rate / 2,
          "pitch needs 0 < fmin_hz < fmax_hz < sample_rate/2"),
         (0 < cfg.osc.port < 65536, f"osc.port {cfg.osc.port} is not a UDP port"),

@@ -1,35 +1,64 @@
 """The live chain: store → trim → segment → features → classify → pitch → map → OSC, and the stage's decisions.
 
 ``Pipeline`` is the one object the CLI, the upload server and the console drive. It owns no
-event loop: ``process`` is plain blocking code, ``process_async`` runs it on a worker thread so
-Tornado's loop (the kernel's, in the console) keeps answering uploads meanwhile.
+event loop: ``process`` is plain blocking code for one recording; ``submit`` (``process_async`` on an event loop)
+puts a recording in the pipeline's queue, first in, first out, so Tornado's loop (the kernel's, in the console)
+keeps answering uploads meanwhile.
+
+A crowd's recordings are drained in batches: while the model hears one batch, a thread pool sized to the machine
+decodes, trims, cuts, pitches and computes the features of the next recordings; the model then hears all the
+pieces waiting (at most :data:`BATCH_PIECES`) in one call, and each recording of the batch is judged, labelled,
+stored and sent in arrival order: the first recording in is the first on stage.
+
+For each recording the labelling chain is: the model's probabilities per piece → :meth:`Pipeline._adapt` (the
+performer's corrections have their say) → the recording's judgement (:mod:`exsampling.judgement`: pooled over its
+pieces) → :meth:`Pipeline._label` (each piece's label, confidence and "unsure").
 """
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
+import os
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import audio, features, pitch
+from . import audio, features, judgement, pitch
 from .classifier import Classifier, top_k
 from .config import Config, Mode, Unsure
 from .library import Library, Received
 from .mapping import LABELS, Mapper, RuleFailure, check_label
-from .memory import Recall, RelabelMemory
+from .memory import Recall, RelabelMemory, Vote
 from .osc import OscSender
-from .records import LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now
+from .records import Judgement, LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now
 
 Listener = Callable[[Sample], None]
+log = logging.getLogger(__name__)
 
 #: Embeddings kept in memory for quick re-labelling; older samples are re-embedded from their file.
 EMBEDDINGS_KEPT = 256
+#: Most pieces the model hears in one call when a crowd's recordings wait (a recording is never split: one longer
+#: than this is heard alone). Larger batches gain little per piece on a CPU and delay the first of them.
+BATCH_PIECES = 16
+#: Recordings prepared ahead of the model (decoded, cut, pitched, their features computed), at most: enough to fill
+#: the next batch while the model hears this one, and a bound on the audio held in memory.
+PREPARED_AHEAD = 2 * BATCH_PIECES
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @dataclass
@@ -45,6 +74,27 @@ class Intake:
     y: np.ndarray | None
     span: audio.Span | None
     stored_at: float
+
+
+@dataclass
+class _Cut:
+    """A recording made ready for the model: its pieces (audio at the chain's rate), their unsaved samples (place and
+    pitch known), their model inputs; or what went wrong while making it (``problem``)."""
+
+    intake: Intake
+    pieces: list[np.ndarray] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    images: np.ndarray | None = None
+    problem: Exception | None = None
+
+
+@dataclass
+class _Job:
+    """A recording in the pipeline's queue: what the caller waits on, and its cut once being prepared."""
+
+    intake: Intake
+    done: Future[list[Sample]]
+    cut: Future[_Cut] | None = None
 
 
 class Pipeline:
@@ -84,7 +134,11 @@ class Pipeline:
         self.rule_failures: list[RuleFailure] = []
         self.timings: deque[tuple[float, float]] = deque(maxlen=1000)
         self._embeddings: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exsampling-pipeline")
+        # the queue (see submit): its jobs, the lock that guards them, the worker that drains them, the preparers
+        self._jobs: deque[_Job] = deque()
+        self._lock = threading.Condition()
+        self._worker: threading.Thread | None = None
+        self._preparers = ThreadPoolExecutor(max_workers=cores(), thread_name_prefix="exsampling-prepare")
         self.closed = False
 
     def warm_up(self) -> None:
@@ -179,18 +233,142 @@ class Pipeline:
     # -- the chain ----------------------------------------------------------------------------
 
     def process(self, intake: Intake, notify: bool = True) -> list[Sample]:
-        """Trim, cut, classify, pitch, map and store every sample of ``intake``; send the stage's share.
+        """Trim, cut, classify, pitch, map and store every sample of ``intake`` in this thread; send the stage's share.
 
         Returns the samples in recording order (none when another worker has claimed the recording). In
         "auto" mode mapped samples go to OSC at once (except those :meth:`holds`); in "preview" mode they wait
-        (status "new") for :meth:`accept`.
+        (status "new") for :meth:`accept`. Raises what failed the recording (it is then marked "failed").
         """
-        rec = intake.recording
-        if not self.library.claim(rec.id):
+        if not self.library.claim(intake.recording.id):
             return []  # already processed, or being processed by another worker
+        [outcome] = self._run([self._cut(intake)])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if notify:
+            self._notify(outcome)
+        return outcome
+
+    def submit(self, intake: Intake) -> Future[list[Sample]]:
+        """Queue ``intake`` for the pipeline's worker (first in, first out) and return what it will become: its
+        samples (listeners are not called: see :meth:`process_async`), or the exception that failed it."""
+        job = _Job(intake, Future())
+        with self._lock:
+            if self.closed:
+                raise RuntimeError("the pipeline is closed")
+            self._jobs.append(job)
+            self._prepare_ahead()
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._drain, name="exsampling-pipeline", daemon=True)
+                self._worker.start()
+            self._lock.notify()
+        return job.done
+
+    async def process_async(self, intake: Intake) -> list[Sample]:
+        """:meth:`submit` from an event loop; listeners are called back on the caller's loop, in arrival order."""
+        samples = await asyncio.wrap_future(self.submit(intake))
+        self._notify(samples)
+        return samples
+
+    def _prepare_ahead(self) -> None:
+        """Start cutting the first :data:`PREPARED_AHEAD` queued recordings (the lock is held)."""
+        for job in itertools.islice(self._jobs, PREPARED_AHEAD):
+            if job.cut is None:
+                job.cut = self._preparers.submit(self._cut, job.intake)
+
+    def _drain(self) -> None:
+        """The worker: take the recordings waiting, as many as :data:`BATCH_PIECES` pieces allow (the oldest one
+        always), hear them in one model call, finish them in arrival order; until :meth:`close`."""
+        while True:
+            with self._lock:
+                self._lock.wait_for(lambda: bool(self._jobs) or self.closed)
+                if self.closed:
+                    return
+                head = self._jobs.popleft()
+            claimed: list[tuple[_Job, _Cut]] = []
+            for job, cut in self._take(head):
+                try:
+                    if not self.library.claim(job.intake.recording.id):
+                        job.done.set_result([])  # another worker has it
+                        continue
+                except Exception as exc:  # the library cannot be written (a full disk): the caller hears it
+                    job.done.set_exception(exc)
+                    continue
+                claimed.append((job, cut))
+            outcomes = self._run([cut for _, cut in claimed])
+            for (job, _), outcome in zip(claimed, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    job.done.set_exception(outcome)
+                else:
+                    job.done.set_result(outcome)
+
+    def _take(self, head: _Job) -> list[tuple[_Job, _Cut]]:
+        """``head`` (once cut) and the queued recordings already cut after it, in order, within
+        :data:`BATCH_PIECES` pieces."""
+        if head.cut is None:
+            head.cut = self._preparers.submit(self._cut, head.intake)
+        taken = [(head, head.cut.result())]
+        pieces = len(taken[0][1].pieces)
+        with self._lock:
+            while self._jobs and (ready := self._jobs[0].cut) is not None and ready.done():
+                more = len(ready.result().pieces)
+                if pieces + more > BATCH_PIECES:
+                    break
+                pieces += more
+                taken.append((self._jobs.popleft(), ready.result()))
+            self._prepare_ahead()
+        return taken
+
+    def _cut(self, intake: Intake) -> _Cut:
+        """Decode (when not yet decoded), trim, cut, pitch and compute the model's input of each piece; what fails
+        is kept in ``problem``, for :meth:`_finish` to tell."""
+        cut = _Cut(intake)
+        rec, sr = intake.recording, self.rate
         try:
             y = intake.y if intake.y is not None else self._decode(rec.path, self.cfg.audio.max_duration_s)
-            samples = self._cut_and_classify(intake, y)
+            for span in self._pieces(y, intake.span):
+                piece = y[span.start:span.end]
+                sample = Sample(id=0, recording_id=rec.id, path="", start_s=span.start / sr,
+                                duration_s=len(piece) / sr, participant=rec.participant, location=rec.location,
+                                recorded_at=rec.received_at)
+                self._pitch(sample, piece)
+                cut.pieces.append(piece)
+                cut.samples.append(sample)
+            if self.classifier is not None:
+                cut.images = np.stack([features.image(p, self.params) for p in cut.pieces])
+        except Exception as exc:
+            cut.problem = exc
+        return cut
+
+    def _run(self, cuts: list[_Cut]) -> list[list[Sample] | BaseException]:
+        """Hear every piece of ``cuts`` in one model call, then finish each recording in order: its samples, or
+        the exception that failed it."""
+        heard = [c for c in cuts if c.problem is None]
+        answers: dict[int, tuple[np.ndarray, np.ndarray] | None] = {id(c): None for c in heard}
+        if self.classifier is not None and heard:
+            try:
+                probs, embeddings = self.classifier.classify(np.concatenate([c.images for c in heard]))
+            except Exception as exc:
+                for c in heard:
+                    c.problem = exc
+            else:
+                bounds = np.cumsum([len(c.pieces) for c in heard])[:-1]
+                for c, p, e in zip(heard, np.split(probs, bounds), np.split(embeddings, bounds), strict=True):
+                    answers[id(c)] = (p, e)
+        outcomes: list[list[Sample] | BaseException] = []
+        for c in cuts:
+            try:
+                outcomes.append(self._finish(c, answers.get(id(c))))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _finish(self, cut: _Cut, answer: tuple[np.ndarray, np.ndarray] | None) -> list[Sample]:
+        """Judge, label, map, store and send a recording's samples; set its status. Raises what failed it."""
+        rec = cut.intake.recording
+        try:
+            if cut.problem is not None:
+                raise cut.problem
+            samples = self._label_and_store(cut, answer)
         except audio.NothingAudible as exc:
             self.library.set_recording_status(rec.id, RecordingStatus.SILENT, str(exc), actor=self.actor)
             return []
@@ -203,28 +381,30 @@ class Pipeline:
                                               actor=self.actor)
             raise
         self.library.set_recording_status(rec.id, RecordingStatus.DONE)
-        self.timings.append((intake.stored_at, time.perf_counter()))  # (stored, done) for the console and bench
-        if notify:
-            self._notify(samples)
+        self.timings.append((cut.intake.stored_at, time.perf_counter()))  # (stored, done) for the console and bench
         return samples
 
-    def _cut_and_classify(self, intake: Intake, y: np.ndarray) -> list[Sample]:
-        rec, sr = intake.recording, self.rate
-        spans = self._pieces(y, intake.span)
-        pieces = [y[s.start:s.end] for s in spans]
+    def _label_and_store(self, cut: _Cut, answer: tuple[np.ndarray, np.ndarray] | None) -> list[Sample]:
+        rec = cut.intake.recording
         if self.classifier is not None:
-            probs, embeddings = self.classifier.classify(np.stack([features.image(p, self.params) for p in pieces]))
+            assert answer is not None  # heard with its batch
+            probs, embeddings = answer
+            labels = self.classifier.info.labels
+            adapted, votes = self._adapt(probs, embeddings)
+            weights = judgement.piece_weights(np.array([s.duration_s for s in cut.samples]),
+                                              judgement.loudness(cut.pieces))
+            pooled = judgement.pool(adapted, weights)
+            final = judgement.piece_probs(adapted, pooled, self.cfg.classifier.own_label_above)
+            label, confidence = top_k(pooled, labels, 1)[0]
+            self.library.set_judgement(rec.id, Judgement(label, confidence, len(cut.samples)))
         samples = []
-        for i, (span, piece) in enumerate(zip(spans, pieces, strict=True)):
-            sample = Sample(id=0, recording_id=rec.id, path="", start_s=span.start / sr, duration_s=len(piece) / sr,
-                            participant=rec.participant, location=rec.location, recorded_at=rec.received_at)
+        for i, (sample, piece) in enumerate(zip(cut.samples, cut.pieces, strict=True)):
             if self.classifier is not None:
-                self._label(sample, self.classifier.info.labels, probs[i], embeddings[i])
-            self._pitch(sample, piece)
+                self._label(sample, labels, probs[i], final[i], votes[i])
             sample.instrument = self.mapper.instrument_for(sample.label, sample)
             sample.melodic = self.mapper.is_melodic(sample.instrument)
             model = self.classifier.info.name if self.classifier is not None else None
-            stored = self.library.add_sample(sample, piece, sr, model=model, actor=self.actor)
+            stored = self.library.add_sample(sample, piece, self.rate, model=model, actor=self.actor)
             if self.classifier is not None:
                 self._keep_embedding(stored.id, embeddings[i])
             if self.mode == Mode.AUTO and stored.instrument and not self.holds(stored):
@@ -247,23 +427,24 @@ class Pipeline:
         while len(self._embeddings) > EMBEDDINGS_KEPT:
             self._embeddings.popitem(last=False)
 
-    async def process_async(self, intake: Intake) -> list[Sample]:
-        """:meth:`process` on the pipeline's worker thread; listeners are called back on the caller's loop."""
-        loop = asyncio.get_running_loop()
-        samples = await loop.run_in_executor(self._executor, self.process, intake, False)
-        self._notify(samples)
-        return samples
+    def _adapt(self, probs: np.ndarray, embeddings: np.ndarray) -> tuple[np.ndarray, list[Vote | None]]:
+        """The model's probabilities ``(n, n_labels)`` for a recording's pieces as the performer's corrections
+        adapt them (the re-label memory's vote on each piece), and each piece's vote (None: memory off)."""
+        if not self.memory_enabled:
+            return probs, [None] * len(probs)
+        votes: list[Vote | None] = [self.memory.fuse(p, e) for p, e in zip(probs, embeddings, strict=True)]
+        return np.stack([v.probs for v in votes if v is not None]), votes
 
-    def _label(self, sample: Sample, labels: tuple[str, ...], probs: np.ndarray, embedding: np.ndarray) -> None:
-        sample.top = top_k(probs, labels, self.cfg.classifier.top_k)  # the model's own guesses, as the history keeps
-        vote = self.memory.fuse(probs, embedding) if self.memory_enabled else None
-        # the performer's corrections of similar sounds have their say in the label and its confidence
-        if vote is not None and vote.weight > 0:
-            sample.label, sample.confidence = top_k(vote.probs, labels, 1)[0]
-        else:
-            sample.label, sample.confidence = sample.top[0]
+    def _label(self, sample: Sample, labels: tuple[str, ...], model_probs: np.ndarray, probs: np.ndarray,
+               vote: Vote | None) -> None:
+        """A piece's label, confidence and "unsure" from its final ``probs`` (its recording's, unless it is
+        confidently something else); ``model_probs``: the model's own, kept as its top-k guesses."""
+        sample.top = top_k(model_probs, labels, self.cfg.classifier.top_k)  # the model's own, as the history keeps
+        sample.label, sample.confidence = top_k(probs, labels, 1)[0]
         sample.unsure = sample.confidence < self.cfg.classifier.unsure_below
-        if vote is not None and vote.recall is not None and sample.label != sample.top[0][0]:
+        # the performer's corrections of similar sounds chose this label, not the model
+        if (vote is not None and vote.recall is not None and vote.recall.label == sample.label
+                and sample.label != sample.top[0][0]):
             sample.label_source, sample.recalled_from = LabelSource.MEMORY, vote.recall.sample_id
 
     def _pitch(self, sample: Sample, piece: np.ndarray) -> None:
@@ -366,10 +547,18 @@ class Pipeline:
         return None
 
     def close(self) -> None:
-        """Stop the worker thread: the recording in progress is finished; those still queued stay "received"
-        in the library, for :meth:`unfinished` at the next start."""
-        self.closed = True
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        """Stop the worker: the batch in progress is finished; the recordings still queued stay "received" in the
+        library, for :meth:`unfinished` at the next start (whoever waits on them sees them cancelled)."""
+        with self._lock:
+            self.closed = True
+            self._lock.notify_all()
+            left, worker = list(self._jobs), self._worker
+            self._jobs.clear()
+        if worker is not None and worker is not threading.current_thread():
+            worker.join()
+        self._preparers.shutdown(wait=True, cancel_futures=True)
+        for job in left:
+            job.done.cancel()
 
 
 def build(cfg: Config, *, send: bool = True, require_model: bool = False, actor: str = "") -> Pipeline:
