@@ -5,10 +5,12 @@ event loop: ``process`` is plain blocking code for one recording; ``submit`` (``
 puts a recording in the pipeline's queue, first in, first out, so Tornado's loop (the kernel's, in the console)
 keeps answering uploads meanwhile.
 
-A crowd's recordings are drained in batches: while the model hears one batch, a thread pool sized to the machine
-decodes, trims, cuts, pitches and computes the features of the next recordings; the model then hears all the
-pieces waiting (at most :data:`BATCH_PIECES`) in one call, and each recording of the batch is judged, labelled,
-stored and sent in arrival order: the first recording in is the first on stage.
+A crowd's recordings are drained with every core: workers, one per core, each take the next recording waiting,
+decode, trim and cut it, pitch its pieces, compute their features and let the model hear them (one call per
+recording); one finisher then judges, labels, stores and sends each recording in arrival order, so the first
+recording in is the first on stage. (Measured with the bundled model on 2 cores: one call of 4 pieces costs more
+per piece than 4 calls of one, its activations outgrowing the caches, and two calls side by side drain pieces
+faster than one after another; so recordings are heard side by side, not batched into one call.)
 
 For each recording the labelling chain is: the model's probabilities per piece → :meth:`Pipeline._adapt` (the
 performer's corrections have their say) → the recording's judgement (:mod:`exsampling.judgement`: pooled over its
@@ -45,16 +47,9 @@ log = logging.getLogger(__name__)
 
 #: Embeddings kept in memory for quick re-labelling; older samples are re-embedded from their file.
 EMBEDDINGS_KEPT = 256
-#: Most pieces taken together when a crowd's recordings wait (a recording is never split: one longer than this is
-#: taken alone): heard together, then finished in arrival order.
-BATCH_PIECES = 16
-#: Most pieces in one model call: a batch is heard in calls of this many, side by side, one per core. Measured with
-#: the bundled model on 2 cores: a call of 4 pieces costs more per piece than 4 calls of one (its activations
-#: outgrow the caches), and two calls side by side drain pieces faster than one after another.
-PIECES_PER_CALL = 1
-#: Recordings prepared ahead of the model (decoded, cut, pitched, their features computed), at most: enough to fill
-#: the next batch while the model hears this one, and a bound on the audio held in memory.
-PREPARED_AHEAD = 2 * BATCH_PIECES
+#: Recordings prepared (cut and heard) ahead of the one being finished, at most: enough to keep every core busy, and
+#: a bound on the audio held in memory (a 5-s recording at 44.1 kHz: ≈ 1 MB with its features).
+PREPARED_AHEAD = 16
 
 
 def cores() -> int:
@@ -82,19 +77,20 @@ class Intake:
 
 @dataclass
 class _Cut:
-    """A recording made ready for the model: its pieces (audio at the chain's rate), their unsaved samples (place and
-    pitch known), their model inputs; or what went wrong while making it (``problem``)."""
+    """A recording prepared for the finisher: its pieces (audio at the chain's rate), their unsaved samples (place and
+    pitch known), the model's probabilities and embeddings for them (None without a model); or what went wrong
+    while preparing it (``problem``)."""
 
     intake: Intake
     pieces: list[np.ndarray] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
-    images: np.ndarray | None = None
+    heard: tuple[np.ndarray, np.ndarray] | None = None
     problem: Exception | None = None
 
 
 @dataclass
 class _Job:
-    """A recording in the pipeline's queue: what the caller waits on, and its cut once being prepared."""
+    """A recording in the pipeline's queue: what the caller waits on, and its preparation once started."""
 
     intake: Intake
     done: Future[list[Sample]]
@@ -115,10 +111,12 @@ class Pipeline:
     mapper : Mapper or None — defaults to the config's table.
     actor : str — who runs this chain, as the library's history names it (``console:<id>``, ``cli``, …); the
         performer's decisions may name another.
+    workers : int or None — recordings prepared and heard side by side (:meth:`submit`); None: one per core.
     """
 
     def __init__(self, cfg: Config, library: Library, classifier: Classifier | None = None,
-                 sender: OscSender | None = None, mapper: Mapper | None = None, actor: str = "") -> None:
+                 sender: OscSender | None = None, mapper: Mapper | None = None, actor: str = "",
+                 workers: int | None = None) -> None:
         self.cfg = cfg
         self.actor = actor
         self.library = library
@@ -138,12 +136,12 @@ class Pipeline:
         self.rule_failures: list[RuleFailure] = []
         self.timings: deque[tuple[float, float]] = deque(maxlen=1000)
         self._embeddings: OrderedDict[int, np.ndarray] = OrderedDict()
-        # the queue (see submit): its jobs, the lock that guards them, the worker that drains them, the preparers
+        # the queue (see submit): its jobs, the lock that guards them, the finisher that drains them in order, the
+        # workers that prepare them side by side
         self._jobs: deque[_Job] = deque()
         self._lock = threading.Condition()
-        self._worker: threading.Thread | None = None
-        self._preparers = ThreadPoolExecutor(max_workers=cores(), thread_name_prefix="exsampling-prepare")
-        self._hearers = ThreadPoolExecutor(max_workers=cores(), thread_name_prefix="exsampling-model")
+        self._finisher: threading.Thread | None = None
+        self._workers = ThreadPoolExecutor(max_workers=workers or cores(), thread_name_prefix="exsampling-worker")
         self.closed = False
 
     def warm_up(self) -> None:
@@ -246,25 +244,24 @@ class Pipeline:
         """
         if not self.library.claim(intake.recording.id):
             return []  # already processed, or being processed by another worker
-        [outcome] = self._run([self._cut(intake)])
-        if isinstance(outcome, BaseException):
-            raise outcome
+        samples = self._finish(self._prepare(intake))
         if notify:
-            self._notify(outcome)
-        return outcome
+            self._notify(samples)
+        return samples
 
     def submit(self, intake: Intake) -> Future[list[Sample]]:
-        """Queue ``intake`` for the pipeline's worker (first in, first out) and return what it will become: its
-        samples (listeners are not called: see :meth:`process_async`), or the exception that failed it."""
+        """Queue ``intake`` (first in, first out) and return what it will become: its samples (listeners are not
+        called: see :meth:`process_async`), or the exception that failed it. Recordings are prepared side by side
+        and finished one by one in the order they were submitted."""
         job = _Job(intake, Future())
         with self._lock:
             if self.closed:
                 raise RuntimeError("the pipeline is closed")
             self._jobs.append(job)
             self._prepare_ahead()
-            if self._worker is None:
-                self._worker = threading.Thread(target=self._drain, name="exsampling-pipeline", daemon=True)
-                self._worker.start()
+            if self._finisher is None:
+                self._finisher = threading.Thread(target=self._drain, name="exsampling-finisher", daemon=True)
+                self._finisher.start()
             self._lock.notify()
         return job.done
 
@@ -275,59 +272,37 @@ class Pipeline:
         return samples
 
     def _prepare_ahead(self) -> None:
-        """Start cutting the first :data:`PREPARED_AHEAD` queued recordings (the lock is held)."""
+        """Start preparing the first :data:`PREPARED_AHEAD` queued recordings (the lock is held)."""
         for job in itertools.islice(self._jobs, PREPARED_AHEAD):
             if job.cut is None:
-                job.cut = self._preparers.submit(self._cut, job.intake)
+                job.cut = self._workers.submit(self._prepare, job.intake)
 
     def _drain(self) -> None:
-        """The worker: take the recordings waiting, as many as :data:`BATCH_PIECES` pieces allow (the oldest one
-        always), hear them in one model call, finish them in arrival order; until :meth:`close`."""
+        """The finisher: take the recordings in the order they came, each once prepared, and finish them; until
+        :meth:`close`, which leaves the rest "received"."""
         while True:
             with self._lock:
                 self._lock.wait_for(lambda: bool(self._jobs) or self.closed)
                 if self.closed:
                     return
-                head = self._jobs.popleft()
-            claimed: list[tuple[_Job, _Cut]] = []
-            for job, cut in self._take(head):
-                if not job.done.set_running_or_notify_cancel():
-                    continue  # its caller stopped waiting (a server stopping): it stays "received", for the next start
-                try:
-                    if not self.library.claim(job.intake.recording.id):
-                        job.done.set_result([])  # another worker has it
-                        continue
-                except Exception as exc:  # the library cannot be written (a full disk): the caller hears it
-                    job.done.set_exception(exc)
-                    continue
-                claimed.append((job, cut))
-            outcomes = self._run([cut for _, cut in claimed])
-            for (job, _), outcome in zip(claimed, outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    job.done.set_exception(outcome)
+                job = self._jobs.popleft()
+                if job.cut is None:
+                    job.cut = self._workers.submit(self._prepare, job.intake)
+                self._prepare_ahead()
+            cut = job.cut.result()
+            if not job.done.set_running_or_notify_cancel():
+                continue  # its caller stopped waiting (a server stopping): it stays "received", for the next start
+            try:
+                if self.library.claim(job.intake.recording.id):
+                    job.done.set_result(self._finish(cut))
                 else:
-                    job.done.set_result(outcome)
+                    job.done.set_result([])  # another worker has it
+            except Exception as exc:  # the finisher outlives every recording; the caller hears what failed it
+                job.done.set_exception(exc)
 
-    def _take(self, head: _Job) -> list[tuple[_Job, _Cut]]:
-        """``head`` (once cut) and the queued recordings already cut after it, in order, within
-        :data:`BATCH_PIECES` pieces."""
-        if head.cut is None:
-            head.cut = self._preparers.submit(self._cut, head.intake)
-        taken = [(head, head.cut.result())]
-        pieces = len(taken[0][1].pieces)
-        with self._lock:
-            while self._jobs and (ready := self._jobs[0].cut) is not None and ready.done():
-                more = len(ready.result().pieces)
-                if pieces + more > BATCH_PIECES:
-                    break
-                pieces += more
-                taken.append((self._jobs.popleft(), ready.result()))
-            self._prepare_ahead()
-        return taken
-
-    def _cut(self, intake: Intake) -> _Cut:
-        """Decode (when not yet decoded), trim, cut, pitch and compute the model's input of each piece; what fails
-        is kept in ``problem``, for :meth:`_finish` to tell."""
+    def _prepare(self, intake: Intake) -> _Cut:
+        """Decode (when not yet decoded), trim, cut, pitch, and let the model hear each piece (one call for the
+        recording); what fails is kept in ``problem``, for :meth:`_finish` to tell."""
         cut = _Cut(intake)
         rec, sr = intake.recording, self.rate
         try:
@@ -341,51 +316,18 @@ class Pipeline:
                 cut.pieces.append(piece)
                 cut.samples.append(sample)
             if self.classifier is not None:
-                cut.images = np.stack([features.image(p, self.params) for p in cut.pieces])
+                cut.heard = self.classifier.classify(np.stack([features.image(p, self.params) for p in cut.pieces]))
         except Exception as exc:
             cut.problem = exc
         return cut
 
-    def _run(self, cuts: list[_Cut]) -> list[list[Sample] | BaseException]:
-        """Hear every piece of ``cuts`` in one model call, then finish each recording in order: its samples, or
-        the exception that failed it."""
-        heard = [c for c in cuts if c.problem is None]
-        answers: dict[int, tuple[np.ndarray, np.ndarray] | None] = {id(c): None for c in heard}
-        if self.classifier is not None and heard:
-            try:
-                probs, embeddings = self._hear(np.concatenate([c.images for c in heard if c.images is not None]))
-            except Exception as exc:
-                for c in heard:
-                    c.problem = exc
-            else:
-                bounds = np.cumsum([len(c.pieces) for c in heard])[:-1]
-                for c, p, e in zip(heard, np.split(probs, bounds), np.split(embeddings, bounds), strict=True):
-                    answers[id(c)] = (p, e)
-        outcomes: list[list[Sample] | BaseException] = []
-        for c in cuts:
-            try:
-                outcomes.append(self._finish(c, answers.get(id(c))))
-            except Exception as exc:
-                outcomes.append(exc)
-        return outcomes
-
-    def _hear(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The model's probabilities and embeddings for ``images``: calls of at most :data:`PIECES_PER_CALL`
-        pieces, side by side on every core."""
-        assert self.classifier is not None
-        if len(images) <= PIECES_PER_CALL:
-            return self.classifier.classify(images)
-        calls = [images[i:i + PIECES_PER_CALL] for i in range(0, len(images), PIECES_PER_CALL)]
-        heard = list(self._hearers.map(self.classifier.classify, calls))
-        return np.concatenate([p for p, _ in heard]), np.concatenate([e for _, e in heard])
-
-    def _finish(self, cut: _Cut, answer: tuple[np.ndarray, np.ndarray] | None) -> list[Sample]:
+    def _finish(self, cut: _Cut) -> list[Sample]:
         """Judge, label, map, store and send a recording's samples; set its status. Raises what failed it."""
         rec = cut.intake.recording
         try:
             if cut.problem is not None:
                 raise cut.problem
-            samples = self._label_and_store(cut, answer)
+            samples = self._label_and_store(cut)
         except audio.NothingAudible as exc:
             self.library.set_recording_status(rec.id, RecordingStatus.SILENT, str(exc), actor=self.actor)
             return []
@@ -401,11 +343,11 @@ class Pipeline:
         self.timings.append((cut.intake.stored_at, time.perf_counter()))  # (stored, done) for the console and bench
         return samples
 
-    def _label_and_store(self, cut: _Cut, answer: tuple[np.ndarray, np.ndarray] | None) -> list[Sample]:
+    def _label_and_store(self, cut: _Cut) -> list[Sample]:
         rec = cut.intake.recording
         if self.classifier is not None:
-            assert answer is not None  # heard with its batch
-            probs, embeddings = answer
+            assert cut.heard is not None  # heard while prepared
+            probs, embeddings = cut.heard
             labels = self.classifier.info.labels
             adapted, votes = self._adapt(probs, embeddings)
             weights = judgement.piece_weights(np.array([s.duration_s for s in cut.samples]),
@@ -564,17 +506,16 @@ class Pipeline:
         return None
 
     def close(self) -> None:
-        """Stop the worker: the batch in progress is finished; the recordings still queued stay "received" in the
-        library, for :meth:`unfinished` at the next start (whoever waits on them sees them cancelled)."""
+        """Stop: the recording being finished is finished; those still queued stay "received" in the library, for
+        :meth:`unfinished` at the next start (whoever waits on them sees them cancelled)."""
         with self._lock:
             self.closed = True
             self._lock.notify_all()
-            left, worker = list(self._jobs), self._worker
+            left, finisher = list(self._jobs), self._finisher
             self._jobs.clear()
-        if worker is not None and worker is not threading.current_thread():
-            worker.join()
-        self._preparers.shutdown(wait=True, cancel_futures=True)
-        self._hearers.shutdown(wait=True)
+        if finisher is not None and finisher is not threading.current_thread():
+            finisher.join()
+        self._workers.shutdown(wait=True, cancel_futures=True)
         for job in left:
             job.done.cancel()
 

@@ -1,5 +1,5 @@
-"""One recording, one judgement, and a crowd's recordings drained in batches: the real chain with a small model
-that tells tones from noise bursts, a real library and a real OSC peer (python-osc)."""
+"""One recording, one judgement, and a crowd's recordings drained side by side and staged in arrival order: the real
+chain with a small model that tells tones from noise bursts, a real library and a real OSC peer (python-osc)."""
 import asyncio
 import threading
 
@@ -23,9 +23,9 @@ def tones_and_noise(tmp_path_factory) -> Classifier:
     return Classifier.load(model)
 
 
-def make(cfg, classifier, **classifier_changes) -> Pipeline:
+def make(cfg, classifier, workers=None, **classifier_changes) -> Pipeline:
     cfg = cfg.with_changes(classifier=classifier_changes) if classifier_changes else cfg
-    return Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg))
+    return Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg), workers=workers)
 
 
 def tones_then_noise() -> np.ndarray:
@@ -90,8 +90,8 @@ class HeldModel:
         return self._real(images)
 
 
-def wait_until_cut(pipeline: Pipeline, count: int) -> None:
-    """Until ``count`` recordings wait in the queue, each already cut (decoded, pitched, features made)."""
+def wait_until_prepared(pipeline: Pipeline, count: int) -> None:
+    """Until ``count`` recordings wait in the queue, each prepared (cut, pitched and heard by the model)."""
     done = threading.Event()
     while not done.wait(0.01):
         with pipeline._lock:
@@ -100,9 +100,9 @@ def wait_until_cut(pipeline: Pipeline, count: int) -> None:
             done.set()
 
 
-def test_a_burst_is_heard_in_one_model_call_and_reaches_the_stage_first_in_first_out(
+def test_a_burst_is_heard_side_by_side_and_reaches_the_stage_first_in_first_out(
         cfg, tones_and_noise, osc_peer, tmp_path, monkeypatch):
-    pipeline = make(cfg, tones_and_noise)
+    pipeline = make(cfg, tones_and_noise, workers=2)
     held = HeldModel(pipeline, monkeypatch)
     first = pipeline.ingest_file(write(tmp_path / "first.wav", tone(330.0, 2.0, harmonics=3)))
     crowd = [pipeline.ingest_file(write(tmp_path / f"{i}.wav", tone(200.0 + 50 * i, 2.0 + 5 * (i % 2), harmonics=3)))
@@ -114,18 +114,18 @@ def test_a_burst_is_heard_in_one_model_call_and_reaches_the_stage_first_in_first
 
     async def show():
         head = asyncio.ensure_future(pipeline.process_async(first))
-        await asyncio.to_thread(held.entered.wait)  # the model hears the first recording...
+        await asyncio.to_thread(held.entered.wait)  # one worker's model call hears the first recording...
         rest = [asyncio.ensure_future(pipeline.process_async(i)) for i in crowd]  # ...while a crowd arrives
         await asyncio.sleep(0)
-        await asyncio.to_thread(wait_until_cut, pipeline, len(crowd))
+        await asyncio.to_thread(wait_until_prepared, pipeline, len(crowd))  # the other worker hears them all
+        assert osc_peer.wait_for(1, timeout=0.2) == []  # and none may go on stage before the first
         held.release.set()
         return await asyncio.gather(head, *rest)
 
     outcomes = asyncio.run(show())
     pipeline.close()
     assert [len(samples) for samples in outcomes] == [1, 1, 2, 1, 0, 2, 1, 2]
-    # the whole crowd in one call (9 pieces), the silent recording left out
-    assert held.calls == [1, 9]
+    assert held.calls == [1, 1, 2, 1, 2, 1, 2]  # one call per recording; none for the silent one
     assert pipeline.library.recording(silent.recording.id).status == "silent"
     order = [first.recording.id] + [i.recording.id for i in crowd if i is not silent]
     sent = osc_peer.for_tracks(10)
@@ -136,9 +136,9 @@ def test_a_burst_is_heard_in_one_model_call_and_reaches_the_stage_first_in_first
     assert [s.id for samples in outcomes for s in samples] == sorted(m[1][0] for m in sent)
 
 
-def test_close_finishes_the_batch_in_progress_and_leaves_the_queue_for_the_next_start(
+def test_close_finishes_the_recording_in_progress_and_leaves_the_queue_for_the_next_start(
         cfg, tones_and_noise, osc_peer, tmp_path, monkeypatch):
-    pipeline = make(cfg, tones_and_noise)
+    pipeline = make(cfg, tones_and_noise, workers=2)
     held = HeldModel(pipeline, monkeypatch)
     intakes = [pipeline.ingest_file(write(tmp_path / f"{i}.wav", tone(300.0 + 40 * i, 2.0, harmonics=2)))
                for i in range(4)]
@@ -169,8 +169,8 @@ def test_close_finishes_the_batch_in_progress_and_leaves_the_queue_for_the_next_
     assert [again.library.sample(m[1][0]).recording_id for m in sent] == ids
 
 
-def test_one_failing_recording_fails_alone_in_its_batch(cfg, tones_and_noise, tmp_path, monkeypatch):
-    pipeline = make(cfg, tones_and_noise)
+def test_one_failing_recording_fails_alone(cfg, tones_and_noise, tmp_path, monkeypatch):
+    pipeline = make(cfg, tones_and_noise, workers=2)
     held = HeldModel(pipeline, monkeypatch)
     real_pitch = pipeline._pitch
 
@@ -185,12 +185,12 @@ def test_one_failing_recording_fails_alone_in_its_batch(cfg, tones_and_noise, tm
     names = ["ok1", "broken", "ok2"]
     futures = [pipeline.submit(pipeline.ingest_file(write(tmp_path / f"{n}.wav", tone(400.0, 2.0)), participant=n))
                for n in names]
-    wait_until_cut(pipeline, 3)
+    wait_until_prepared(pipeline, 3)
     held.release.set()
     assert len(head.result(60)) == 1 and len(futures[0].result(60)) == 1 and len(futures[2].result(60)) == 1
     with pytest.raises(ZeroDivisionError):
         futures[1].result(60)
-    assert held.calls == [1, 2]
+    assert held.calls == [1, 1, 1]  # the broken one never reached the model
     statuses = {r.participant: (r.status, r.error) for r in pipeline.library.recordings()}
     assert statuses["broken"] == ("failed", "ZeroDivisionError: a stage broke")
     assert statuses["ok1"][0] == statuses["ok2"][0] == "done"
