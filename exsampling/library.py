@@ -472,12 +472,6 @@ class Library:
             rows = db.execute("SELECT * FROM recordings ORDER BY id DESC LIMIT ?", (limit or -1,)).fetchall()
         return [_recording(r) for r in rows]
 
-    def set_judgement(self, recording_id: int, judgement: Judgement) -> None:
-        """Keep what the chain made of the whole recording (its samples join it, see :attr:`Sample.judgement`)."""
-        with self._transaction() as db:
-            db.execute("UPDATE recordings SET label=?, confidence=?, pieces=? WHERE id=?",
-                       (judgement.label, float(judgement.confidence), judgement.pieces, recording_id))
-
     def set_recording_status(self, recording_id: int, status: RecordingStatus, error: str | None = None,
                              duration_s: float | None = None, actor: str = "") -> None:
         """Move a recording on; "silent" and "failed" are also events of the history (with ``error``)."""
@@ -492,10 +486,15 @@ class Library:
     # -- samples ------------------------------------------------------------------------------
 
     def add_sample(self, sample: Sample, y: np.ndarray, sr: int, *, model: str | None = None,
-                   actor: str = "") -> Sample:
+                   actor: str = "", judgement: Judgement | None = None) -> Sample:
         """Write the audio ``y`` (at ``sr`` Hz), the sample's row and its ``classified`` event; return the sample
-        with its id and path. ``model``: the name of the model that classified it (None: no model)."""
+        with its id and path. ``model``: the name of the model that classified it (None: no model).
+        ``judgement``: the recording's, kept on its row in the same transaction (its first sample brings it; its
+        samples join it, see :attr:`Sample.judgement`)."""
         with self._transaction() as db:
+            if judgement is not None:
+                db.execute("UPDATE recordings SET label=?, confidence=?, pieces=? WHERE id=?",
+                           (judgement.label, float(judgement.confidence), judgement.pieces, sample.recording_id))
             values = _sample_values(sample)
             values["path"] = ""
             cur = db.execute(

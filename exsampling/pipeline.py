@@ -344,7 +344,7 @@ class Pipeline:
         return samples
 
     def _label_and_store(self, cut: _Cut) -> list[Sample]:
-        rec = cut.intake.recording
+        whole: Judgement | None = None  # the recording's, once heard
         if self.classifier is not None:
             assert cut.heard is not None  # heard while prepared
             probs, embeddings = cut.heard
@@ -355,7 +355,7 @@ class Pipeline:
             pooled = judgement.pool(adapted, weights)
             final = judgement.piece_probs(adapted, pooled, self.cfg.classifier.own_label_above)
             label, confidence = top_k(pooled, labels, 1)[0]
-            self.library.set_judgement(rec.id, Judgement(label, confidence, len(cut.samples)))
+            whole = Judgement(label, confidence, len(cut.samples))
         samples = []
         for i, (sample, piece) in enumerate(zip(cut.samples, cut.pieces, strict=True)):
             if self.classifier is not None:
@@ -363,7 +363,8 @@ class Pipeline:
             sample.instrument = self.mapper.instrument_for(sample.label, sample)
             sample.melodic = self.mapper.is_melodic(sample.instrument)
             model = self.classifier.info.name if self.classifier is not None else None
-            stored = self.library.add_sample(sample, piece, self.rate, model=model, actor=self.actor)
+            stored = self.library.add_sample(sample, piece, self.rate, model=model, actor=self.actor,
+                                             judgement=whole if i == 0 else None)
             if self.classifier is not None:
                 self._keep_embedding(stored.id, embeddings[i])
             if self.mode == Mode.AUTO and stored.instrument and not self.holds(stored):
