@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import os
 import threading
 import time
@@ -43,7 +42,6 @@ from .osc import OscSender
 from .records import Judgement, LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now
 
 Listener = Callable[[Sample], None]
-log = logging.getLogger(__name__)
 
 #: Embeddings kept in memory for quick re-labelling; older samples are re-embedded from their file.
 EMBEDDINGS_KEPT = 256
