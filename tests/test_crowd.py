@@ -8,6 +8,7 @@ import pytest
 from conftest import SR, build_tiny_model, noise_bursts, tone, write
 
 from exsampling.classifier import Classifier
+from exsampling.console.cards import SampleCard
 from exsampling.library import Library, Received
 from exsampling.osc import OscSender
 from exsampling.pipeline import Pipeline
@@ -51,6 +52,8 @@ def test_a_recording_is_judged_as_a_whole_and_every_piece_says_so(cfg, tones_and
     assert [m[0] for m in osc_peer.wait_for(3)] == ["/exsampling/sample/Wind"] * 3
     body = recording_json(rec, pipeline.library.samples(recording_id=rec.id))
     assert body["judgement"] == {"label": "Flute", "confidence": round(rec.judgement.confidence, 4), "pieces": 3}
+    card = SampleCard._details(pipeline.library.sample(samples[2].id))  # the performer's card, as the console reads it
+    assert f"recording: Flute {rec.judgement.confidence:.0%}, 3 pieces" in card
 
     # a piece confidently something else keeps its own label (the threshold is inclusive)
     kept = make(cfg, tones_and_noise, own_label_above=noise_own)
