@@ -45,7 +45,8 @@ def _config(args: argparse.Namespace) -> Config:
 
 def _sample_json(sample: Sample, file: str) -> dict:
     return {"file": file, "sample_id": sample.id, "sample_path": sample.path, **outcome_json(sample),
-            "top": [[label, round(p, 4)] for label, p in sample.top]}
+            "top": [[label, round(p, 4)] for label, p in sample.top],
+            "recording": sample.judgement.as_json() if sample.judgement is not None else None}
 
 
 def _sample_line(sample: Sample, file: str) -> str:
@@ -53,8 +54,10 @@ def _sample_line(sample: Sample, file: str) -> str:
              else "unpitched")
     unsure = " (unsure)" if sample.unsure else ""
     sent = "  → sent" if sample.status == SampleStatus.SENT else ""
+    j = sample.judgement
+    whole = f"  (recording: {j.label} {j.confidence:.0%}, {j.pieces} pieces)" if j is not None and j.pieces > 1 else ""
     return (f"{file}  {sample.start_s:6.2f}–{sample.start_s + sample.duration_s:6.2f} s  "
-            f"{sample.label} {sample.confidence:.0%}{unsure}  → {sample.instrument}  {pitch}{sent}")
+            f"{sample.label} {sample.confidence:.0%}{unsure}  → {sample.instrument}  {pitch}{sent}{whole}")
 
 
 def _classify(args: argparse.Namespace) -> int:

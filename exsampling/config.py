@@ -69,6 +69,8 @@ class ClassifierConfig:
         (exsampling.adapt).
     adapt_anchor: how firmly the answers are held at the shipped model's (> 0; larger: corrections move less).
     adapt_width: how far a correction reaches, in cosine distance between embeddings (> 0).
+    own_label_above: a piece takes its recording's class (pooled over the recording's pieces) unless its own best
+        label is another one with at least this probability (exsampling.judgement).
     """
 
     model: str = str(default_model())
@@ -80,6 +82,7 @@ class ClassifierConfig:
     adapt: bool = True
     adapt_anchor: float = 0.01
     adapt_width: float = 0.3
+    own_label_above: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -284,6 +287,7 @@ def validate(cfg: Config) -> None:
          "classifier.memory_max_distance must be in (0, 2] and memory_strength > 0"),
         (cfg.classifier.adapt_anchor > 0 and cfg.classifier.adapt_width > 0,
          "classifier.adapt_anchor and adapt_width must be > 0"),
+        (0 <= cfg.classifier.own_label_above <= 1, "classifier.own_label_above must be in [0, 1]"),
         (0 < cfg.pitch.fmin_hz < cfg.pitch.fmax_hz < cfg.audio.sample_rate / 2,
          "pitch needs 0 < fmin_hz < fmax_hz < sample_rate/2"),
         (0 < cfg.osc.port < 65536, f"osc.port {cfg.osc.port} is not a UDP port"),

@@ -41,6 +41,7 @@ from .audio import wav_bytes
 from .records import (
     EVENT_KINDS,
     Event,
+    Judgement,
     LabelSource,
     Location,
     Recording,
@@ -64,7 +65,8 @@ CREATE TABLE IF NOT EXISTS recordings (
     status TEXT NOT NULL DEFAULT 'received',
     error TEXT,
     upload_id TEXT,
-    worker TEXT
+    worker TEXT,
+    label TEXT, confidence REAL, pieces INTEGER
 );
 CREATE TABLE IF NOT EXISTS incoming (
     path TEXT PRIMARY KEY,
@@ -115,7 +117,8 @@ CREATE INDEX IF NOT EXISTS events_by_sample ON events(sample_id);
 #: ``PRAGMA user_version`` of the schema above. 1: ``samples.recalled_from`` holds the re-label memory's choice,
 #: which version 0 wrote into ``label_source`` as ``"memory:<id>"``. 2: the ``events`` table, the show's history.
 #: 3: ``recordings.upload_id`` (unique) and ``recordings.worker``, and the ``incoming`` table (issue 11).
-SCHEMA_VERSION = 3
+#: 4: ``recordings.label``, ``confidence`` and ``pieces``: the recording's judgement over its pieces (issue 19).
+SCHEMA_VERSION = 4
 #: Files written (and fsync'd) at once when many recordings are stored together.
 WRITERS = 8
 
@@ -250,7 +253,8 @@ class Library:
         Each step looks at what is there rather than trusting the version alone (a library may have taken one
         step on one branch of ExSampling and not the other): ``recalled_from`` is added and filled from
         ``label_source = "memory:<id>"``; an empty history starts with the events the rows still tell (see
-        :func:`_history_of`); ``upload_id`` (with its unique index) and ``worker`` are added. One transaction:
+        :func:`_history_of`); ``upload_id`` (with its unique index) and ``worker`` are added; the judgement's
+        ``label``, ``confidence`` and ``pieces`` are added (empty: recordings judged piece by piece). One transaction:
         a crash leaves the old version, and two processes opening it at once migrate it once.
         """
         with self._transaction() as db:
@@ -269,9 +273,10 @@ class Library:
                 for event in _history_of(db):
                     _insert_event(db, event)
             columns = {row["name"] for row in db.execute("PRAGMA table_info(recordings)")}
-            for name in ("upload_id", "worker"):
+            for name, kind in (("upload_id", "TEXT"), ("worker", "TEXT"), ("label", "TEXT"), ("confidence", "REAL"),
+                               ("pieces", "INTEGER")):
                 if name not in columns:
-                    db.execute(f"ALTER TABLE recordings ADD COLUMN {name} TEXT")
+                    db.execute(f"ALTER TABLE recordings ADD COLUMN {name} {kind}")
             db.execute("CREATE UNIQUE INDEX IF NOT EXISTS recordings_by_upload ON recordings(upload_id) "
                        "WHERE upload_id IS NOT NULL")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -496,10 +501,15 @@ class Library:
     # -- samples ------------------------------------------------------------------------------
 
     def add_sample(self, sample: Sample, y: np.ndarray, sr: int, *, model: str | None = None,
-                   actor: str = "") -> Sample:
+                   actor: str = "", judgement: Judgement | None = None) -> Sample:
         """Write the audio ``y`` (at ``sr`` Hz), the sample's row and its ``classified`` event; return the sample
-        with its id and path. ``model``: the name of the model that classified it (None: no model)."""
+        with its id and path. ``model``: the name of the model that classified it (None: no model).
+        ``judgement``: the recording's, kept on its row in the same transaction (its first sample brings it; its
+        samples join it, see :attr:`Sample.judgement`)."""
         with self._transaction() as db:
+            if judgement is not None:
+                db.execute("UPDATE recordings SET label=?, confidence=?, pieces=? WHERE id=?",
+                           (judgement.label, float(judgement.confidence), judgement.pieces, sample.recording_id))
             values = _sample_values(sample)
             values["path"] = ""
             cur = db.execute(
@@ -536,7 +546,8 @@ class Library:
     def _samples(self, tail: str, args: tuple) -> list[Sample]:
         with self._connect() as db:
             rows = db.execute(
-                f"SELECT s.*, r.participant, r.lat, r.lon, r.accuracy_m, r.received_at, {_STAGE_COLUMNS} "
+                f"SELECT s.*, r.participant, r.lat, r.lon, r.accuracy_m, r.received_at, r.label AS recording_label, "
+                f"r.confidence AS recording_confidence, r.pieces AS recording_pieces, {_STAGE_COLUMNS} "
                 "FROM samples s JOIN recordings r ON r.id = s.recording_id "
                 f"LEFT JOIN stage st ON st.sample_id = s.id {tail}",
                 args,
@@ -873,11 +884,18 @@ def _location(row: sqlite3.Row) -> Location | None:
     return Location(row["lat"], row["lon"], row["accuracy_m"])
 
 
+def _judgement(row: sqlite3.Row, prefix: str = "") -> Judgement | None:
+    if row[f"{prefix}label"] is None:
+        return None
+    return Judgement(row[f"{prefix}label"], row[f"{prefix}confidence"], row[f"{prefix}pieces"])
+
+
 def _recording(row: sqlite3.Row) -> Recording:
     return Recording(
         id=row["id"], path=row["path"], received_at=row["received_at"], participant=row["participant"],
         location=_location(row), photo_path=row["photo_path"], source=row["source"],
         duration_s=row["duration_s"], status=RecordingStatus(row["status"]), error=row["error"],
+        judgement=_judgement(row),
     )
 
 
@@ -891,7 +909,8 @@ def _sample_values(sample: Sample) -> dict[str, Any]:
 
 def _sample(row: sqlite3.Row, with_recording: bool = True) -> Sample:
     joined: dict[str, Any] = {"participant": row["participant"], "location": _location(row),
-                              "recorded_at": row["received_at"]} if with_recording else {}
+                              "recorded_at": row["received_at"],
+                              "judgement": _judgement(row, "recording_")} if with_recording else {}
     if "stage_sample_id" in row.keys() and row["stage_sample_id"] is not None:  # noqa: SIM118 (a Row, not a dict)
         joined["stage"] = _stage(row, "stage_")
     return Sample(

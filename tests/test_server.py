@@ -491,3 +491,51 @@ def test_location_parsing_keeps_full_precision():
     assert (loc.lat, loc.lon, loc.accuracy_m) == (-33.8567844, 151.2152967, None)
     assert parse_location("", "", "5") is None and math.isclose(parse_location("0", "180", "0").lon, 180)
 
+
+
+def test_a_crowd_reaches_the_stage_first_in_first_out(serve, classifier, osc_peer):
+    """Twelve phones at once: each recording's samples reach the real OSC peer in the order the recordings were
+    stored (their ids), however the pipeline batches them."""
+    live = serve(classifier=classifier, osc_port=osc_peer.port)
+    bodies = [wav(tone(200.0 + 30 * i, 2.0 + 4 * (i % 3 == 0))) for i in range(12)]
+
+    def post(i: int) -> int:
+        answer = live.post(data={"name": f"p{i:02d}"}, files={"audio": ("r.wav", bodies[i], "audio/wav")})
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        ids = list(pool.map(post, range(12)))
+    done = [live.wait_processed(i) for i in ids]
+    assert all(body["status"] == "done" and body["judgement"]["pieces"] == len(body["samples"]) for body in done)
+    sent = osc_peer.for_tracks(sum(len(body["samples"]) for body in done))
+    recordings = [live.pipeline.library.sample(m[1][0]).recording_id for m in sent]
+    assert recordings == sorted(recordings) and set(recordings) == set(ids)
+
+
+def test_the_feeder_outlives_a_recording_it_cannot_even_mark_failed(serve, classifier, osc_peer, monkeypatch):
+    """A recording whose chain fails on a full disk cannot be marked "failed" either: that is logged, and the next
+    recordings are processed as ever."""
+    live = serve(classifier=classifier, osc_port=osc_peer.port)
+    pipeline, library = live.pipeline, live.pipeline.library
+    real_pitch, real_status = pipeline._pitch, library.set_recording_status
+
+    def pitch(sample, piece):
+        if sample.participant == "unlucky":
+            raise OSError(28, "No space left on device")
+        real_pitch(sample, piece)
+
+    def set_status(recording_id, status, *args, **kwargs):
+        if status == "failed":
+            raise OSError(28, "No space left on device")
+        real_status(recording_id, status, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_pitch", pitch)
+    monkeypatch.setattr(library, "set_recording_status", set_status)
+    unlucky = live.post(data={"name": "unlucky"}).json()["id"]
+    deadline = time.monotonic() + 60
+    while library.recording(unlucky).status == "received" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    after = [live.post(data={"name": f"next{i}"}).json()["id"] for i in range(2)]
+    assert [live.wait_processed(i)["status"] for i in after] == ["done", "done"]
+    assert library.recording(unlucky).status == "processing"  # kept, for the next start to try again

@@ -72,6 +72,7 @@ class Context:
     storer: Storer
     waiting: deque[Intake] = field(default_factory=deque)  # stored, not yet handed to the pipeline
     feeder: asyncio.Task[None] | None = None
+    processing: set[asyncio.Future[None]] = field(default_factory=set)  # handed to the pipeline, not yet done
     join: JoinInfo | None = None  # set when HTTPS serves the LAN: plain HTTP from the LAN is then the join page
     receiving: int = 0  # uploads whose body has arrived and that are being stored
     buffered: int = 0  # bytes of request bodies held (in memory, or spooled to disk)
@@ -92,9 +93,10 @@ class Context:
             self.feeder = asyncio.ensure_future(self._feed())
 
     async def _feed(self) -> None:
-        """Hand stored recordings to the pipeline one at a time. Acknowledging a crowd comes first: a recording
-        waits while bodies are arriving or being stored, at most :data:`PROCESS_DEFER_S` seconds. What is still
-        waiting when the process stops is in the library as "received", for the next start."""
+        """Hand stored recordings to the pipeline's queue in arrival order (it drains them in batches, first in,
+        first on stage). Acknowledging a crowd comes first: a recording waits while bodies are arriving or being
+        stored, at most :data:`PROCESS_DEFER_S` seconds. What is still waiting when the process stops is in the
+        library as "received", for the next start."""
         while self.waiting and not self.pipeline.closed:
             intake = self.waiting[0]
             while (self.receiving or self.buffered) and time.perf_counter() - intake.stored_at < PROCESS_DEFER_S:
@@ -102,7 +104,9 @@ class Context:
             if self.pipeline.closed:
                 return
             self.waiting.popleft()
-            await self._process(intake)
+            task = asyncio.ensure_future(self._process(intake))
+            self.processing.add(task)  # held until done: the loop keeps only weak references to tasks
+            task.add_done_callback(self.processing.discard)
 
     async def _process(self, intake: Intake) -> None:
         try:
