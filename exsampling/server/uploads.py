@@ -16,7 +16,6 @@ import tornado.web
 from ..audio import AudioError
 from ..records import Recording
 from .checks import (
-    AUDIO_MAGIC,
     AUDIO_STATUS,
     Refusal,
     check_photo,
@@ -24,7 +23,7 @@ from .checks import (
     parse_location,
     parse_name,
     parse_upload_id,
-    sniff,
+    sniff_audio,
 )
 from .forms import FormError, FormReader, Spool
 from .handlers import ApiHandler
@@ -254,7 +253,7 @@ class Upload(ApiHandler):
         name = parse_name(form.get("name"))
         photo = bytes(reader.files.get("photo", b""))
         kept_photo = (photo, check_photo(photo)) if photo else None
-        return audio, {"extension": sniff(audio.head, AUDIO_MAGIC) or "bin", "participant": name,
+        return audio, {"extension": sniff_audio(audio.head) or "bin", "participant": name,
                        "location": location, "photo": kept_photo, "source": "upload", "upload_id": upload_id}
 
     async def _store(self, arrival: Received, written: Future[None]) -> tuple[Recording, bool]:
