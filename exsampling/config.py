@@ -133,6 +133,9 @@ class ServerConfig:
     ngrok_token: an ngrok auth token; also read from ``NGROK_AUTHTOKEN``. Empty = no tunnel.
     ngrok_domain: a fixed ngrok domain (e.g. a free static one): the tunnel's URL, so the QR code, never changes.
     tls: serve HTTPS with a self-signed certificate when listening beyond localhost.
+    lan_http_uploads: phones on the LAN may send what their own recorder saved over plain HTTP (the join page's
+    "record with your phone's recorder", no certificate warning); the show token then crosses the venue's
+    network in clear (docs/http.md, "Plain HTTP on the LAN"). False: the LAN takes sounds over HTTPS only.
     """
 
     host: str = "0.0.0.0"
@@ -150,6 +153,7 @@ class ServerConfig:
     ngrok_token: str = ""
     ngrok_domain: str = ""
     tls: bool = True
+    lan_http_uploads: bool = True
 
 
 class Mode(StrEnum):

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import tone
 from test_recorder_browser import CHROMIUM, QUIET
-from test_server import TOKEN, cfg, loop, serve  # noqa: F401  (the live-server fixtures, shared)
+from test_server import TOKEN, cfg, loop, serve, wav  # noqa: F401  (the live-server fixtures, shared)
 
 from exsampling.server import ensure_certificate, lan_address
 
@@ -56,7 +57,7 @@ def test_a_certificate_about_to_expire_is_renewed(tmp_path):
 
 @needs_lan
 def test_the_join_page_explains_the_warning_per_browser_and_shows_the_fingerprint(serve):  # noqa: F811
-    live = serve(host="0.0.0.0")
+    live = serve(host="0.0.0.0", lan_http_uploads=False)
     server = live.server
     join = f"http://{LAN}:{server.port}/join?token={TOKEN}"
     assert server.urls["join"] == join and server.recorder_url == join  # what the QR code holds
@@ -80,6 +81,33 @@ def test_the_join_page_explains_the_warning_per_browser_and_shows_the_fingerprin
     # the performer's own machine keeps the whole app on plain HTTP
     assert requests.get(live.url("/healthz")).text == "ok\n"
     assert requests.get(live.url(f"/join?token={TOKEN}")).status_code == 200
+    assert 'id="own-go"' not in text  # no phone's-recorder path when the LAN takes sounds over HTTPS only
+
+
+@needs_lan
+def test_plain_http_on_the_lan_takes_what_the_phones_own_recorder_saved(serve, tmp_path):  # noqa: F811
+    """``[server] lan_http_uploads`` (the default): the join page offers the phone's own recorder, whose page,
+    show state, upload and progress work over plain HTTP on the LAN; nothing else does."""
+    live = serve(host="0.0.0.0")
+    plain = f"http://{LAN}:{live.server.port}"
+    join = requests.get(f"{plain}/join?token={TOKEN}", timeout=10).text
+    assert f'id="own-go" class="button primary" href="/?token={TOKEN}"' in join
+    assert "Show Details" in join  # the HTTPS recorder's steps are still there
+    page = requests.get(f"{plain}/?token={TOKEN}", allow_redirects=False, timeout=10)
+    assert page.status_code == 200 and 'id="own-file"' in page.text and 'accept="audio/*,video/*"' in page.text
+    for asset in ("recorder.js", "strings.js", "style.css"):
+        assert requests.get(f"{plain}/recorder/{asset}", allow_redirects=False, timeout=10).status_code == 200
+    assert requests.get(f"{plain}/api/show?token={TOKEN}", timeout=10).json()["open"] is True
+    upload = requests.post(f"{plain}/api/recordings?token={TOKEN}", timeout=30,
+                           files={"audio": ("a.wav", wav(tone(440.0, 1.0)), "audio/wav")})
+    assert upload.status_code == 201, upload.text
+    progress = requests.get(f"{plain}/api/recordings/{upload.json()['id']}?token={TOKEN}", timeout=10)
+    assert progress.status_code == 200
+    # the performer's routes stay where they were
+    assert requests.get(f"{plain}/api/samples", timeout=10).json()["error"] == "use_https"
+    assert requests.get(f"{plain}/map", allow_redirects=False, timeout=10).status_code in (302, 307)
+    assert requests.get(f"{plain}/recorder/capture-worklet.js", allow_redirects=False, timeout=10).status_code \
+        in (302, 307)
 
 
 def test_the_join_page_escapes_what_it_is_given(serve):  # noqa: F811

@@ -116,6 +116,8 @@ class Upload(ApiHandler):
     form as it streams, its audio written to the library's spool on the way (see :mod:`.forms`); the recording
     is stored on the strength of its header and answered at once, then processed."""
 
+    phone_recorder = True
+
     def prepare(self) -> None:
         self.held, self.arrived = 0, 0
         self.refusal: Refusal | None = None
