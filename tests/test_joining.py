@@ -2,6 +2,7 @@
 addresses, and (in a real browser) the join page sending a phone on to the HTTPS recorder."""
 import hashlib
 import re
+import shutil
 import ssl
 import subprocess
 from pathlib import Path
@@ -144,6 +145,32 @@ def test_the_join_page_picks_the_phones_browser_and_forwards_once_the_certificat
         trusted.wait_for_url(recorder, timeout=10000)
         expect(trusted.locator("#show")).to_have_attribute("data-state", "open")
         browser.close()
+
+
+@needs_lan
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs Debian's ffmpeg")
+def test_chromium_on_the_plain_http_join_page_sends_what_the_phones_recorder_saved(serve, tmp_path):  # noqa: F811
+    """The same path in WebKit and Firefox: test_recorder_engines.py."""
+    from playwright.sync_api import expect, sync_playwright
+
+    memo = tmp_path / "recording.3gp"  # an Android recorder's file
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "sine=f=440:d=3", "-c:a", "aac",
+                    "-ar", "16000", str(memo)], check=True, timeout=120)
+    live = serve(host="0.0.0.0")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=QUIET)
+        page = browser.new_context(viewport={"width": 390, "height": 760}).new_page()
+        page.goto(live.server.urls["join"])
+        page.click("#own-go")
+        expect(page.locator("#own-recorder")).to_be_visible()
+        expect(page.locator("#record")).to_be_hidden()
+        page.set_input_files("#own-file", memo)
+        expect(page.locator("#steps")).to_contain_text("Not classified", timeout=60000)
+        browser.close()
+    [rec] = live.pipeline.library.recordings()
+    assert rec.path.endswith(".3gp") and live.status(rec.id)["status"] == "done"
 
 
 @pytest.mark.slow  # openssl processes
