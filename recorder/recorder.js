@@ -608,7 +608,7 @@ function init() {
   setPhase("idle");
   if (!window.isSecureContext) { // plain HTTP on the venue's network: no microphone here, the phone's recorder
     $("record").disabled = true;
-    $("countdown").hidden = true;
+    $("countdown").hidden = $("level").parentElement.hidden = true;
     showOwnRecorder("own_insecure");
   }
   const blocker = recordingBlocker();

@@ -93,8 +93,9 @@ class Header(widgets.HBox):
         for kind in ("public", "lan", "local"):
             if kind in urls:
                 lines.append(f"<div class='exs-small'>{reach[kind]}: {html.escape(urls[kind])}</div>")
-        if "public" not in urls:
-            lines.append("<div class='exs-small'>tunnel: none (no ngrok token)</div>")
+        if owner.tunnel:  # the server's own line: which token, what failed, what still works
+            kind = "exs-warn" if owner.tunnel.startswith("tunnel: failed") else "exs-small"
+            lines.append(f"<div class='{kind}'>{html.escape(owner.tunnel)}</div>")
         if "lan" not in urls:
             lines.append("<div class='exs-small'>LAN: not reachable (listening on this machine only)</div>")
         return "".join(lines)
