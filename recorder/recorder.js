@@ -19,6 +19,9 @@ const MIC_START_MS = 30000; // the microphone: long enough to answer the browser
 const FETCH_DEADLINE_MS = 15000;
 const UPLOAD_DEADLINE_MS = 120000; // the server's own limit for a body (docs/http.md, body_timeout_s)
 const STEP_DEADLINE_MS = 10000; // resampling, shrinking a photo: past it the original is sent
+// A free ngrok tunnel answers a browser's requests with its own warning page (HTML) until the participant has
+// clicked through it once; API calls that send this header get the show's JSON instead (docs/http.md).
+const TUNNEL_HEADERS = { "ngrok-skip-browser-warning": "1" };
 
 const state = {
   phase: "idle",
@@ -47,7 +50,7 @@ async function getJson(url) {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), FETCH_DEADLINE_MS);
   try {
-    const response = await fetch(url, { cache: "no-store", signal: abort.signal });
+    const response = await fetch(url, { cache: "no-store", signal: abort.signal, headers: TUNNEL_HEADERS });
     return { response, body: await response.json() };
   } finally {
     clearTimeout(timer);
@@ -484,6 +487,7 @@ function upload() {
   const xhr = new XMLHttpRequest();
   xhr.open("POST", api("api/recordings"));
   xhr.setRequestHeader("X-Exsampling-Device", DEVICE);
+  for (const [name, value] of Object.entries(TUNNEL_HEADERS)) xhr.setRequestHeader(name, value);
   xhr.responseType = "json";
   xhr.timeout = UPLOAD_DEADLINE_MS;
   xhr.upload.onprogress = (e) => {

@@ -1,6 +1,7 @@
 """Joining at a venue: the plain-HTTP join page on the LAN, the LAN certificate that follows the laptop's
 addresses, and (in a real browser) the join page sending a phone on to the HTTPS recorder."""
 import hashlib
+import os
 import re
 import shutil
 import ssl
@@ -152,9 +153,12 @@ def test_the_join_page_picks_the_phones_browser_and_forwards_once_the_certificat
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs Debian's ffmpeg")
 def test_chromium_on_the_plain_http_join_page_sends_what_the_phones_recorder_saved(serve, tmp_path):  # noqa: F811
-    """The same path in WebKit and Firefox: test_recorder_engines.py."""
+    """The same path in WebKit and Firefox: test_recorder_engines.py. ``EXSAMPLING_SCREENSHOTS=docs/images`` keeps
+    ``join-chromium.png`` and ``own-recorder-chromium.png``."""
     from playwright.sync_api import expect, sync_playwright
 
+    shots = Path(os.environ.get("EXSAMPLING_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
     memo = tmp_path / "recording.3gp"  # an Android recorder's file
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "sine=f=440:d=3", "-c:a", "aac",
                     "-ar", "16000", str(memo)], check=True, timeout=120)
@@ -163,9 +167,12 @@ def test_chromium_on_the_plain_http_join_page_sends_what_the_phones_recorder_sav
         browser = p.chromium.launch(executable_path=CHROMIUM, args=QUIET)
         page = browser.new_context(viewport={"width": 390, "height": 760}).new_page()
         page.goto(live.server.urls["join"])
+        page.screenshot(path=shots / "join-chromium.png")
         page.click("#own-go")
         expect(page.locator("#own-recorder")).to_be_visible()
         expect(page.locator("#record")).to_be_hidden()
+        expect(page.locator("#show")).to_have_attribute("data-state", "open")
+        page.screenshot(path=shots / "own-recorder-chromium.png")
         page.set_input_files("#own-file", memo)
         expect(page.locator("#steps")).to_contain_text("Not classified", timeout=60000)
         browser.close()

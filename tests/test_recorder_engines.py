@@ -5,7 +5,8 @@ the two hangs where they happen: WebKit's geolocation that never answers, Firefo
 output.
 
 Waits are on conditions (generous: a busy 2-core machine), never sleeps. Set ``EXSAMPLING_SCREENSHOTS=docs/images``
-to refresh the documentation's pictures of each engine.
+to refresh the documentation's pictures of each engine (``recorder-<engine>-review``, ``-result``,
+``recorder-firefox-no-audio``, ``join-<engine>``, ``own-recorder-<engine>``).
 """
 import os
 import shutil
@@ -102,14 +103,12 @@ def test_record_listen_trim_send_and_the_result(serve, browsers, shots, engine):
     page.driver.get(live.server.urls["local"])
     page.wait(lambda: page.js("return document.querySelector('#show').dataset.state") == "open", "show not open")
     page.wait_text("#prompt", "something that rings")
-    page.screenshot(shots / f"recorder-{engine}-before.png")
 
     page.click("#record")
     page.wait(lambda: page.js("return document.body.dataset.phase") == "recording", "never recording")
     # at least 2 s recorded (the countdown starts at 30 s)
     page.wait(lambda: (page.text("#countdown").split() or ["99"])[0].isdigit()
               and int(page.text("#countdown").split()[0]) <= 28, "the countdown never moved")
-    page.screenshot(shots / f"recorder-{engine}-recording.png")
     page.click("#stop")
     page.wait(lambda: page.shown("#review"), "no review after stopping")
     if engine == "webkit":  # its geolocation never answers: the page's own deadline speaks, with a retry
@@ -123,6 +122,7 @@ def test_record_listen_trim_send_and_the_result(serve, browsers, shots, engine):
     page.wait_text("#play", "Stop playback")
     page.click("#play")
     page.wait_text("#play", "Play")
+    page.js("document.querySelector('#send').scrollIntoView({block: 'end'})")  # the location's note in sight
     page.screenshot(shots / f"recorder-{engine}-review.png")
 
     page.click("#send")
@@ -200,7 +200,6 @@ def test_the_join_page_on_plain_http_sends_what_the_phones_recorder_saved(serve,
     page.el("#own-file").send_keys(str(memo))  # the file the phone's recorder hands back
     page.wait_text("#steps", "Received by the show")
     page.wait_text("#steps", "Not classified")
-    page.screenshot(shots / f"own-recorder-{engine}-result.png")
     [rec] = live.pipeline.library.recordings()
     assert rec.path.endswith(".m4a") and Path(rec.path).read_bytes() == memo.read_bytes()
     assert live.status(rec.id)["status"] == "done" and TOKEN in live.server.urls["join"]
