@@ -132,7 +132,7 @@ def check_header(source: Source, max_duration_s: float, max_rate_hz: float = MAX
                  max_channels: int = MAX_CHANNELS) -> Header:
     """Read only the header of ``source`` (a path or the file's bytes) and refuse what is not worth decoding.
 
-    Costs microseconds for libsndfile's formats and about a millisecond for a container, whatever the file holds
+    Costs microseconds for libsndfile's formats and milliseconds for a container, whatever the file holds
     (a container whose header states no duration: a read of its packets' time stamps, without decoding). Raises
     EmptyAudio (no bytes, or no frames), UndecodableAudio (not a format libsndfile or FFmpeg reads),
     UnsupportedAudio (over ``max_rate_hz`` Hz or ``max_channels`` channels),

@@ -103,6 +103,23 @@ def test_hostile_containers_are_refused_with_a_reason_and_nothing_kept(serve, tm
     assert_nothing_stored(live.pipeline.library)
 
 
+def test_a_streamed_webm_without_a_duration_is_measured_by_its_packets(serve, tmp_path):  # noqa: F811
+    """MediaRecorder (and ffmpeg writing to a pipe) cannot go back to write the length: the header has none."""
+    def streamed(seconds: float) -> bytes:
+        return subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                               f"sine=f={TONE_HZ:g}:d={seconds:g}", "-c:a", "libopus", "-f", "webm", "pipe:1"],
+                              check=True, capture_output=True, timeout=120).stdout
+
+    live = serve()
+    long = live.post(files={"audio": ("r.webm", streamed(60), "audio/webm")})
+    assert (long.status_code, long.json()["error"]) == (422, "too_long"), long.text
+    answer = live.post(files={"audio": ("r.webm", streamed(SECONDS), "audio/webm")})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["duration_s"] == pytest.approx(SECONDS, abs=0.1)
+    done = live.wait_processed(answer.json()["id"])
+    assert done["status"] == "done", done
+
+
 def test_a_container_decode_has_a_deadline(tmp_path):
     path = tmp_path / "a.m4a"
     ffmpeg(path, "-c:a", "aac")
