@@ -136,6 +136,10 @@ def event_time() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+#: Seconds within which a sample's rising ``played`` counts update one history event rather than add new ones.
+PLAYED_EVENT_EVERY_S = 60.0
+
+
 class LibraryError(RuntimeError):
     """The library cannot be used by this version of ExSampling (e.g. a newer schema)."""
 
@@ -151,10 +155,14 @@ def _fsync_dir(folder: Path) -> None:
 def _fsync_write(path: Path, data: bytes, sync_dir: bool = True) -> None:
     """Write ``data`` to ``path`` durably (``sync_dir=False``: the caller syncs the folder once for many files)."""
     tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:  # a full disk: no half-written file is left behind
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
     if sync_dir:
         _fsync_dir(path.parent)
@@ -441,6 +449,13 @@ class Library:
                              (RecordingStatus.PROCESSING, self.worker, recording_id, RecordingStatus.RECEIVED))
         return cur.rowcount == 1
 
+    def release(self, recording_id: int) -> None:
+        """Give back this process's :meth:`claim` on a recording it could not process (the disk was full): it is
+        "received" again, to be processed later."""
+        with self._transaction() as db:
+            db.execute("UPDATE recordings SET status=?, worker=NULL WHERE id=? AND status=? AND worker=?",
+                       (RecordingStatus.RECEIVED, recording_id, RecordingStatus.PROCESSING, self.worker))
+
     def unfinished(self) -> list[Recording]:
         """Recordings still waiting to be processed, oldest first: every "received" one, and the "processing"
         ones whose worker died (they are "received" again)."""
@@ -567,8 +582,9 @@ class Library:
 
     def stage_loaded(self, sample_id: int, ok: bool, reason: str, track: str, at: float,
                      actor: str = "") -> StageAnswer | None:
-        """Record a ``loaded`` answer, and a ``loaded`` event by ``actor`` in the history; None (nothing recorded)
-        for a sample this library never sent.
+        """Record a ``loaded`` answer, and a ``loaded`` event by ``actor`` in the history unless it repeats that
+        actor's latest one about this sample since it was sent (a device answering again and again adds nothing);
+        None (nothing recorded) for a sample this library never sent.
 
         One device that loaded it is enough: a later failure from another device keeps it loaded.
         """
@@ -579,24 +595,35 @@ class Library:
                 " WHERE sample_id = ?",
                 (int(ok), int(ok), reason, track, at, sample_id),
             ).rowcount
-            if changed:
+            data = {"instrument": track, "ok": ok, "reason": reason}
+            latest = _latest_stage_event(db, sample_id, "loaded", actor)
+            if changed and (latest is None or json.loads(latest["data"]) != data):
                 _insert_event(db, Event(0, "loaded", event_time(), _recording_of(db, sample_id), sample_id, actor,
-                                        {"instrument": track, "ok": ok, "reason": reason}))
+                                        data))
         return self.stage_answers([sample_id]).get(sample_id)
 
     def stage_played(self, sample_id: int, count: int, track: str, at: float,
                      actor: str = "") -> StageAnswer | None:
-        """Record a ``played`` answer (the highest count wins) and, when it raises the count, a ``played`` event by
-        ``actor``; None for a sample this library never sent."""
+        """Record a ``played`` answer: the count only rises (a lower or equal one changes nothing). The history gets
+        a ``played`` event by ``actor`` when the count rises, at most one per sample every
+        :data:`PLAYED_EVENT_EVERY_S` seconds since it was sent: a rise within that time brings the latest event's
+        count up to date instead, so a flood of rising counts cannot grow the library. None for a sample this
+        library never sent."""
         with self._transaction() as db:
             before = db.execute("SELECT played FROM stage WHERE sample_id = ?", (sample_id,)).fetchone()
             if before is None:
                 return None
-            db.execute("UPDATE stage SET played = MAX(played, ?), track = ?, answered_at = ? WHERE sample_id = ?",
-                       (count, track, at, sample_id))
-            if count > before["played"]:  # devices answer at most once a second per track: the history stays short
-                _insert_event(db, Event(0, "played", event_time(), _recording_of(db, sample_id), sample_id, actor,
-                                        {"instrument": track, "count": count}))
+            if count > before["played"]:
+                db.execute("UPDATE stage SET played = ?, track = ?, answered_at = ? WHERE sample_id = ?",
+                           (count, track, at, sample_id))
+                data = {"instrument": track, "count": count}
+                latest = _latest_stage_event(db, sample_id, "played")
+                if latest is not None and _age_s(latest["at"]) < PLAYED_EVENT_EVERY_S:
+                    db.execute("UPDATE events SET data = ?, actor = ? WHERE id = ?",
+                               (json.dumps(data, sort_keys=True), actor, latest["id"]))
+                else:
+                    _insert_event(db, Event(0, "played", event_time(), _recording_of(db, sample_id), sample_id,
+                                            actor, data))
         return self.stage_answers([sample_id]).get(sample_id)
 
     def stage_answers(self, sample_ids: list[int]) -> dict[int, StageAnswer]:
@@ -738,6 +765,22 @@ def _recording_of(db: sqlite3.Connection, sample_id: int) -> int:
     if row is None:
         raise KeyError(f"no sample {sample_id}")
     return row[0]
+
+
+def _latest_stage_event(db: sqlite3.Connection, sample_id: int, kind: str,
+                        actor: str | None = None) -> sqlite3.Row | None:
+    """The latest ``kind`` event about a sample since it was last sent (by ``actor``, when given), or None."""
+    sent = db.execute("SELECT MAX(id) FROM events WHERE sample_id = ? AND kind = 'sent'", (sample_id,)).fetchone()[0]
+    clauses, args = "", [sample_id, kind, sent or 0]
+    if actor is not None:
+        clauses, args = " AND actor = ?", [*args, actor]
+    return db.execute(f"SELECT id, at, data FROM events WHERE sample_id = ? AND kind = ? AND id > ?{clauses} "
+                      "ORDER BY id DESC LIMIT 1", args).fetchone()
+
+
+def _age_s(at: str) -> float:
+    """Seconds since an event's time (``at``, as :func:`event_time` writes it)."""
+    return (datetime.now(UTC) - datetime.fromisoformat(at.replace("Z", "+00:00"))).total_seconds()
 
 
 def _insert_event(db: sqlite3.Connection, event: Event) -> int:

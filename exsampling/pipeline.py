@@ -18,13 +18,16 @@ from typing import Any
 import numpy as np
 
 from . import audio, features, pitch
+from .adapt import Head, HeadAdapter
 from .classifier import Classifier, top_k
 from .config import Config, Mode, Unsure
+from .diskspace import is_disk_full
 from .library import Library, Received
 from .mapping import LABELS, Mapper, RuleFailure, check_label
 from .memory import Recall, RelabelMemory
 from .osc import OscSender
 from .records import LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now
+from .unsure import track_probability
 
 Listener = Callable[[Sample], None]
 
@@ -77,15 +80,27 @@ class Pipeline:
         self.mode = Mode(cfg.show.mode)
         self.memory_enabled = cfg.classifier.memory
         self.memory = RelabelMemory(classifier.info.labels if classifier is not None else LABELS,
-                                    cfg.classifier.memory_max_distance, cfg.classifier.memory_strength)
+                                    cfg.classifier.memory_max_distance, cfg.classifier.memory_strength,
+                                    adapter=self._adapter(cfg, classifier))
         for sample_id, label, vector, at in library.memory():
             self.memory.add(sample_id, label, vector, at)
+        self.memory.refit()  # the adapted layer, derived from the library's corrections alone
         self.listeners: list[Listener] = []
         self.rule_failures: list[RuleFailure] = []
         self.timings: deque[tuple[float, float]] = deque(maxlen=1000)
         self._embeddings: OrderedDict[int, np.ndarray] = OrderedDict()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exsampling-pipeline")
         self.closed = False
+
+    @staticmethod
+    def _adapter(cfg: Config, classifier: Classifier | None) -> HeadAdapter | None:
+        """The offset the corrections fit (``[classifier] adapt``), if the model's head is one it can replay."""
+        head = Head.of(classifier.model, classifier.info.embedding_layer) if classifier and cfg.classifier.adapt \
+            else None
+        if head is None or classifier is None:
+            return None
+        trained = np.array([label in classifier.info.trained_labels for label in classifier.info.labels])
+        return HeadAdapter(head, trained, cfg.classifier.adapt_anchor, cfg.classifier.adapt_width)
 
     def warm_up(self) -> None:
         """Run every stage once on a second of synthetic sound, storing nothing.
@@ -198,6 +213,8 @@ class Pipeline:
             self.library.set_recording_status(rec.id, RecordingStatus.FAILED, str(exc), actor=self.actor)
             return []
         except Exception as exc:
+            if is_disk_full(exc, self.library.root):  # not the recording's fault: processed again once there is room
+                raise
             # the recording stays in the library, marked, so nothing a participant sent is lost
             self.library.set_recording_status(rec.id, RecordingStatus.FAILED, f"{type(exc).__name__}: {exc}",
                                               actor=self.actor)
@@ -257,12 +274,13 @@ class Pipeline:
     def _label(self, sample: Sample, labels: tuple[str, ...], probs: np.ndarray, embedding: np.ndarray) -> None:
         sample.top = top_k(probs, labels, self.cfg.classifier.top_k)  # the model's own guesses, as the history keeps
         vote = self.memory.fuse(probs, embedding) if self.memory_enabled else None
-        # the performer's corrections of similar sounds have their say in the label and its confidence
-        if vote is not None and vote.weight > 0:
-            sample.label, sample.confidence = top_k(vote.probs, labels, 1)[0]
-        else:
-            sample.label, sample.confidence = sample.top[0]
-        sample.unsure = sample.confidence < self.cfg.classifier.unsure_below
+        # the performer's corrections (of similar sounds, and through the adapted layer) have their say
+        final = vote.probs if vote is not None else np.asarray(probs, dtype=np.float64)
+        sample.label, sample.confidence = top_k(final, labels, 1)[0]
+        # the stage only cares about the track: the labels that share the answer's instrument pool their mass
+        tracks = [self.mapper.table.get(label) for label in labels]
+        certainty = float(track_probability(final, tracks, labels.index(sample.label)))
+        sample.unsure = certainty < self.cfg.classifier.unsure_below
         if vote is not None and vote.recall is not None and sample.label != sample.top[0][0]:
             sample.label_source, sample.recalled_from = LabelSource.MEMORY, vote.recall.sample_id
 
@@ -340,6 +358,7 @@ class Pipeline:
         if embedding is not None:
             self.library.remember(sample_id, label, embedding)
             self.memory.add(sample_id, label, embedding, utc_now())
+            self.memory.refit()  # here, on the performer's time, not on the next participant's
         if sample.status == SampleStatus.SENT:
             sample = self._send(sample, actor)
         self._notify([sample])

@@ -495,17 +495,29 @@ function upload() {
     $("progress").value = pct;
     $("upload-text").textContent = t("sending", { pct });
   };
-  // Only a server error or a lost network is worth trying again; a refusal (4xx) would be refused again.
-  xhr.onload = () => (xhr.status >= 500 ? scheduleRetry() : onAnswer(xhr.status, xhr.response || {}));
-  xhr.onerror = xhr.ontimeout = scheduleRetry;
+  // A lost network, or the show saying "later" (busy, its disk full, a proxy without it), is tried again by
+  // itself, as long as it takes; a refusal (4xx) would be refused again; a server fault (500…) a few times only,
+  // then the phone says what the show said.
+  xhr.onload = () => {
+    const later = LATER.includes(xhr.status) || (xhr.status >= 500 && state.attempts < SERVER_FAULT_TRIES);
+    if (later) scheduleRetry(Number(xhr.getResponseHeader("Retry-After")) || 0);
+    else onAnswer(xhr.status, xhr.response || {});
+  };
+  xhr.onerror = xhr.ontimeout = () => scheduleRetry(0);
   xhr.send(state.form);
 }
 
-/** Network gone or the show briefly down: try again by itself, sooner when the phone says it is back online. */
-function scheduleRetry() {
+/** Answers that mean "send it again later": 502/504 a proxy or tunnel without the show, 503 busy, 507 disk full. */
+const LATER = [502, 503, 504, 507];
+/** Attempts in all for an upload the show answers with another server error. */
+const SERVER_FAULT_TRIES = 3;
+
+/** Network gone or the show briefly down: try again by itself (not before the show's Retry-After, in seconds),
+ * sooner when the phone says it is back online. */
+function scheduleRetry(afterS) {
   $("upload-text").textContent = t("retrying", { n: state.attempts });
   $("retry").hidden = false;
-  state.retryTimer = setTimeout(upload, Math.min(30, 2 ** state.attempts) * 1000);
+  state.retryTimer = setTimeout(upload, Math.max(Math.min(afterS, 60), Math.min(30, 2 ** state.attempts)) * 1000);
 }
 
 function onAnswer(status, body) {

@@ -3,19 +3,16 @@ code, counts, OSC, model, mode) and the red lines saying what is wrong."""
 from __future__ import annotations
 
 import html
-import shutil
 from typing import Any
 
 import ipywidgets as widgets
 import traitlets
 
+from ..diskspace import DiskSpace
 from ..show_state import OwnerRecord
 from ..stage import StageStatus
 from .cards import clock
 from .ownership import Role
-
-#: Free space under which the library's disk is reported nearly full, in bytes (or 5 % of the disk).
-LOW_DISK_BYTES = 2 * 2 ** 30
 
 CSS = """<style>
 .exs-console { font-size: 14px; }
@@ -191,7 +188,10 @@ def stage_problems(cfg: Any, pipeline: Any, library_root: Any) -> list[str]:
     if pipeline.classifier is None:
         problems.append(f"No model at {cfg.resolve(cfg.classifier.model)}: sounds are kept and pitched "
                         "but get no class and never reach the stage (docs/training.md)")
-    disk = shutil.disk_usage(library_root)
-    if disk.free < min(LOW_DISK_BYTES, 0.05 * disk.total) or disk.free < 2 ** 28:
-        problems.append(f"Disk nearly full: {disk.free / 2 ** 30:.1f} GiB free for the library at {library_root}")
+    disk = DiskSpace(library_root, int(cfg.server.disk_reserve_mb * 2 ** 20))
+    if disk.nearly_full():
+        free = f"Disk nearly full: {disk.free_bytes() / 2 ** 30:.1f} GiB free for the library at {library_root}"
+        reserve = f"{cfg.server.disk_reserve_mb:g} MiB"
+        problems.append(f"{free}: phones' sounds are refused (507) until you make room above {reserve}"
+                        if not disk.room_for(0) else f"{free}; phones' sounds are refused below {reserve}")
     return problems

@@ -31,7 +31,7 @@ from ..config import Config
 from ..resources import recorder_dir
 from ..show_state import ShowState
 from .certificate import authority_in, ensure_certificate, fingerprint
-from .checks import RateLimiter
+from .checks import TRANSPORT_HEADER_BYTES, RateLimiter
 from .connections import ConnectionGuard, GuardedHTTPServer, connection_cap, quiet_floods, raise_descriptor_limit
 from .handlers import (
     Context,
@@ -117,7 +117,7 @@ def _listen(app: tornado.web.Application, port: int, addresses: list[str], guard
     # Tornado's own bound sits above ours so the handler, not the transport, answers 413 with its JSON.
     server = GuardedHTTPServer(app, ssl_options=ssl_options, max_body_size=int(s.max_upload_mb * 2 ** 20) + 2 ** 20,
                                idle_connection_timeout=s.idle_timeout_s, body_timeout=s.body_timeout_s,
-                               max_header_size=16 * 1024, chunk_size=CHUNK_BYTES, guard=guard)
+                               max_header_size=TRANSPORT_HEADER_BYTES, chunk_size=CHUNK_BYTES, guard=guard)
     server.add_sockets(sockets)
     return server, sockets[0].getsockname()[1]
 

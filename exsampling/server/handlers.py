@@ -16,6 +16,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
@@ -23,15 +24,17 @@ import tornado.httputil
 import tornado.web
 
 from ..config import Config
-from ..records import RecordingStatus
+from ..diskspace import DiskSpace
 from ..show_state import ShowState
 from .checks import (
     MAX_SAMPLES_LISTED,
     RateLimiter,
     Refusal,
+    check_header_size,
 )
 from .network import is_loopback, with_token
 from .shapes import map_sample_json, recording_json, show_json
+from .stranded import Stranded
 
 if TYPE_CHECKING:  # the pipeline loads the signal stack; the handlers only hold it
     from ..pipeline import Intake, Pipeline
@@ -74,6 +77,8 @@ class Context:
     buffered: int = 0  # bytes of request bodies held (in memory, or spooled to disk)
     spool_writer: ThreadPoolExecutor = field(  # writes uploads' audio as it arrives (see .forms.Spool)
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="exsampling-spool"))
+    photo_checker: ThreadPoolExecutor = field(  # decodes photos to check them, one at a time (bounded memory)
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="exsampling-photo"))
 
     @property
     def max_body_bytes(self) -> int:
@@ -105,9 +110,17 @@ class Context:
         except Exception as exc:  # the participant's page must learn it failed, not wait forever
             if self.pipeline.closed:  # stopped meanwhile: the recording waits, "received", for the next start
                 return
-            log.exception("processing recording %d failed", intake.recording.id)
-            self.pipeline.library.set_recording_status(intake.recording.id, RecordingStatus.FAILED,
-                                                      f"processing failed: {exc}")
+            self.stranded.failed(intake, exc)  # marked "failed", or kept for when the disk has room again
+
+    @cached_property
+    def disk(self) -> DiskSpace:
+        """The library's disk and the room kept free on it (``[server] disk_reserve_mb``)."""
+        return DiskSpace(self.pipeline.library.root, int(self.cfg.server.disk_reserve_mb * 2 ** 20))
+
+    @cached_property
+    def stranded(self) -> Stranded:
+        """Recordings whose failure could not be recorded, or that wait for disk space."""
+        return Stranded(self.pipeline, self.disk, self.process)
 
 
 def log_request(handler: tornado.web.RequestHandler) -> None:
@@ -137,6 +150,7 @@ class ShowHandler(tornado.web.RequestHandler):
     phone_recorder = False
 
     def prepare(self) -> None:
+        check_header_size(self.request)
         join = self.ctx.join
         if join is None or self.request.protocol != "http" or is_loopback(self.remote_ip) or self.over_lan_http:
             return
@@ -153,12 +167,21 @@ class ShowHandler(tornado.web.RequestHandler):
         # Tornado's own summary holds the query string, and so the show token: keep it out of every log line.
         return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
 
+    def log_exception(self, typ: Any, value: BaseException | None, tb: Any) -> None:
+        if value is not None and not isinstance(value, tornado.web.HTTPError) and self.ctx.disk.explains(value):
+            log.warning("%s: the library's disk is full (%s)", self._request_summary(), value)  # no traceback
+            return
+        super().log_exception(typ, value, tb)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None))[1]
         if isinstance(exc, Refusal):
             for name, value in exc.headers.items():
                 self.set_header(name, value)
             body = {"error": exc.code, "message": exc.message, **exc.extra}
+        elif exc is not None and not isinstance(exc, tornado.web.HTTPError) and self.ctx.disk.explains(exc):
+            self.set_status(507)
+            body = {"error": "disk_full", "message": "the show's disk is full; ask again in a moment"}
         else:
             body = {"error": f"http_{status_code}", "message": self._reason}
         self.finish(body)

@@ -42,9 +42,11 @@ def recording_json(rec: Recording, samples: list[Sample]) -> dict[str, Any]:
     }
 
 
-def created_json(rec: Recording) -> dict[str, Any]:
-    """``POST /api/recordings``: the stored recording, with the name and place kept for it."""
-    return recording_json(rec, []) | {"participant": rec.participant, "location": location_json(rec.location)}
+def created_json(rec: Recording, samples: list[Sample] | None = None) -> dict[str, Any]:
+    """``POST /api/recordings``: the stored recording (and, for a retry, what became of it: its ``samples``), with
+    the name and place kept for it."""
+    return recording_json(rec, samples or []) | {"participant": rec.participant,
+                                                 "location": location_json(rec.location)}
 
 
 def map_sample_json(s: Sample) -> dict[str, Any]:
