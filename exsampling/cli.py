@@ -121,7 +121,7 @@ def _serve(args: argparse.Namespace) -> int:
     show = ShowState(cfg, pipeline.library, token=args.token, actor="serve")
     pipeline.mode = show.mode  # the show's mode as its console last left it
     try:
-        asyncio.run(_serve_until_stopped(cfg, pipeline, show, args.host, args.port))
+        asyncio.run(_serve_until_stopped(cfg, pipeline, show, args.host, args.port, args.require_tunnel))
     finally:
         pipeline.close()  # the recording in progress is finished; the rest wait, stored, for the next start
     print("exsampling: stopped", flush=True)
@@ -129,11 +129,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _serve_until_stopped(cfg: Config, pipeline: Pipeline, show: ShowState, host: str | None,
-                               port: int | None) -> None:
+                               port: int | None, require_tunnel: bool = False) -> None:
     from .server import fingerprint, qr_text, start
     from .stage import Stage
 
-    server = await start(cfg, pipeline, show, host, port)
+    server = await start(cfg, pipeline, show, host, port, require_tunnel=require_tunnel)
+    print(server.tunnel_line, flush=True)
     stage = Stage.from_config(cfg, pipeline.library, pipeline.sender)  # the stage's answers reach the phones
     await stage.start()
     stage.announce(pipeline.mapper.instruments(), force=True)
@@ -215,6 +216,8 @@ def parser() -> argparse.ArgumentParser:
                                             "HTTPS for the LAN is on the next port")
     p.add_argument("--token", help="the show token the recorder link carries (default: kept from the last "
                                    "start, or a new random one)")
+    p.add_argument("--require-tunnel", action="store_true",
+                   help="stop (exit 2) when the ngrok tunnel cannot open, instead of serving the LAN without it")
     add_config(p)
     p.set_defaults(func=_serve)
 

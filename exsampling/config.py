@@ -149,6 +149,9 @@ class ServerConfig:
     tls: serve HTTPS with a self-signed certificate when listening beyond localhost.
     disk_reserve_mb: MiB kept free on the library's disk: uploads are refused (507) when one would leave less,
     so what was acknowledged can always be processed.
+    lan_http_uploads: phones on the LAN may send what their own recorder saved over plain HTTP (the join page's
+    "record with your phone's recorder", no certificate warning); the show token then crosses the venue's
+    network in clear (docs/http.md, "Plain HTTP on the LAN"). False: the LAN takes sounds over HTTPS only.
     """
 
     host: str = "0.0.0.0"
@@ -167,6 +170,7 @@ class ServerConfig:
     ngrok_domain: str = ""
     tls: bool = True
     disk_reserve_mb: float = 256.0
+    lan_http_uploads: bool = True
 
 
 class Mode(StrEnum):

@@ -433,16 +433,29 @@ def test_lan_https_with_a_self_signed_certificate_kept_in_the_library(serve):
     assert serve(host="0.0.0.0").server.certificate.read_bytes() == first  # made once, then reused
 
 
-def test_tunnel_failure_is_clear_and_leaves_nothing_listening(cfg, loop):
+def test_a_required_tunnel_that_fails_is_clear_and_leaves_nothing_listening(cfg, loop):
     port = free_port(socket.SOCK_STREAM)
     c = cfg.with_changes(server={"ngrok_token": "not-a-real-token", "host": "127.0.0.1", "port": port})
     pipeline = Pipeline(c, Library.from_config(c))
-    with pytest.raises(TunnelError, match="ngrok") as caught:
-        on_loop(loop, start, c, pipeline, ShowState(c, pipeline.library))
-    assert "LAN" in str(caught.value)
+    with pytest.raises(TunnelError, match="ngrok") as caught:  # pyngrok cannot download ngrok here: no Internet
+        on_loop(loop, lambda: start(c, pipeline, ShowState(c, pipeline.library), require_tunnel=True))
+    assert "token from [server] ngrok_token" in str(caught.value) and "only this machine" in str(caught.value)
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))  # free again
     pipeline.close()
+
+
+def test_a_tunnel_that_fails_leaves_the_lan_serving_and_says_so_in_one_line(serve, monkeypatch):
+    monkeypatch.setenv("NGROK_AUTHTOKEN", "not-a-real-token")
+    live = serve(host="0.0.0.0")  # pyngrok cannot download ngrok here: the real failure
+    line = live.server.tunnel_line
+    assert line.startswith("tunnel: failed: ngrok could not be installed (no Internet to download it)"), line
+    assert "token from NGROK_AUTHTOKEN" in line
+    if "join" in live.server.urls:  # a machine with a LAN address: where phones still get in
+        assert f"phones on the LAN still join at {live.server.urls['join']}" in line
+        assert live.server.recorder_url == live.server.urls["join"]
+    assert "public" not in live.server.urls and live.server.tunnel is None
+    assert live.post().status_code == 201  # the show goes on
 
 
 def test_qr_code_decodes_back_to_the_url(tmp_path):

@@ -28,7 +28,8 @@ MAX_HEADER_BYTES = 16 * 1024
 TRANSPORT_HEADER_BYTES = 64 * 1024
 
 AUDIO_MAGIC = ((b"RIFF", "wav"), (b"RF64", "wav"), (b"fLaC", "flac"), (b"OggS", "ogg"), (b"ID3", "mp3"),
-               (b"\xff\xfb", "mp3"), (b"\xff\xf3", "mp3"), (b"FORM", "aiff"))
+               (b"\xff\xfb", "mp3"), (b"\xff\xf3", "mp3"), (b"FORM", "aiff"), (b"\x1a\x45\xdf\xa3", "webm"),
+               (b"#!AMR", "amr"), (b"\xff\xf1", "aac"), (b"\xff\xf9", "aac"))
 IMAGE_MAGIC = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF8", "gif"))
 
 #: Status codes for each AudioError code: not audio at all → 415; audio we will not use → 422.
@@ -130,6 +131,17 @@ def parse_device(raw: str | None) -> str:
 def sniff(data: bytes, table: tuple[tuple[bytes, str], ...]) -> str | None:
     """The file extension whose magic bytes ``data`` starts with (never the client's file name), or None."""
     return next((ext for magic, ext in table if data.startswith(magic)), None)
+
+
+def sniff_audio(data: bytes) -> str | None:
+    """The extension a recording is kept under, from its first bytes: libsndfile's formats, and what phones'
+    own recorders save (an ISO/QuickTime ``ftyp`` box: ``m4a``, ``3gp``, ``mov``, ``mp4``; Matroska/WebM;
+    AMR; raw ADTS AAC); None for anything else (the decoder still decides whether it is audio)."""
+    if data[4:8] == b"ftyp":
+        brand = data[8:12]
+        return "m4a" if brand == b"M4A " else "3gp" if brand.startswith(b"3g") else "mov" if brand == b"qt  " \
+            else "mp4"
+    return sniff(data, AUDIO_MAGIC)
 
 
 def sniff_photo(data: bytes) -> str | None:

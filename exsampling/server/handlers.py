@@ -143,17 +143,22 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
 class ShowHandler(tornado.web.RequestHandler):
     """What every route shares: JSON refusals, who the client is, this machine's own routes, the LAN gate.
 
-    ``over_lan_http``: whether a phone on the LAN may reach this route over plain HTTP. When the LAN has its
-    HTTPS listener, everything else answers it with the way to the join page (the recorder needs HTTPS).
+    ``over_lan_http``: whether a phone on the LAN may reach this route over plain HTTP. ``phone_recorder``: a
+    route of the phone's-own-recorder path (the recorder page, its show state, uploads and their progress),
+    reachable over plain HTTP on the LAN when ``[server] lan_http_uploads`` allows. When the LAN has its HTTPS
+    listener, everything else answers it with the way to the join page (the in-page recorder needs HTTPS).
     """
 
     ctx: Context
     over_lan_http = False
+    phone_recorder = False
 
     def prepare(self) -> None:
         check_header_size(self.request)
         join = self.ctx.join
         if join is None or self.request.protocol != "http" or is_loopback(self.remote_ip) or self.over_lan_http:
+            return
+        if self.phone_recorder and self.ctx.cfg.server.lan_http_uploads:
             return
         if self.request.method in ("GET", "HEAD") and not self.request.path.startswith("/api/"):
             token = self.get_query_argument("token", "")
@@ -252,6 +257,7 @@ class Health(ApiHandler):
 
 
 class ShowInfo(ApiHandler):
+    phone_recorder = True
     def get(self) -> None:
         self.check_token(self.request_token())
         pipeline = self.ctx.pipeline
@@ -259,6 +265,7 @@ class ShowInfo(ApiHandler):
 
 
 class RecordingProgress(ApiHandler):
+    phone_recorder = True
     def get(self, recording_id: str) -> None:
         self.check_token(self.request_token())
         library = self.ctx.pipeline.library
@@ -292,10 +299,11 @@ class Join(ApiHandler):
         if join is None:
             raise Refusal(404, "not_found", "this show has no LAN recorder (it serves no HTTPS)")
         token = self.get_query_argument("token", "")
+        own = ("/?" + urlencode({"token": token}) if token else "/") if self.ctx.cfg.server.lan_http_uploads else None
         self.set_header("Content-Security-Policy", f"default-src 'self'; connect-src 'self' {join.origin}; "
                         "style-src 'self'; script-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
         self.render("join.html", recorder_url=with_token(f"{join.origin}/", token) if token else f"{join.origin}/",
-                    fingerprint=join.fingerprint, host=join.host, authority=join.authority)
+                    fingerprint=join.fingerprint, host=join.host, authority=join.authority, own_recorder_url=own)
 
 
 class JoinFile(ApiHandler):
@@ -322,8 +330,9 @@ class Page(ShowHandler, tornado.web.StaticFileHandler):
     page for this machine (the map).
     """
 
-    #: What the join page needs over plain HTTP on the LAN.
+    #: What the join page needs over plain HTTP on the LAN; and the phone's-own-recorder page (index.html).
     LAN_FILES = frozenset({"join.js", "style.css"})
+    PHONE_FILES = frozenset({"recorder.js", "strings.js", "style.css"})
 
     def initialize(self, path: str, ctx: Context, file: str | None = None,  # type: ignore[override]  # + ours
                    local_only: bool = False) -> None:
@@ -332,6 +341,7 @@ class Page(ShowHandler, tornado.web.StaticFileHandler):
 
     def prepare(self) -> None:
         self.over_lan_http = self.file is None and self.path_args[0] in self.LAN_FILES
+        self.phone_recorder = self.file == "index.html" or (self.file is None and self.path_args[0] in self.PHONE_FILES)
         super().prepare()
         if self.local_only and not self._finished:
             self.require_local()

@@ -16,7 +16,6 @@ import tornado.web
 from ..audio import AudioError
 from ..records import Recording
 from .checks import (
-    AUDIO_MAGIC,
     AUDIO_STATUS,
     Refusal,
     check_photo,
@@ -24,7 +23,7 @@ from .checks import (
     parse_location,
     parse_name,
     parse_upload_id,
-    sniff,
+    sniff_audio,
 )
 from .forms import FormError, FormReader, Spool
 from .handlers import ApiHandler
@@ -118,6 +117,8 @@ class Upload(ApiHandler):
     """``POST /api/recordings``: checks that cost nothing come before the body; the body is bounded and read as a
     form as it streams, its audio written to the library's spool on the way (see :mod:`.forms`); the recording
     is stored on the strength of its header and answered at once, then processed."""
+
+    phone_recorder = True
 
     # set in prepare(); Tornado answers an unknown method (405) and finishes without calling it
     held, arrived = 0, 0
@@ -294,7 +295,7 @@ class Upload(ApiHandler):
                           "recording as a file part" if sent_as_field else "the form has no 'audio' file")
         location = parse_location(form.get("lat"), form.get("lon"), form.get("accuracy"))
         name = parse_name(form.get("name"))
-        return audio, {"extension": sniff(audio.head, AUDIO_MAGIC) or "bin", "participant": name,
+        return audio, {"extension": sniff_audio(audio.head) or "bin", "participant": name,
                        "location": location, "photo": None, "source": "upload", "upload_id": upload_id}
 
     async def _store(self, arrival: Received, written: Future[None]) -> tuple[Recording, bool]:
