@@ -191,6 +191,18 @@ def load(model_path: str | Path, input_shape: tuple[int, ...], threads: int | No
         raise StaleRuntime(f"LiteRT cannot load {record.artifact}: {exc}") from exc
 
 
+def agreement(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], labels: tuple[str, ...],
+              mapping: dict[str, str]) -> dict:
+    """How often two classifiers' ``(probabilities, embeddings)`` agree: same top-1 label, same instrument
+    (the paper's Fig. 5), largest probability difference, lowest cosine similarity of the embeddings."""
+    top_a, top_b = a[0].argmax(axis=1), b[0].argmax(axis=1)
+    inst_a = np.array([mapping.get(labels[i], "") for i in top_a])
+    inst_b = np.array([mapping.get(labels[i], "") for i in top_b])
+    cos = (a[1] * b[1]).sum(axis=1) / np.maximum(np.linalg.norm(a[1], axis=1) * np.linalg.norm(b[1], axis=1), 1e-12)
+    return {"n": len(top_a), "top1": float(np.mean(top_a == top_b)), "instrument": float(np.mean(inst_a == inst_b)),
+            "max_prob_diff": float(np.abs(a[0] - b[0]).max()), "min_embedding_cosine": float(cos.min())}
+
+
 # ------------------------------------------------------------------------------------------------ convert
 def convert(model_path: str | Path, embedding_layer: str = "embedding", quantization: str = "int8",
             heldout: dict | None = None) -> Record:

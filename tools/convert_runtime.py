@@ -21,17 +21,6 @@ from exsampling.classifier import Classifier, ModelError, read_info
 from exsampling.mapping import DEFAULT_MAPPING
 
 
-def agreement(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], labels: tuple[str, ...]) -> dict:
-    """How often two classifiers' ``(probabilities, embeddings)`` agree: same top-1 label, same instrument
-    (the paper's Fig. 5), largest probability difference, lowest cosine similarity of the embeddings."""
-    top_a, top_b = a[0].argmax(axis=1), b[0].argmax(axis=1)
-    inst_a = np.array([DEFAULT_MAPPING.get(labels[i], "") for i in top_a])
-    inst_b = np.array([DEFAULT_MAPPING.get(labels[i], "") for i in top_b])
-    cos = (a[1] * b[1]).sum(axis=1) / np.maximum(np.linalg.norm(a[1], axis=1) * np.linalg.norm(b[1], axis=1), 1e-12)
-    return {"n": len(top_a), "top1": float(np.mean(top_a == top_b)), "instrument": float(np.mean(inst_a == inst_b)),
-            "max_prob_diff": float(np.abs(a[0] - b[0]).max()), "min_embedding_cosine": float(cos.min())}
-
-
 def classify_all(clf: Classifier, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     parts = [clf.classify(x[i:i + 32]) for i in range(0, len(x), 32)]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -54,7 +43,8 @@ def heldout(model: Path, manifest: Path, cache: Path | None) -> dict:
         m = train.evaluate(answers[name][0], ds.y)
         out[name] = {k: m[k] for k in ("n", "top1", "top3", "instrument")}
         out[name]["per_family"] = train.per_family(answers[name][0], ds.y, families)
-    out["agreement"] = agreement(answers["keras"], answers["runtime"], keras_clf.info.labels)
+    out["agreement"] = runtime.agreement(answers["keras"], answers["runtime"], keras_clf.info.labels,
+                                          DEFAULT_MAPPING)
     return out
 
 
