@@ -95,6 +95,9 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "exsampling" / "features")
     ap.add_argument("--runs", type=int, default=20, help="timed calls per option and batch size")
     ap.add_argument("--batches", default="1,8", help="batch sizes to time (comma-separated)")
+    ap.add_argument("--without", default="",
+                    help="leave out the options whose name contains one of these (comma-separated, e.g. "
+                         "'ONNX Runtime dynamic': it takes ≈ 1 s a piece)")
     args = ap.parse_args()
     path, what = model_path()
     loaded = Classifier.load(path)
@@ -109,6 +112,8 @@ def main() -> None:
             options |= onnx_options(options["TFLite float32 (LiteRT, XNNPACK)"][1], work)
         else:
             print("(ONNX Runtime left out: pip install tf2onnx onnxruntime to include it)")
+        for unwanted in filter(None, args.without.split(",")):
+            options = {name: o for name, o in options.items() if unwanted not in name or name.startswith("Keras")}
         answers = {}
         for name, (run, _) in options.items():
             parts = [run(x[i:i + 32]) for i in range(0, len(x), 32)]
