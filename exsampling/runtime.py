@@ -26,7 +26,7 @@ import numpy as np
 
 #: What each quantization stores and computes in; ``int8`` is what ships (models/README.md, "Runtime").
 QUANTIZATIONS = {
-    "int8": "dynamic-range int8 (int8 weights; activations quantized per call)",
+    "int8": "dynamic-range int8: int8 weights, activations quantized per call",
     "float16": "float16 weights, float32 arithmetic",
     "float32": "float32",
 }
