@@ -1,8 +1,8 @@
 """Write models/README.md (the model card) from the files a training run wrote: no number is typed by hand.
 
-Reads NAME.json (sidecar), NAME.metrics.json, NAME.clips.csv beside the model, and the corpus'
-coverage.json if given. Run: ``.venv/bin/python tools/model_card.py models/default.keras --coverage
-data/corpus/coverage.json > models/README.md``
+Reads NAME.json (sidecar), NAME.metrics.json, NAME.clips.csv and NAME.runtime.json (the converted runtime,
+tools/convert_runtime.py) beside the model, and the corpus' coverage.json if given. Run: ``.venv/bin/python
+tools/model_card.py models/default.keras --coverage data/corpus/coverage.json > models/README.md``
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from exsampling import runtime
 from exsampling.mapping import DEFAULT_MAPPING, LABELS
 from exsampling.train import wilson_interval
 
@@ -166,6 +167,39 @@ def real_recordings_lines(model: Path) -> list[str]:
                 out.append(f"| {name} | {pct(r['right_instrument_pieces'])} | "
                            f"{pct(r['right_instrument_recordings'])} | {r['corrections_per_125']:.1f} | {later} |")
         out.append("")
+def runtime_lines(model: Path) -> list[str]:
+    """What runs on stage: the converted runtime, whether it belongs to this .keras, and what it keeps."""
+    again = f"`python tools/convert_runtime.py models/{model.name} --manifest data/corpus/manifest.csv`"
+    try:
+        record = runtime.fresh_record(model)
+    except runtime.StaleRuntime as exc:
+        return ["", "## Runtime", "", f"**Stale**: {exc}. Until then the classifier runs the Keras model (slower).",
+                f"Convert it: {again}."]
+    if record is None:
+        return ["", "## Runtime", "", f"No converted runtime: the classifier runs the Keras model. Convert it: "
+                f"{again}."]
+    out = ["", "## Runtime", "",
+           (f"On stage the classifier runs `{record.artifact}`: this network converted by `tools/convert_runtime.py` "
+            f"to TensorFlow Lite ({runtime.QUANTIZATIONS[record.quantization]}; converted by {record.converter}), "
+            "run by LiteRT "
+            f"(`ai-edge-litert`) with its XNNPACK kernels. `{record.source}` stays the training format; the "
+            f"runtime was derived from this very file (SHA-256 {record.source_sha256[:12]}…, checked at every load: "
+            "a runtime converted from another `.keras` is refused, with what to run, and the Keras model runs "
+            "instead).")]
+    h = record.heldout
+    if not h:
+        return [*out, "", f"Not measured on held-out clips: run {again}."]
+    out += ["", f"Both on the same {h['clips']}:", "",
+            "| runs | top-1 | top-3 | instrument |", "|---|---:|---:|---:|"]
+    for key, name in (("keras", f"Keras (`{record.source}`)"), ("runtime", f"LiteRT (`{record.artifact}`)")):
+        m = h[key]
+        out.append(f"| {name} | {pct(m['top1'])} | {pct(m['top3'])} | {pct(m['instrument'])} |")
+    a = h["agreement"]
+    out += ["", (f"The runtime gives the Keras model's label on {pct(a['top1'])} of these pieces and its instrument on "
+                 f"{pct(a['instrument'])}; the largest difference in any probability is {a['max_prob_diff']:.3f}, "
+                 f"the lowest cosine similarity of the embeddings {a['min_embedding_cosine']:.4f}. What each way of "
+                 "running the model costs per piece: `bench/runtimes.py` and `bench/latency.py` (README, "
+                 "Benchmarks).")]
     return out
 
 
@@ -261,6 +295,9 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
         f"[`{model.stem}.confusion-val.png`]({model.stem}.confusion-val.png) (validation). Every number above "
         f"is in [`{model.stem}.metrics.json`]({model.stem}.metrics.json); this card is generated from it by "
         "`tools/model_card.py`."),
+    ]
+    out += runtime_lines(model)
+    out += [
         "",
         "## What it cannot know",
         "",
