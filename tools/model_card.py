@@ -167,6 +167,9 @@ def real_recordings_lines(model: Path) -> list[str]:
                 out.append(f"| {name} | {pct(r['right_instrument_pieces'])} | "
                            f"{pct(r['right_instrument_recordings'])} | {r['corrections_per_125']:.1f} | {later} |")
         out.append("")
+    return out
+
+
 def runtime_lines(model: Path) -> list[str]:
     """What runs on stage: the converted runtime, whether it belongs to this .keras, and what it keeps."""
     again = f"`python tools/convert_runtime.py models/{model.name} --manifest data/corpus/manifest.csv`"
