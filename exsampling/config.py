@@ -17,6 +17,10 @@ from .resources import default_model
 class ConfigError(ValueError):
     """The configuration file cannot be read or holds a value out of range."""
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython (the console's page) shows this instead of a traceback: what to fix, not where it was noticed
+        return [f"ConfigError: {self}"]
+
 
 @dataclass(frozen=True)
 class AudioConfig:

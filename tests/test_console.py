@@ -502,3 +502,54 @@ def test_a_name_no_device_follows_is_warned_about(local_cfg, classifier, tmp_pat
         show.close()
 
     asyncio.run(scenario())
+
+
+def test_a_preheated_kernel_reads_a_config_fixed_before_its_page_is_served(tmp_path, monkeypatch):
+    """Voilà runs the notebook in a pool kernel ahead of its page; the file was mid-edit then."""
+    import tornado.web
+    from voila.request_info_handler import RequestInfoSocketHandler
+
+    voila_port, path = free_port(socket.SOCK_STREAM), tmp_path / "exsampling.toml"
+    path.write_text("[mapping]\nBark = 'Snare\n")  # being edited: not TOML yet
+    for name, value in {"VOILA_PREHEAT": "True", "VOILA_KERNEL_ID": "k1", "VOILA_APP_PORT": str(voila_port),
+                        "VOILA_SERVER_URL": "/", "QUERY_STRING": ""}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("QUERY_STRING")  # (restored to absent afterwards: Voilà's helper sets it)
+
+    async def scenario():
+        voila = tornado.web.Application([(r"/voila/query/(.+)", RequestInfoSocketHandler)]).listen(
+            voila_port, "127.0.0.1")
+        reading = asyncio.ensure_future(asyncio.to_thread(console_module.load_page_config, path, os.environ))
+        await asyncio.sleep(0.5)
+        assert not reading.done()  # no page yet: the kernel waits rather than fail
+        path.write_text("[mapping]\nBark = 'Snare'\n")  # fixed
+        RequestInfoSocketHandler.send_updates({"kernel_id": "k1", "payload": {"QUERY_STRING": "view"}})
+        cfg = await asyncio.wait_for(reading, 10)
+        voila.stop()
+        return cfg
+
+    assert asyncio.run(scenario()).mapping["Bark"] == "Snare"
+    assert console_module.served_query(os.environ) == "view"  # the standby console reads it from there
+    monkeypatch.setenv("VOILA_PREHEAT", "False")  # a page's own kernel: the error, in one line
+    path.write_text("[mapping]\nBark = 'no spaces'\n")
+    with pytest.raises(ConfigError) as raised:
+        console_module.load_page_config(path, os.environ)
+    assert raised.value._render_traceback_() == [f"ConfigError: {raised.value}"]
+
+
+def test_a_standby_kernel_told_of_its_page_already_does_not_wait_for_voila(local_cfg, tmp_path, monkeypatch):
+    port = free_port(socket.SOCK_STREAM)
+    monkeypatch.setenv("VOILA_APP_PORT", str(free_port(socket.SOCK_STREAM)))  # nobody answers there
+    monkeypatch.setenv("QUERY_STRING", "")  # as load_page_config left it: a page without ?view
+
+    async def scenario():
+        owner = make_console(local_cfg, None, tmp_path, upload_port=port)
+        await owner.start()
+        standby = make_console(local_cfg, None, tmp_path, upload_port=port, preheated=True, kernel_id="k2")
+        await standby.start()
+        await until(lambda: standby.role == "owner", 10)
+        assert owner.role == "viewer" and "standby" not in standby.ownership.problems
+        standby.close()
+        owner.close()
+
+    asyncio.run(scenario())

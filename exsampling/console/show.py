@@ -33,7 +33,7 @@ from .environment import (
     ENV_UPLOAD_PORT,
     config_path,
     current_kernel_id,
-    load_config,
+    load_page_config,
     native_stderr_to_log,
 )
 from .header import CSS, Header, RoleBanner, Warnings, stage_problems
@@ -132,7 +132,7 @@ class Console(PageActions, LiveCoding, widgets.VBox):
 
         environ = os.environ if environ is None else environ
         path = config_path(environ.get(ENV_CONFIG) or None)
-        cfg = load_config(path)
+        cfg = load_page_config(path, environ)
         port = environ.get(ENV_UPLOAD_PORT)
         with native_stderr_to_log():
             pipeline = build(cfg)  # loads and warms the model and every stage
