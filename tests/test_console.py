@@ -553,3 +553,15 @@ def test_a_standby_kernel_told_of_its_page_already_does_not_wait_for_voila(local
         owner.close()
 
     asyncio.run(scenario())
+
+
+def test_the_first_mapping_edit_keeps_a_hand_written_file(local_cfg, tmp_path):
+    path = tmp_path / "exsampling.toml"
+    written = '# my show\n[show]\nmode = "preview"  # I accept each\n\n[mapping]\nBark = "Snare"\n'
+    path.write_text(written)
+    show = make_console(replace(local_cfg, source=path, mapping=load(path).mapping), None, tmp_path)
+    show.ownership.role = Role.OWNER
+    show.mapping_panel.rows["Meow"].value = "HH"  # the performer's dropdown
+    assert path.read_text() == written + 'Meow = "HH"\n'
+    show.mapping["Cough"] = "Metal"  # live code: a new track, percussive; the file takes the same name
+    assert path.read_text() == written + 'Meow = "HH"\nCough = "Metal"\n' and load(path).mapping["Cough"] == "Metal"
