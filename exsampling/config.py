@@ -83,13 +83,13 @@ class ClassifierConfig:
 class PitchConfig:
     """Pitch detection range and voicing rule.
 
-    fmin_hz/fmax_hz: lowest and highest pitch searched, in Hz (C2 ≈ 65.4 Hz, C7 ≈ 2093 Hz).
+    fmin_hz/fmax_hz: lowest and highest pitch searched, in Hz (C2 ≈ 65.4 Hz, C8 ≈ 4186 Hz).
     threshold: YIN dip threshold; frames whose best dip is above it are unvoiced.
     min_confidence: below this overall confidence the sample is reported unpitched.
     """
 
     fmin_hz: float = 50.0
-    fmax_hz: float = 2500.0
+    fmax_hz: float = 4400.0
     threshold: float = 0.2
     min_confidence: float = 0.6
 
