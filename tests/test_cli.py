@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,6 +42,23 @@ def test_classify_json_and_send(tmp_path, show_toml, osc_peer):
 def test_classify_text_lines(tmp_path, show_toml):
     result = exsampling("classify", write(tmp_path / "a.wav", tone(440, 2.0)), "--config", show_toml)
     assert result.returncode == 0 and "A4 440" in result.stdout and "→" in result.stdout
+
+
+@pytest.mark.slow  # a process that loads TensorFlow
+def test_classify_keeps_nothing_unless_asked(tmp_path, tiny_model):
+    here, audio = tmp_path / "field", write(tmp_path / "a.wav", tone(440, 2.0))
+    here.mkdir()
+    toml = tmp_path / "model.toml"
+    toml.write_text(f'[classifier]\nmodel = "{tiny_model}"\n')  # [library] path: the default, beside the file
+    asked = subprocess.run([sys.executable, "-m", "exsampling.cli", "classify", audio, "--json", "--config", toml],
+                           capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL, cwd=here)
+    assert asked.returncode == 0, asked.stderr
+    [row] = [json.loads(line) for line in asked.stdout.splitlines()]
+    assert row["midi_note"] == 69 and row["sample_path"] is None and row["sample_id"] is None
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.wav", "field", "model.toml"]  # nothing written
+    kept = exsampling("classify", audio, "--json", "--library", tmp_path / "kept", "--config", toml)
+    [row] = [json.loads(line) for line in kept.stdout.splitlines()]
+    assert (tmp_path / "kept" / "library.sqlite3").exists() and Path(row["sample_path"]).is_file()
 
 
 @pytest.mark.slow  # a process that loads TensorFlow
