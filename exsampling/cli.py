@@ -253,6 +253,13 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def one_line(exc: Exception) -> str:
+    """An error as a person reads it: an ``OSError``'s message and file, without Python's "[Errno 98]"."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror + (f": {exc.filename}" if exc.filename else "")
+    return str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = parser().parse_args(argv)
@@ -265,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"exsampling: model: {exc}", file=sys.stderr)
         return EXIT_MODEL
     except (ValueError, OSError) as exc:
-        print(f"exsampling: {exc}", file=sys.stderr)
+        print(f"exsampling: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -99,3 +99,17 @@ def test_config_write_round_trips(tmp_path):
     assert exsampling("config", "--write", first).returncode == 0
     assert exsampling("config", "--config", first, "--write", second).returncode == 0
     assert first.read_text() == second.read_text() and 'Bark = "Bass"' in first.read_text()
+
+
+def test_a_taken_port_is_one_plain_line(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "exsampling.cli", "console", "--no-browser", "--upload-port",
+                                 str(port)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"exsampling: port {port} for the upload server is in use (another console or "
+                                     "'exsampling serve' still running?); stop it or choose another port")
