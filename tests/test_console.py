@@ -565,3 +565,30 @@ def test_the_first_mapping_edit_keeps_a_hand_written_file(local_cfg, tmp_path):
     assert path.read_text() == written + 'Meow = "HH"\n'
     show.mapping["Cough"] = "Metal"  # live code: a new track, percussive; the file takes the same name
     assert path.read_text() == written + 'Meow = "HH"\nCough = "Metal"\n' and load(path).mapping["Cough"] == "Metal"
+
+
+def test_the_header_counts_in_words_and_a_view_says_when_the_owner_sent(local_cfg, tmp_path, osc_peer):
+    from exsampling.classifier import ModelInfo
+    from exsampling.features import FeatureParams
+
+    owner = make_console(local_cfg, None, tmp_path, mode="preview")
+    owner.ownership.role = Role.OWNER
+    [sample] = add_samples(owner.library, 1)
+    view = make_console(local_cfg, None, tmp_path)  # a ?view page: its own process never sends
+    view.ownership.role = Role.VIEWER
+    view.tick()
+    assert "1 participant · 1 recording · 1 sound<" in view.header.status.value and "last sent never" in \
+        view.header.status.value
+    owner.accept(sample.id)
+    view.tick()
+    sent = owner.library.sample(sample.id).stage.sent_at
+    assert f"last sent {time.strftime('%H:%M:%S', time.localtime(sent))}" in view.header.status.value
+
+    history = ("a corpus of 120 clips per label and three supplements: SoundFonts, freepats, drum kits and effects, "
+               "GCompris, Tux Paint; then the head fine-tuned on a CPU")
+    view.pipeline.classifier = type("Model", (), {"info": ModelInfo(tmp_path / "m.keras", (), (), FeatureParams(),
+                                                                    "embedding", history, {})})()
+    view.tick()
+    [line] = [d for d in re.findall(r"<div>(.*?)</div>", view.header.status.value) if "model m" in d]
+    assert "(a corpus of 120 clips per label and three supplements: SoundFonts, freepats …)" in line
+    assert f"title='{history}'" in line  # the whole history on hover

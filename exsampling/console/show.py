@@ -199,13 +199,16 @@ class Console(PageActions, LiveCoding, widgets.VBox):
 
     def _refresh(self) -> None:
         """Redraw the banner, the header and the warnings."""
-        owner = self.state.owner
+        owner, recent, sender = self.state.owner, self.library.samples(limit=RECENT_SAMPLES), self.pipeline.sender
+        # only the owner sends; another console says when the owner last sent a sound, from the library
+        last_sent = (sender.last_sent if self.role == Role.OWNER or sender is None
+                     else max((s.stage.sent_at for s in recent if s.stage is not None), default=None))
         self.banner.show(self.role, owner, self.ownership.problems.get("server", ""))
-        self.header.show(owner, self.role, self.library.counts(), self.pipeline.sender,
-                         getattr(self.pipeline.classifier, "info", None), self.stage.status())
+        self.header.show(owner, self.role, self.library.counts(), sender,
+                         getattr(self.pipeline.classifier, "info", None), self.stage.status(), last_sent)
         self.warnings.show([*self.ownership.problems.values(), *self.store.problems.values(),
                             *self.problems.values(), *stage_problems(self.cfg, self.pipeline, self.library.root),
-                            *answers_owed(self.library.samples(limit=RECENT_SAMPLES), self.stage, time.time())])
+                            *answers_owed(recent, self.stage, time.time())])
 
     # -- events ---------------------------------------------------------------------------------------
 
