@@ -592,3 +592,32 @@ def test_the_header_counts_in_words_and_a_view_says_when_the_owner_sent(local_cf
     [line] = [d for d in re.findall(r"<div>(.*?)</div>", view.header.status.value) if "model m" in d]
     assert "(a corpus of 120 clips per label and three supplements: SoundFonts, freepats …)" in line
     assert f"title='{history}'" in line  # the whole history on hover
+
+
+def test_a_rule_s_new_track_gets_its_first_sound_on_pure_data(local_cfg, classifier, tmp_path):
+    pd_port = free_udp_port()
+    cfg = local_cfg.with_changes(osc={"port": pd_port})
+
+    async def scenario():
+        show = make_console(cfg, classifier, tmp_path, upload_port=0)
+        await show.start()
+        pd = subprocess.Popen(
+            [PD, "-nogui", "-nosound", "-nomidi", "-nrt", "-stderr", "-r", "44100", "-send",
+             f"exsampling-port {pd_port}", "-send", f"exsampling-reply 127.0.0.1 {show.stage.port}",
+             "-open", str(PATCH_DIR / "exsampling.pd")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            twin = PdTwin(pd, pd_port, tmp_path)
+            await asyncio.to_thread(twin.wait_for, f"listening on port {pd_port}")
+            await until(lambda: "stage: 1 device, 9 tracks, heard" in show.header.status.value)
+            show.rule(lambda sample: "Ghost")  # a name nobody announced: the first sound must still load
+            write(tmp_path / "a.wav", tone(440, 2.0))
+            [sample] = await asyncio.to_thread(show.pipeline.process, show.pipeline.ingest_file(tmp_path / "a.wav"))
+            assert sample.instrument == "Ghost" and sample.status == "sent"
+            await until(lambda: ">loaded<" in card_of(show, sample.id).note.value, 10)
+        finally:
+            pd.kill()
+            pd.wait(10)
+            show.close()
+
+    asyncio.run(scenario())
