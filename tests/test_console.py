@@ -621,3 +621,29 @@ def test_a_rule_s_new_track_gets_its_first_sound_on_pure_data(local_cfg, classif
             show.close()
 
     asyncio.run(scenario())
+
+
+def test_rules_a_new_owner_cannot_run_are_said_loudly(local_cfg, tmp_path):
+    port = free_port(socket.SOCK_STREAM)
+
+    async def scenario():
+        notebook = make_console(local_cfg, None, tmp_path, upload_port=port, live_coding=True)
+        await notebook.start()
+
+        @notebook.rule
+        def high_is_wind(sample):
+            return "Wind"
+
+        assert read_owner(notebook.library).rules == ["high_is_wind"]
+        page = make_console(local_cfg, None, tmp_path, upload_port=port)
+        await page.start()
+        assert await page.take_over()
+        page.tick()
+        assert "Live-coded rule(s) high_is_wind ran in the live-coding notebook" in page.warnings.value
+        assert "do NOT run here" in page.warnings.value and page.pipeline.mapper.rules == []
+        page.rule(high_is_wind)  # brought back here: the warning goes
+        assert "high_is_wind" not in page.warnings.value
+        page.close()
+        notebook.close()
+
+    asyncio.run(scenario())

@@ -91,6 +91,8 @@ class ShowOwnership(traitlets.HasTraits):
         self._secret = secrets.token_urlsafe(16)
         self._taking_over = False
         self._tasks: set[asyncio.Task[Any]] = set()  # kept until done: the loop holds tasks only weakly
+        #: the record of the console this one took the show from (alive or dead), or None
+        self.predecessor: OwnerRecord | None = None
         state.listeners.append(self._on_state)
         self._on_state(state)
 
@@ -153,7 +155,9 @@ class ShowOwnership(traitlets.HasTraits):
             if self.stage is not None:  # waits, like the upload port, while the previous owner lets go of it
                 await self.stage.start(patience_s=BIND_PATIENCE_S)
             self._control, control_port = serve_control(self._secret, self.release)
-            server = self.server
+            server, previous = self.server, self.state.owner
+            if previous is not None and previous.console != self.console_id:
+                self.predecessor = previous
             self.state.claim(OwnerRecord(
                 console=self.console_id, kernel=self.kernel_id, pid=os.getpid(), control_port=control_port,
                 secret=self._secret, since=utc_now(), started=time.time(), live_coding=self.live_coding,
