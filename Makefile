@@ -7,8 +7,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests drive as real peers: the browser, liblo's oscdump, Pure Data, a QR decoder,
 # a synthesiser with General MIDI SoundFonts for rendering real instrument notes (TimGM6mb is a source the
-# shipped model never heard), and openssl, which makes the upload server's self-signed certificate.
-TEST_DEBS := chromium liblo-tools puredata-core zbar-tools fluidsynth fluid-soundfont-gm timgm6mb-soundfont openssl
+# shipped model never heard), openssl, which makes the upload server's self-signed certificate, ffmpeg, which makes
+# the files phones' own recorders save, and the recorder's two other engines: WebKitGTK (Safari's engine; its
+# WebDriver, under Xvfb with Mesa's software GL and the GStreamer plugins WebKit recommends, as tested) and Firefox
+# ESR (with a PulseAudio null sink as its audio output).
+TEST_DEBS := chromium liblo-tools puredata-core zbar-tools fluidsynth fluid-soundfont-gm timgm6mb-soundfont openssl \
+	ffmpeg webkit2gtk-driver xvfb libgl1-mesa-dri gstreamer1.0-gl gstreamer1.0-libav gstreamer1.0-plugins-bad \
+	firefox-esr pulseaudio
 
 # Tests left out of `make test-fast` (see the markers in pyproject.toml).
 FAST := -m "not browser and not puredata and not training and not slow"

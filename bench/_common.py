@@ -56,3 +56,35 @@ def percentiles(seconds: list[float]) -> tuple[float, float]:
     """p50 and p95, in milliseconds."""
     ms = np.asarray(seconds) * 1000
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
+
+
+def real_recordings(folder: Path, heldout_manifest: Path | None = None) -> list[dict]:
+    """The real recordings of ``folder`` (a ``manifest.csv`` beside them: file, label, source_repo, source_path,
+    attribution), each as ``{"path", "label", "source", "heldout"}``.
+
+    ``source`` groups recordings by recordist (the attribution's first part), for cross-validating by source.
+    ``heldout_manifest``: a corpus manifest (``exsampling corpus`` of these recordings: split, source, family); a
+    recording is held out when that corpus puts it in its test split, and its source is then the corpus family.
+    Without it every recording counts as held out: true only for a model that never heard any of them.
+    """
+    import csv
+
+    with open(folder / "manifest.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    corpus: list[dict] = []
+    if heldout_manifest is not None:
+        with open(heldout_manifest, newline="", encoding="utf-8") as f:
+            corpus = list(csv.DictReader(f))
+    out = []
+    for r in rows:
+        item = {"path": folder / r["file"], "label": r["label"], "source": r["attribution"].split(",")[0].strip(),
+                "heldout": True}
+        if corpus:
+            key = f"{r['source_repo']} {r['source_path']}"
+            mine = [c for c in corpus if key in c["source"]]
+            if not mine:
+                continue  # the corpus left it out: it can be neither trained on nor said to be held out
+            item["heldout"] = any(c["split"] == "test" for c in mine)
+            item["source"] = mine[0]["family"]
+        out.append(item)
+    return out

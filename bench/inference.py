@@ -2,8 +2,11 @@
 
 Two paths over the same model and the same audio:
 
-* fast: the console's path, ``exsampling.classifier.Classifier`` (one warmed, compiled tf.function);
+* fast: the console's path, ``exsampling.classifier.Classifier`` (the model's converted runtime on LiteRT when it
+  has a fresh one, else one warmed, compiled tf.function; the line says which);
 * naive: ``keras.Model.predict`` per call, which builds a data pipeline every time.
+
+bench/runtimes.py compares the ways of running the model with each other.
 
 Run: ``.venv/bin/python bench/inference.py [--model models/default.keras] [--runs 50]``
 """
@@ -63,12 +66,12 @@ def main() -> None:
     end_to_end = timings(lambda: clf.classify(image(y, params)[None]), args.runs)
 
     def line(name: str, ms: np.ndarray) -> str:
-        return f"{name:34s} p50 {np.percentile(ms, 50):7.1f} ms   p95 {np.percentile(ms, 95):7.1f} ms"
+        return f"{name:44s} p50 {np.percentile(ms, 50):7.1f} ms   p95 {np.percentile(ms, 95):7.1f} ms"
 
     print(f"model {args.model.name} ({args.model.stat().st_size / 1e6:.1f} MB), {args.runs} runs, "
           f"{os.cpu_count()} CPU cores")
     print(line("features.image (5 s)", feats))
-    print(line("model, Classifier (tf.function)", fast))
+    print(line(f"model, Classifier ({clf.runtime})", fast))
     print(line("model, keras predict (naive)", naive))
     print(line("features + Classifier (one sample)", end_to_end))
     print(f"predict / Classifier: {np.percentile(naive, 50) / np.percentile(fast, 50):.1f}x at p50")

@@ -1,4 +1,8 @@
-"""Audio intake: decode any file libsndfile reads to mono at one rate, trim silence, cut into segments.
+"""Audio intake: decode any file libsndfile or FFmpeg reads to mono at one rate, trim silence, cut into segments.
+
+libsndfile reads WAV, FLAC, Ogg (Vorbis, Opus) and MP3; what phones' own recorders save (AAC in M4A/MP4/MOV/3GP,
+Opus in WebM, AMR, a video's sound) goes through FFmpeg's libraries (:mod:`exsampling.containers`), under the same
+header checks and the same bounded, block-by-block decode.
 
 The one rule that turns a recording into samples is :func:`pieces` (trim, then cut); the live chain, training and
 the corpus all call it, so a model learns from pieces cut exactly as the show cuts them.
@@ -15,6 +19,10 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from .containers import ContainerError, ContainerReader, NoAudioTrack
+
+#: What a participant may send, for messages.
+FORMATS = "WAV, FLAC, MP3, Ogg, AAC (M4A, MP4, MOV, 3GP), WebM/Opus or AMR"
 
 class AudioError(ValueError):
     """A recording that cannot be used. ``code`` is stable (for HTTP/JSON), the message is for people."""
@@ -81,14 +89,19 @@ class Header:
         return self.subtype in ("FLOAT", "DOUBLE")
 
 
-def _open(source: Source) -> sf.SoundFile:
+def _open(source: Source) -> sf.SoundFile | ContainerReader:
+    """libsndfile's reader where it knows the format (fast, no probing), else FFmpeg's."""
     data = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
     try:
         return sf.SoundFile(data)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise UndecodableAudio(
-            "this is not audio we can read (WAV, FLAC, OGG/Vorbis, Opus or MP3 are accepted)"
-        ) from exc
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        pass
+    try:
+        return ContainerReader(source)
+    except NoAudioTrack as exc:
+        raise UndecodableAudio(str(exc)) from exc
+    except ContainerError as exc:
+        raise UndecodableAudio(f"this is not audio we can read ({FORMATS} are accepted)") from exc
 
 
 def _is_empty(source: Source) -> bool:
@@ -97,10 +110,13 @@ def _is_empty(source: Source) -> bool:
     return Path(source).stat().st_size == 0
 
 
-def _checked(f: sf.SoundFile, max_duration_s: float, max_rate_hz: float, max_channels: float) -> Header:
+def _checked(f: sf.SoundFile | ContainerReader, max_duration_s: float, max_rate_hz: float,
+             max_channels: float) -> Header:
     header = Header(f.samplerate, f.channels, f.frames, f.subtype)
     if header.sample_rate <= 0:
         raise UndecodableAudio(f"the file claims a sample rate of {header.sample_rate} Hz")
+    if header.channels <= 0:
+        raise UndecodableAudio("the file's audio track has no channels")
     if header.sample_rate > max_rate_hz:
         raise UnsupportedAudio(f"the file is at {header.sample_rate} Hz; at most {max_rate_hz:g} Hz is accepted")
     if header.channels > max_channels:
@@ -116,8 +132,10 @@ def check_header(source: Source, max_duration_s: float, max_rate_hz: float = MAX
                  max_channels: int = MAX_CHANNELS) -> Header:
     """Read only the header of ``source`` (a path or the file's bytes) and refuse what is not worth decoding.
 
-    Costs microseconds whatever the file holds. Raises EmptyAudio (no bytes, or no frames), UndecodableAudio
-    (not a format libsndfile reads), UnsupportedAudio (over ``max_rate_hz`` Hz or ``max_channels`` channels),
+    Costs microseconds for libsndfile's formats and milliseconds for a container, whatever the file holds
+    (a container whose header states no duration: a read of its packets' time stamps, without decoding). Raises
+    EmptyAudio (no bytes, or no frames), UndecodableAudio (not a format libsndfile or FFmpeg reads),
+    UnsupportedAudio (over ``max_rate_hz`` Hz or ``max_channels`` channels),
     TooLongAudio (longer than ``max_duration_s`` seconds, per the header).
     """
     if _is_empty(source):
@@ -151,9 +169,10 @@ def decode(source: Source, sample_rate: int, max_duration_s: float, max_rate_hz:
 
     Raises
     ------
-    EmptyAudio — zero-length file or no samples. UndecodableAudio — not a format libsndfile reads,
-    or truncated. UnsupportedAudio — over ``max_rate_hz`` or ``max_channels``. TooLongAudio — longer
-    than ``max_duration_s`` seconds. InvalidSamples — NaN or infinite samples.
+    EmptyAudio — zero-length file or no samples. UndecodableAudio — not a format libsndfile or FFmpeg
+    reads, truncated, or slower to decode than :data:`exsampling.containers.MAX_DECODE_S`. UnsupportedAudio —
+    over ``max_rate_hz`` or ``max_channels``. TooLongAudio — longer than ``max_duration_s`` seconds.
+    InvalidSamples — NaN or infinite samples.
     """
     if _is_empty(source):
         raise EmptyAudio("the file is empty")
@@ -169,8 +188,9 @@ def decode(source: Source, sample_rate: int, max_duration_s: float, max_rate_hz:
         while True:
             try:
                 frames = f.read(dtype="float32", out=block)  # one block at a time, into the same buffer
-            except (sf.LibsndfileError, RuntimeError) as exc:
-                raise UndecodableAudio("the audio data is damaged or cut short") from exc
+            except (sf.LibsndfileError, RuntimeError, ContainerError) as exc:
+                reason = str(exc) if isinstance(exc, ContainerError) else "the audio data is damaged or cut short"
+                raise UndecodableAudio(reason) from exc
             n = len(frames)
             read += n
             if read > limit:

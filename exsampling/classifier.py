@@ -6,23 +6,29 @@ A model file comes with a sidecar of the same name (``default.keras`` + ``defaul
      "features": {...FeatureParams...}, "embedding_layer": "embedding", "architecture": {...},
      "trained_on": "...", "metrics": {...}, "created_at": "..."}
 
-Inference runs through one compiled ``tf.function`` (a warm call is several times faster than
-``model.predict``), warmed up at load so the first real sample is not slow.
+Inference runs on the model's converted runtime when it has a fresh one (``NAME.runtime.json`` beside it:
+TensorFlow Lite with int8 weights on LiteRT, :mod:`exsampling.runtime`), else through one compiled
+``tf.function`` (a warm call is several times faster than ``model.predict``); either is warmed up at load so the
+first real sample is not slow.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import runtime
 from .features import FeatureParams
 from .mapping import MappingError, check_label
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+log = logging.getLogger(__name__)
 
 
 class ModelError(RuntimeError):
@@ -126,26 +132,46 @@ def leave_the_cores_to_the_model() -> None:
 
 
 class Classifier:
-    """A loaded model: ``classify(images)`` gives probabilities and embeddings for a batch of images."""
+    """A loaded model: ``classify(images)`` gives probabilities and embeddings for a batch of images.
 
-    def __init__(self, info: ModelInfo, model) -> None:
-        import tensorflow as tf
+    ``use_runtime``: run the model's converted runtime when it has a fresh one (the default); False runs the
+    Keras model (bench/latency.py compares the two). ``runtime`` says which one runs.
+    """
 
+    def __init__(self, info: ModelInfo, model, use_runtime: bool = True) -> None:
         self.info = info
         self.model = model
+        lite = None
+        if use_runtime:
+            try:
+                lite = runtime.load(info.path, info.features.shape)
+            except runtime.StaleRuntime as exc:
+                log.warning("%s: using the Keras model meanwhile (slower)", exc)
+        if lite is not None:
+            self._call = lite
+            self.runtime = f"LiteRT, {lite.path.name}"
+        else:
+            self._call = self._compiled(info, model)
+            self.runtime = "Keras (tf.function)"
+        self.classify(np.zeros((1, *info.features.shape), dtype=np.float32))
+
+    @staticmethod
+    def _compiled(info: ModelInfo, model):
+        """``images → (probabilities, embeddings)`` through one compiled tf.function of the Keras model."""
+        import keras
+        import tensorflow as tf
+
         try:
             embedding = model.get_layer(info.embedding_layer).output
         except ValueError:
             embedding = model.layers[-2].output
-        import keras
-
         both = keras.Model(model.inputs, [model.outputs[0], embedding])
-        self._call = tf.function(
+        call = tf.function(
             lambda x: both(x, training=False),
             input_signature=[tf.TensorSpec((None, *info.features.shape), tf.float32)],
             reduce_retracing=True,
         )
-        self.classify(np.zeros((1, *info.features.shape), dtype=np.float32))
+        return lambda images: tuple(t.numpy() for t in call(images))
 
     @classmethod
     def load(cls, model_path: str | Path, params: FeatureParams | None = None) -> Classifier:
@@ -184,4 +210,4 @@ class Classifier:
             raise ValueError(f"images must have shape (n, {', '.join(map(str, self.info.features.shape))}), "
                              f"got {images.shape}")
         probs, emb = self._call(images)
-        return mask_untrained(probs.numpy(), self.info.labels, self.info.trained_labels), emb.numpy()
+        return mask_untrained(probs, self.info.labels, self.info.trained_labels), emb

@@ -47,7 +47,8 @@ def _config(args: argparse.Namespace) -> Config:
 
 def _sample_json(sample: Sample, file: str, kept: bool) -> dict:
     return {"file": file, "sample_id": sample.id if kept else None, "sample_path": sample.path if kept else None,
-            **outcome_json(sample), "top": [[label, round(p, 4)] for label, p in sample.top]}
+            **outcome_json(sample), "top": [[label, round(p, 4)] for label, p in sample.top],
+            "recording": sample.judgement.as_json() if sample.judgement is not None else None}
 
 
 def _sample_line(sample: Sample, file: str) -> str:
@@ -55,8 +56,10 @@ def _sample_line(sample: Sample, file: str) -> str:
              else "unpitched")
     unsure = " (unsure)" if sample.unsure else ""
     sent = "  → sent" if sample.status == SampleStatus.SENT else ""
+    j = sample.judgement
+    whole = f"  (recording: {j.label} {j.confidence:.0%}, {j.pieces} pieces)" if j is not None and j.pieces > 1 else ""
     return (f"{file}  {sample.start_s:6.2f}–{sample.start_s + sample.duration_s:6.2f} s  "
-            f"{sample.label} {sample.confidence:.0%}{unsure}  → {sample.instrument}  {pitch}{sent}")
+            f"{sample.label} {sample.confidence:.0%}{unsure}  → {sample.instrument}  {pitch}{sent}{whole}")
 
 
 def _classify(args: argparse.Namespace) -> int:
@@ -132,7 +135,7 @@ def _serve(args: argparse.Namespace) -> int:
     show = ShowState(cfg, pipeline.library, token=args.token, actor="serve")
     pipeline.mode = show.mode  # the show's mode as its console last left it
     try:
-        asyncio.run(_serve_until_stopped(cfg, pipeline, show, args.host, args.port))
+        asyncio.run(_serve_until_stopped(cfg, pipeline, show, args.host, args.port, args.require_tunnel))
     finally:
         pipeline.close()  # the recording in progress is finished; the rest wait, stored, for the next start
     print("exsampling: stopped", flush=True)
@@ -140,11 +143,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _serve_until_stopped(cfg: Config, pipeline: Pipeline, show: ShowState, host: str | None,
-                               port: int | None) -> None:
+                               port: int | None, require_tunnel: bool = False) -> None:
     from .server import fingerprint, qr_text, start
     from .stage import Stage
 
-    server = await start(cfg, pipeline, show, host, port)
+    server = await start(cfg, pipeline, show, host, port, require_tunnel=require_tunnel)
+    print(server.tunnel_line, flush=True)
     stage = Stage.from_config(cfg, pipeline.library, pipeline.sender)  # the stage's answers reach the phones
     await stage.start()
     stage.announce(pipeline.mapper.instruments(), force=True)
@@ -228,6 +232,8 @@ def parser() -> argparse.ArgumentParser:
                                             "HTTPS for the LAN is on the next port")
     p.add_argument("--token", help="the show token the recorder link carries (default: kept from the last "
                                    "start, or a new random one)")
+    p.add_argument("--require-tunnel", action="store_true",
+                   help="stop (exit 2) when the ngrok tunnel cannot open, instead of serving the LAN without it")
     add_config(p)
     p.set_defaults(func=_serve)
 

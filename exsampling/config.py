@@ -65,18 +65,29 @@ class ClassifierConfig:
 
     model: path of the ``.keras`` file (its ``.json`` sidecar sits beside it).
     top_k: how many labels with probabilities each sample keeps.
-    unsure_below: a top probability below this marks the sample "unsure" (calibrated for the bundled model).
+    unsure_below: the answer's track probability (the summed probability of the labels mapped to its instrument)
+        below this marks the sample "unsure" (exsampling.unsure; calibrated for the bundled model).
     memory: let the performer's re-labelled samples vote on similar new sounds (exsampling.memory).
     memory_max_distance: the vote's radius: cosine distance beyond which a remembered sample has no say.
     memory_strength: evidence (in perfect matches) at which the memory gets half the say against the model.
+    adapt: with ``memory``, let the re-labelled samples also retune the model's answers beyond the vote's radius
+        (exsampling.adapt).
+    adapt_anchor: how firmly the answers are held at the shipped model's (> 0; larger: corrections move less).
+    adapt_width: how far a correction reaches, in cosine distance between embeddings (> 0).
+    own_label_above: a piece takes its recording's class (pooled over the recording's pieces) unless its own best
+        label is another one with at least this probability (exsampling.judgement).
     """
 
     model: str = str(default_model())
     top_k: int = 3
-    unsure_below: float = 0.65
+    unsure_below: float = 0.425
     memory: bool = True
     memory_max_distance: float = 0.1
     memory_strength: float = 1.0
+    adapt: bool = True
+    adapt_anchor: float = 0.01
+    adapt_width: float = 0.3
+    own_label_above: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,8 @@ class OscConfig:
     reply_host: the console's address announced to the devices; "" = its own address on the route to ``host``.
     sample_root: the library's samples folder as the stage computer sees it (a shared folder); "" = the stage
     runs on this computer and reads the library's own paths.
+    stage_hosts: more computers of the stage besides ``host`` (names or addresses) whose answers are believed;
+    answers from anywhere else are dropped unless the performer accepts the device on the console.
     """
 
     host: str = "127.0.0.1"
@@ -111,6 +124,7 @@ class OscConfig:
     listen_port: int = 7401
     reply_host: str = ""
     sample_root: str = ""
+    stage_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,11 @@ class ServerConfig:
     ngrok_token: an ngrok auth token; also read from ``NGROK_AUTHTOKEN``. Empty = no tunnel.
     ngrok_domain: a fixed ngrok domain (e.g. a free static one): the tunnel's URL, so the QR code, never changes.
     tls: serve HTTPS with a self-signed certificate when listening beyond localhost.
+    disk_reserve_mb: MiB kept free on the library's disk: uploads are refused (507) when one would leave less,
+    so what was acknowledged can always be processed.
+    lan_http_uploads: phones on the LAN may send what their own recorder saved over plain HTTP (the join page's
+    "record with your phone's recorder", no certificate warning); the show token then crosses the venue's
+    network in clear (docs/http.md, "Plain HTTP on the LAN"). False: the LAN takes sounds over HTTPS only.
     """
 
     host: str = "0.0.0.0"
@@ -155,6 +174,8 @@ class ServerConfig:
     ngrok_token: str = ""
     ngrok_domain: str = ""
     tls: bool = True
+    disk_reserve_mb: float = 256.0
+    lan_http_uploads: bool = True
 
 
 class Mode(StrEnum):
@@ -244,6 +265,10 @@ def _coerce(section: str, cls: type, raw: Any) -> Any:
             value = want(value)
         if want is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if want is tuple and isinstance(value, list):  # TOML arrays: lists of strings
+            if not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"[{section}] {key} = {value!r} should be a list of strings")
+            value = tuple(value)
         if issubclass(want, StrEnum) and not isinstance(value, want):
             raise ConfigError(f"[{section}] {key} = {value!r} should be one of {[str(m) for m in want]}")
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
@@ -269,6 +294,9 @@ def validate(cfg: Config) -> None:
         (0 <= cfg.classifier.unsure_below <= 1, "classifier.unsure_below must be in [0, 1]"),
         (0 < cfg.classifier.memory_max_distance <= 2 and cfg.classifier.memory_strength > 0,
          "classifier.memory_max_distance must be in (0, 2] and memory_strength > 0"),
+        (cfg.classifier.adapt_anchor > 0 and cfg.classifier.adapt_width > 0,
+         "classifier.adapt_anchor and adapt_width must be > 0"),
+        (0 <= cfg.classifier.own_label_above <= 1, "classifier.own_label_above must be in [0, 1]"),
         (0 < cfg.pitch.fmin_hz < cfg.pitch.fmax_hz < cfg.audio.sample_rate / 2,
          "pitch needs 0 < fmin_hz < fmax_hz < sample_rate/2"),
         (0 < cfg.osc.port < 65536, f"osc.port {cfg.osc.port} is not a UDP port"),
@@ -277,12 +305,15 @@ def validate(cfg: Config) -> None:
         (0 <= cfg.osc.listen_port < 65536, f"osc.listen_port {cfg.osc.listen_port} is not a UDP port"),
         (cfg.osc.listen_port != cfg.osc.port, "osc.listen_port must differ from osc.port (the stage listens there)"),
         (not any(c.isspace() for c in cfg.osc.reply_host), f"osc.reply_host {cfg.osc.reply_host!r} is not a host"),
+        (all(h and not any(c.isspace() for c in h) for h in cfg.osc.stage_hosts),
+         f"osc.stage_hosts {list(cfg.osc.stage_hosts)!r} must be host names or addresses"),
         (0 <= cfg.server.port < 65536, f"server.port {cfg.server.port} is not a TCP port"),
         (cfg.server.max_upload_mb > 0 and cfg.server.max_recording_s > 0, "server limits must be > 0"),
         (cfg.server.rate_limit >= 1 and cfg.server.rate_limit_per_address >= 1,
          "server.rate_limit and rate_limit_per_address must be >= 1"),
         (cfg.server.max_connections >= 8, "server.max_connections must be at least 8"),
         (cfg.server.idle_timeout_s > 0 and cfg.server.body_timeout_s > 0, "server timeouts must be > 0"),
+        (0 <= cfg.server.disk_reserve_mb < math.inf, "server.disk_reserve_mb must be >= 0 and finite"),
         (cfg.show.mode in set(Mode), f"show.mode {cfg.show.mode!r} must be 'auto' or 'preview'"),
         (cfg.show.unsure in set(Unsure), f"show.unsure {cfg.show.unsure!r} must be 'send' or 'hold'"),
     ]

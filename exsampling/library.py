@@ -41,6 +41,7 @@ from .audio import wav_bytes
 from .records import (
     EVENT_KINDS,
     Event,
+    Judgement,
     LabelSource,
     Location,
     Recording,
@@ -64,7 +65,8 @@ CREATE TABLE IF NOT EXISTS recordings (
     status TEXT NOT NULL DEFAULT 'received',
     error TEXT,
     upload_id TEXT,
-    worker TEXT
+    worker TEXT,
+    label TEXT, confidence REAL, pieces INTEGER
 );
 CREATE TABLE IF NOT EXISTS incoming (
     path TEXT PRIMARY KEY,
@@ -115,7 +117,8 @@ CREATE INDEX IF NOT EXISTS events_by_sample ON events(sample_id);
 #: ``PRAGMA user_version`` of the schema above. 1: ``samples.recalled_from`` holds the re-label memory's choice,
 #: which version 0 wrote into ``label_source`` as ``"memory:<id>"``. 2: the ``events`` table, the show's history.
 #: 3: ``recordings.upload_id`` (unique) and ``recordings.worker``, and the ``incoming`` table (issue 11).
-SCHEMA_VERSION = 3
+#: 4: ``recordings.label``, ``confidence`` and ``pieces``: the recording's judgement over its pieces (issue 19).
+SCHEMA_VERSION = 4
 #: Files written (and fsync'd) at once when many recordings are stored together.
 WRITERS = 8
 
@@ -136,6 +139,10 @@ def event_time() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+#: Seconds within which a sample's rising ``played`` counts update one history event rather than add new ones.
+PLAYED_EVENT_EVERY_S = 60.0
+
+
 class LibraryError(RuntimeError):
     """The library cannot be used by this version of ExSampling (e.g. a newer schema)."""
 
@@ -151,10 +158,14 @@ def _fsync_dir(folder: Path) -> None:
 def _fsync_write(path: Path, data: bytes, sync_dir: bool = True) -> None:
     """Write ``data`` to ``path`` durably (``sync_dir=False``: the caller syncs the folder once for many files)."""
     tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:  # a full disk: no half-written file is left behind
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
     if sync_dir:
         _fsync_dir(path.parent)
@@ -242,7 +253,8 @@ class Library:
         Each step looks at what is there rather than trusting the version alone (a library may have taken one
         step on one branch of ExSampling and not the other): ``recalled_from`` is added and filled from
         ``label_source = "memory:<id>"``; an empty history starts with the events the rows still tell (see
-        :func:`_history_of`); ``upload_id`` (with its unique index) and ``worker`` are added. One transaction:
+        :func:`_history_of`); ``upload_id`` (with its unique index) and ``worker`` are added; the judgement's
+        ``label``, ``confidence`` and ``pieces`` are added (empty: recordings judged piece by piece). One transaction:
         a crash leaves the old version, and two processes opening it at once migrate it once.
         """
         with self._transaction() as db:
@@ -261,9 +273,10 @@ class Library:
                 for event in _history_of(db):
                     _insert_event(db, event)
             columns = {row["name"] for row in db.execute("PRAGMA table_info(recordings)")}
-            for name in ("upload_id", "worker"):
+            for name, kind in (("upload_id", "TEXT"), ("worker", "TEXT"), ("label", "TEXT"), ("confidence", "REAL"),
+                               ("pieces", "INTEGER")):
                 if name not in columns:
-                    db.execute(f"ALTER TABLE recordings ADD COLUMN {name} TEXT")
+                    db.execute(f"ALTER TABLE recordings ADD COLUMN {name} {kind}")
             db.execute("CREATE UNIQUE INDEX IF NOT EXISTS recordings_by_upload ON recordings(upload_id) "
                        "WHERE upload_id IS NOT NULL")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -441,6 +454,13 @@ class Library:
                              (RecordingStatus.PROCESSING, self.worker, recording_id, RecordingStatus.RECEIVED))
         return cur.rowcount == 1
 
+    def release(self, recording_id: int) -> None:
+        """Give back this process's :meth:`claim` on a recording it could not process (the disk was full): it is
+        "received" again, to be processed later."""
+        with self._transaction() as db:
+            db.execute("UPDATE recordings SET status=?, worker=NULL WHERE id=? AND status=? AND worker=?",
+                       (RecordingStatus.RECEIVED, recording_id, RecordingStatus.PROCESSING, self.worker))
+
     def unfinished(self) -> list[Recording]:
         """Recordings still waiting to be processed, oldest first: every "received" one, and the "processing"
         ones whose worker died (they are "received" again)."""
@@ -481,10 +501,15 @@ class Library:
     # -- samples ------------------------------------------------------------------------------
 
     def add_sample(self, sample: Sample, y: np.ndarray, sr: int, *, model: str | None = None,
-                   actor: str = "") -> Sample:
+                   actor: str = "", judgement: Judgement | None = None) -> Sample:
         """Write the audio ``y`` (at ``sr`` Hz), the sample's row and its ``classified`` event; return the sample
-        with its id and path. ``model``: the name of the model that classified it (None: no model)."""
+        with its id and path. ``model``: the name of the model that classified it (None: no model).
+        ``judgement``: the recording's, kept on its row in the same transaction (its first sample brings it; its
+        samples join it, see :attr:`Sample.judgement`)."""
         with self._transaction() as db:
+            if judgement is not None:
+                db.execute("UPDATE recordings SET label=?, confidence=?, pieces=? WHERE id=?",
+                           (judgement.label, float(judgement.confidence), judgement.pieces, sample.recording_id))
             values = _sample_values(sample)
             values["path"] = ""
             cur = db.execute(
@@ -521,7 +546,8 @@ class Library:
     def _samples(self, tail: str, args: tuple) -> list[Sample]:
         with self._connect() as db:
             rows = db.execute(
-                f"SELECT s.*, r.participant, r.lat, r.lon, r.accuracy_m, r.received_at, {_STAGE_COLUMNS} "
+                f"SELECT s.*, r.participant, r.lat, r.lon, r.accuracy_m, r.received_at, r.label AS recording_label, "
+                f"r.confidence AS recording_confidence, r.pieces AS recording_pieces, {_STAGE_COLUMNS} "
                 "FROM samples s JOIN recordings r ON r.id = s.recording_id "
                 f"LEFT JOIN stage st ON st.sample_id = s.id {tail}",
                 args,
@@ -567,8 +593,9 @@ class Library:
 
     def stage_loaded(self, sample_id: int, ok: bool, reason: str, track: str, at: float,
                      actor: str = "") -> StageAnswer | None:
-        """Record a ``loaded`` answer, and a ``loaded`` event by ``actor`` in the history; None (nothing recorded)
-        for a sample this library never sent.
+        """Record a ``loaded`` answer, and a ``loaded`` event by ``actor`` in the history unless it repeats that
+        actor's latest one about this sample since it was sent (a device answering again and again adds nothing);
+        None (nothing recorded) for a sample this library never sent.
 
         One device that loaded it is enough: a later failure from another device keeps it loaded.
         """
@@ -579,24 +606,35 @@ class Library:
                 " WHERE sample_id = ?",
                 (int(ok), int(ok), reason, track, at, sample_id),
             ).rowcount
-            if changed:
+            data = {"instrument": track, "ok": ok, "reason": reason}
+            latest = _latest_stage_event(db, sample_id, "loaded", actor)
+            if changed and (latest is None or json.loads(latest["data"]) != data):
                 _insert_event(db, Event(0, "loaded", event_time(), _recording_of(db, sample_id), sample_id, actor,
-                                        {"instrument": track, "ok": ok, "reason": reason}))
+                                        data))
         return self.stage_answers([sample_id]).get(sample_id)
 
     def stage_played(self, sample_id: int, count: int, track: str, at: float,
                      actor: str = "") -> StageAnswer | None:
-        """Record a ``played`` answer (the highest count wins) and, when it raises the count, a ``played`` event by
-        ``actor``; None for a sample this library never sent."""
+        """Record a ``played`` answer: the count only rises (a lower or equal one changes nothing). The history gets
+        a ``played`` event by ``actor`` when the count rises, at most one per sample every
+        :data:`PLAYED_EVENT_EVERY_S` seconds since it was sent: a rise within that time brings the latest event's
+        count up to date instead, so a flood of rising counts cannot grow the library. None for a sample this
+        library never sent."""
         with self._transaction() as db:
             before = db.execute("SELECT played FROM stage WHERE sample_id = ?", (sample_id,)).fetchone()
             if before is None:
                 return None
-            db.execute("UPDATE stage SET played = MAX(played, ?), track = ?, answered_at = ? WHERE sample_id = ?",
-                       (count, track, at, sample_id))
-            if count > before["played"]:  # devices answer at most once a second per track: the history stays short
-                _insert_event(db, Event(0, "played", event_time(), _recording_of(db, sample_id), sample_id, actor,
-                                        {"instrument": track, "count": count}))
+            if count > before["played"]:
+                db.execute("UPDATE stage SET played = ?, track = ?, answered_at = ? WHERE sample_id = ?",
+                           (count, track, at, sample_id))
+                data = {"instrument": track, "count": count}
+                latest = _latest_stage_event(db, sample_id, "played")
+                if latest is not None and _age_s(latest["at"]) < PLAYED_EVENT_EVERY_S:
+                    db.execute("UPDATE events SET data = ?, actor = ? WHERE id = ?",
+                               (json.dumps(data, sort_keys=True), actor, latest["id"]))
+                else:
+                    _insert_event(db, Event(0, "played", event_time(), _recording_of(db, sample_id), sample_id,
+                                            actor, data))
         return self.stage_answers([sample_id]).get(sample_id)
 
     def stage_answers(self, sample_ids: list[int]) -> dict[int, StageAnswer]:
@@ -740,6 +778,22 @@ def _recording_of(db: sqlite3.Connection, sample_id: int) -> int:
     return row[0]
 
 
+def _latest_stage_event(db: sqlite3.Connection, sample_id: int, kind: str,
+                        actor: str | None = None) -> sqlite3.Row | None:
+    """The latest ``kind`` event about a sample since it was last sent (by ``actor``, when given), or None."""
+    sent = db.execute("SELECT MAX(id) FROM events WHERE sample_id = ? AND kind = 'sent'", (sample_id,)).fetchone()[0]
+    clauses, args = "", [sample_id, kind, sent or 0]
+    if actor is not None:
+        clauses, args = " AND actor = ?", [*args, actor]
+    return db.execute(f"SELECT id, at, data FROM events WHERE sample_id = ? AND kind = ? AND id > ?{clauses} "
+                      "ORDER BY id DESC LIMIT 1", args).fetchone()
+
+
+def _age_s(at: str) -> float:
+    """Seconds since an event's time (``at``, as :func:`event_time` writes it)."""
+    return (datetime.now(UTC) - datetime.fromisoformat(at.replace("Z", "+00:00"))).total_seconds()
+
+
 def _insert_event(db: sqlite3.Connection, event: Event) -> int:
     if event.kind not in EVENT_KINDS:
         raise ValueError(f"unknown event kind {event.kind!r}; kinds: {', '.join(EVENT_KINDS)}")
@@ -830,11 +884,18 @@ def _location(row: sqlite3.Row) -> Location | None:
     return Location(row["lat"], row["lon"], row["accuracy_m"])
 
 
+def _judgement(row: sqlite3.Row, prefix: str = "") -> Judgement | None:
+    if row[f"{prefix}label"] is None:
+        return None
+    return Judgement(row[f"{prefix}label"], row[f"{prefix}confidence"], row[f"{prefix}pieces"])
+
+
 def _recording(row: sqlite3.Row) -> Recording:
     return Recording(
         id=row["id"], path=row["path"], received_at=row["received_at"], participant=row["participant"],
         location=_location(row), photo_path=row["photo_path"], source=row["source"],
         duration_s=row["duration_s"], status=RecordingStatus(row["status"]), error=row["error"],
+        judgement=_judgement(row),
     )
 
 
@@ -848,7 +909,8 @@ def _sample_values(sample: Sample) -> dict[str, Any]:
 
 def _sample(row: sqlite3.Row, with_recording: bool = True) -> Sample:
     joined: dict[str, Any] = {"participant": row["participant"], "location": _location(row),
-                              "recorded_at": row["received_at"]} if with_recording else {}
+                              "recorded_at": row["received_at"],
+                              "judgement": _judgement(row, "recording_")} if with_recording else {}
     if "stage_sample_id" in row.keys() and row["stage_sample_id"] is not None:  # noqa: SIM118 (a Row, not a dict)
         joined["stage"] = _stage(row, "stage_")
     return Sample(

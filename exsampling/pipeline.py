@@ -1,35 +1,64 @@
 """The live chain: store → trim → segment → features → classify → pitch → map → OSC, and the stage's decisions.
 
 ``Pipeline`` is the one object the CLI, the upload server and the console drive. It owns no
-event loop: ``process`` is plain blocking code, ``process_async`` runs it on a worker thread so
-Tornado's loop (the kernel's, in the console) keeps answering uploads meanwhile.
+event loop: ``process`` is plain blocking code for one recording; ``submit`` (``process_async`` on an event loop)
+puts a recording in the pipeline's queue, first in, first out, so Tornado's loop (the kernel's, in the console)
+keeps answering uploads meanwhile.
+
+A crowd's recordings are drained with every core: workers, one per core, each take the next recording waiting,
+decode, trim and cut it, pitch its pieces, compute their features and let the model hear them (one call per
+recording); one finisher then judges, labels, stores and sends each recording in arrival order, so the first
+recording in is the first on stage. (Measured with the bundled model on 2 cores: one call of 4 pieces costs more
+per piece than 4 calls of one, its activations outgrowing the caches, and two calls side by side drain pieces
+faster than one after another; so recordings are heard side by side, not batched into one call.)
+
+For each recording the labelling chain is: the model's probabilities per piece → :meth:`Pipeline._adapt` (the
+performer's corrections have their say) → the recording's judgement (:mod:`exsampling.judgement`: pooled over its
+pieces) → :meth:`Pipeline._label` (each piece's label, confidence and "unsure").
 """
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import audio, features, pitch
+from . import audio, features, judgement, pitch
+from .adapt import Head, HeadAdapter
 from .classifier import Classifier, top_k
 from .config import Config, Mode, Unsure
+from .diskspace import is_disk_full
 from .library import Library, Received
 from .mapping import LABELS, Mapper, RuleFailure, check_label
-from .memory import Recall, RelabelMemory
+from .memory import Recall, RelabelMemory, Vote
 from .osc import OscSender
-from .records import LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now
+from .records import Judgement, LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now
+from .unsure import track_probability
 
 Listener = Callable[[Sample], None]
 
 #: Embeddings kept in memory for quick re-labelling; older samples are re-embedded from their file.
 EMBEDDINGS_KEPT = 256
+#: Recordings prepared (cut and heard) ahead of the one being finished, at most: enough to keep every core busy, and
+#: a bound on the audio held in memory (a 5-s recording at 44.1 kHz: ≈ 1 MB with its features).
+PREPARED_AHEAD = 16
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @dataclass
@@ -47,6 +76,28 @@ class Intake:
     stored_at: float
 
 
+@dataclass
+class _Cut:
+    """A recording prepared for the finisher: its pieces (audio at the chain's rate), their unsaved samples (place and
+    pitch known), the model's probabilities and embeddings for them (None without a model); or what went wrong
+    while preparing it (``problem``)."""
+
+    intake: Intake
+    pieces: list[np.ndarray] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    heard: tuple[np.ndarray, np.ndarray] | None = None
+    problem: Exception | None = None
+
+
+@dataclass
+class _Job:
+    """A recording in the pipeline's queue: what the caller waits on, and its preparation once started."""
+
+    intake: Intake
+    done: Future[list[Sample]]
+    cut: Future[_Cut] | None = None
+
+
 class Pipeline:
     """Runs the chain for recordings and applies the performer's decisions.
 
@@ -61,10 +112,12 @@ class Pipeline:
     mapper : Mapper or None — defaults to the config's table.
     actor : str — who runs this chain, as the library's history names it (``console:<id>``, ``cli``, …); the
         performer's decisions may name another.
+    workers : int or None — recordings prepared and heard side by side (:meth:`submit`); None: one per core.
     """
 
     def __init__(self, cfg: Config, library: Library, classifier: Classifier | None = None,
-                 sender: OscSender | None = None, mapper: Mapper | None = None, actor: str = "") -> None:
+                 sender: OscSender | None = None, mapper: Mapper | None = None, actor: str = "",
+                 workers: int | None = None) -> None:
         self.cfg = cfg
         self.actor = actor
         self.library = library
@@ -77,15 +130,32 @@ class Pipeline:
         self.mode = Mode(cfg.show.mode)
         self.memory_enabled = cfg.classifier.memory
         self.memory = RelabelMemory(classifier.info.labels if classifier is not None else LABELS,
-                                    cfg.classifier.memory_max_distance, cfg.classifier.memory_strength)
+                                    cfg.classifier.memory_max_distance, cfg.classifier.memory_strength,
+                                    adapter=self._adapter(cfg, classifier))
         for sample_id, label, vector, at in library.memory():
             self.memory.add(sample_id, label, vector, at)
+        self.memory.refit()  # the adapted layer, derived from the library's corrections alone
         self.listeners: list[Listener] = []
         self.rule_failures: list[RuleFailure] = []
         self.timings: deque[tuple[float, float]] = deque(maxlen=1000)
         self._embeddings: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exsampling-pipeline")
+        # the queue (see submit): its jobs, the lock that guards them, the finisher that drains them in order, the
+        # workers that prepare them side by side
+        self._jobs: deque[_Job] = deque()
+        self._lock = threading.Condition()
+        self._finisher: threading.Thread | None = None
+        self._workers = ThreadPoolExecutor(max_workers=workers or cores(), thread_name_prefix="exsampling-worker")
         self.closed = False
+
+    @staticmethod
+    def _adapter(cfg: Config, classifier: Classifier | None) -> HeadAdapter | None:
+        """The offset the corrections fit (``[classifier] adapt``), if the model's head is one it can replay."""
+        head = Head.of(classifier.model, classifier.info.embedding_layer) if classifier and cfg.classifier.adapt \
+            else None
+        if head is None or classifier is None:
+            return None
+        trained = np.array([label in classifier.info.trained_labels for label in classifier.info.labels])
+        return HeadAdapter(head, trained, cfg.classifier.adapt_anchor, cfg.classifier.adapt_width)
 
     def warm_up(self) -> None:
         """Run every stage once on a second of synthetic sound, storing nothing.
@@ -179,18 +249,98 @@ class Pipeline:
     # -- the chain ----------------------------------------------------------------------------
 
     def process(self, intake: Intake, notify: bool = True) -> list[Sample]:
-        """Trim, cut, classify, pitch, map and store every sample of ``intake``; send the stage's share.
+        """Trim, cut, classify, pitch, map and store every sample of ``intake`` in this thread; send the stage's share.
 
         Returns the samples in recording order (none when another worker has claimed the recording). In
         "auto" mode mapped samples go to OSC at once (except those :meth:`holds`); in "preview" mode they wait
-        (status "new") for :meth:`accept`.
+        (status "new") for :meth:`accept`. Raises what failed the recording (it is then marked "failed").
         """
-        rec = intake.recording
-        if not self.library.claim(rec.id):
+        if not self.library.claim(intake.recording.id):
             return []  # already processed, or being processed by another worker
+        samples = self._finish(self._prepare(intake))
+        if notify:
+            self._notify(samples)
+        return samples
+
+    def submit(self, intake: Intake) -> Future[list[Sample]]:
+        """Queue ``intake`` (first in, first out) and return what it will become: its samples (listeners are not
+        called: see :meth:`process_async`), or the exception that failed it. Recordings are prepared side by side
+        and finished one by one in the order they were submitted."""
+        job = _Job(intake, Future())
+        with self._lock:
+            if self.closed:
+                raise RuntimeError("the pipeline is closed")
+            self._jobs.append(job)
+            self._prepare_ahead()
+            if self._finisher is None:
+                self._finisher = threading.Thread(target=self._drain, name="exsampling-finisher", daemon=True)
+                self._finisher.start()
+            self._lock.notify()
+        return job.done
+
+    async def process_async(self, intake: Intake) -> list[Sample]:
+        """:meth:`submit` from an event loop; listeners are called back on the caller's loop, in arrival order."""
+        samples = await asyncio.wrap_future(self.submit(intake))
+        self._notify(samples)
+        return samples
+
+    def _prepare_ahead(self) -> None:
+        """Start preparing the first :data:`PREPARED_AHEAD` queued recordings (the lock is held)."""
+        for job in itertools.islice(self._jobs, PREPARED_AHEAD):
+            if job.cut is None:
+                job.cut = self._workers.submit(self._prepare, job.intake)
+
+    def _drain(self) -> None:
+        """The finisher: take the recordings in the order they came, each once prepared, and finish them; until
+        :meth:`close`, which leaves the rest "received"."""
+        while True:
+            with self._lock:
+                self._lock.wait_for(lambda: bool(self._jobs) or self.closed)
+                if self.closed:
+                    return
+                job = self._jobs.popleft()
+                if job.cut is None:
+                    job.cut = self._workers.submit(self._prepare, job.intake)
+                self._prepare_ahead()
+            cut = job.cut.result()
+            if not job.done.set_running_or_notify_cancel():
+                continue  # its caller stopped waiting (a server stopping): it stays "received", for the next start
+            try:
+                if self.library.claim(job.intake.recording.id):
+                    job.done.set_result(self._finish(cut))
+                else:
+                    job.done.set_result([])  # another worker has it
+            except Exception as exc:  # the finisher outlives every recording; the caller hears what failed it
+                job.done.set_exception(exc)
+
+    def _prepare(self, intake: Intake) -> _Cut:
+        """Decode (when not yet decoded), trim, cut, pitch, and let the model hear each piece (one call for the
+        recording); what fails is kept in ``problem``, for :meth:`_finish` to tell."""
+        cut = _Cut(intake)
+        rec, sr = intake.recording, self.rate
         try:
             y = intake.y if intake.y is not None else self._decode(rec.path, self.cfg.audio.max_duration_s)
-            samples = self._cut_and_classify(intake, y)
+            for span in self._pieces(y, intake.span):
+                piece = y[span.start:span.end]
+                sample = Sample(id=0, recording_id=rec.id, path="", start_s=span.start / sr,
+                                duration_s=len(piece) / sr, participant=rec.participant, location=rec.location,
+                                recorded_at=rec.received_at)
+                self._pitch(sample, piece)
+                cut.pieces.append(piece)
+                cut.samples.append(sample)
+            if self.classifier is not None:
+                cut.heard = self.classifier.classify(np.stack([features.image(p, self.params) for p in cut.pieces]))
+        except Exception as exc:
+            cut.problem = exc
+        return cut
+
+    def _finish(self, cut: _Cut) -> list[Sample]:
+        """Judge, label, map, store and send a recording's samples; set its status. Raises what failed it."""
+        rec = cut.intake.recording
+        try:
+            if cut.problem is not None:
+                raise cut.problem
+            samples = self._label_and_store(cut)
         except audio.NothingAudible as exc:
             self.library.set_recording_status(rec.id, RecordingStatus.SILENT, str(exc), actor=self.actor)
             return []
@@ -198,33 +348,38 @@ class Pipeline:
             self.library.set_recording_status(rec.id, RecordingStatus.FAILED, str(exc), actor=self.actor)
             return []
         except Exception as exc:
+            if is_disk_full(exc, self.library.root):  # not the recording's fault: processed again once there is room
+                raise
             # the recording stays in the library, marked, so nothing a participant sent is lost
             self.library.set_recording_status(rec.id, RecordingStatus.FAILED, f"{type(exc).__name__}: {exc}",
                                               actor=self.actor)
             raise
         self.library.set_recording_status(rec.id, RecordingStatus.DONE)
-        self.timings.append((intake.stored_at, time.perf_counter()))  # (stored, done) for the console and bench
-        if notify:
-            self._notify(samples)
+        self.timings.append((cut.intake.stored_at, time.perf_counter()))  # (stored, done) for the console and bench
         return samples
 
-    def _cut_and_classify(self, intake: Intake, y: np.ndarray) -> list[Sample]:
-        rec, sr = intake.recording, self.rate
-        spans = self._pieces(y, intake.span)
-        pieces = [y[s.start:s.end] for s in spans]
+    def _label_and_store(self, cut: _Cut) -> list[Sample]:
+        whole: Judgement | None = None  # the recording's, once heard
         if self.classifier is not None:
-            probs, embeddings = self.classifier.classify(np.stack([features.image(p, self.params) for p in pieces]))
+            assert cut.heard is not None  # heard while prepared
+            probs, embeddings = cut.heard
+            labels = self.classifier.info.labels
+            adapted, votes = self._adapt(probs, embeddings)
+            weights = judgement.piece_weights(np.array([s.duration_s for s in cut.samples]),
+                                              judgement.loudness(cut.pieces))
+            pooled = judgement.pool(adapted, weights)
+            final = judgement.piece_probs(adapted, pooled, self.cfg.classifier.own_label_above)
+            label, confidence = top_k(pooled, labels, 1)[0]
+            whole = Judgement(label, confidence, len(cut.samples))
         samples = []
-        for i, (span, piece) in enumerate(zip(spans, pieces, strict=True)):
-            sample = Sample(id=0, recording_id=rec.id, path="", start_s=span.start / sr, duration_s=len(piece) / sr,
-                            participant=rec.participant, location=rec.location, recorded_at=rec.received_at)
+        for i, (sample, piece) in enumerate(zip(cut.samples, cut.pieces, strict=True)):
             if self.classifier is not None:
-                self._label(sample, self.classifier.info.labels, probs[i], embeddings[i])
-            self._pitch(sample, piece)
+                self._label(sample, labels, probs[i], final[i], votes[i])
             sample.instrument = self.mapper.instrument_for(sample.label, sample)
             sample.melodic = self.mapper.is_melodic(sample.instrument)
             model = self.classifier.info.name if self.classifier is not None else None
-            stored = self.library.add_sample(sample, piece, sr, model=model, actor=self.actor)
+            stored = self.library.add_sample(sample, piece, self.rate, model=model, actor=self.actor,
+                                             judgement=whole if i == 0 else None)
             if self.classifier is not None:
                 self._keep_embedding(stored.id, embeddings[i])
             if self.mode == Mode.AUTO and stored.instrument and not self.holds(stored):
@@ -247,23 +402,27 @@ class Pipeline:
         while len(self._embeddings) > EMBEDDINGS_KEPT:
             self._embeddings.popitem(last=False)
 
-    async def process_async(self, intake: Intake) -> list[Sample]:
-        """:meth:`process` on the pipeline's worker thread; listeners are called back on the caller's loop."""
-        loop = asyncio.get_running_loop()
-        samples = await loop.run_in_executor(self._executor, self.process, intake, False)
-        self._notify(samples)
-        return samples
+    def _adapt(self, probs: np.ndarray, embeddings: np.ndarray) -> tuple[np.ndarray, list[Vote | None]]:
+        """The model's probabilities ``(n, n_labels)`` for a recording's pieces as the performer's corrections
+        adapt them (the re-label memory's vote on each piece), and each piece's vote (None: memory off)."""
+        if not self.memory_enabled:
+            return probs, [None] * len(probs)
+        votes: list[Vote | None] = [self.memory.fuse(p, e) for p, e in zip(probs, embeddings, strict=True)]
+        return np.stack([v.probs for v in votes if v is not None]), votes
 
-    def _label(self, sample: Sample, labels: tuple[str, ...], probs: np.ndarray, embedding: np.ndarray) -> None:
-        sample.top = top_k(probs, labels, self.cfg.classifier.top_k)  # the model's own guesses, as the history keeps
-        vote = self.memory.fuse(probs, embedding) if self.memory_enabled else None
-        # the performer's corrections of similar sounds have their say in the label and its confidence
-        if vote is not None and vote.weight > 0:
-            sample.label, sample.confidence = top_k(vote.probs, labels, 1)[0]
-        else:
-            sample.label, sample.confidence = sample.top[0]
-        sample.unsure = sample.confidence < self.cfg.classifier.unsure_below
-        if vote is not None and vote.recall is not None and sample.label != sample.top[0][0]:
+    def _label(self, sample: Sample, labels: tuple[str, ...], model_probs: np.ndarray, probs: np.ndarray,
+               vote: Vote | None) -> None:
+        """A piece's label, confidence and "unsure" from its final ``probs`` (its recording's, unless it is
+        confidently something else); ``model_probs``: the model's own, kept as its top-k guesses."""
+        sample.top = top_k(model_probs, labels, self.cfg.classifier.top_k)  # the model's own, as the history keeps
+        sample.label, sample.confidence = top_k(probs, labels, 1)[0]
+        # the stage only cares about the track: the labels that share the answer's instrument pool their mass
+        tracks = [self.mapper.table.get(label) for label in labels]
+        certainty = float(track_probability(probs, tracks, labels.index(sample.label)))
+        sample.unsure = certainty < self.cfg.classifier.unsure_below
+        # the performer's corrections of similar sounds chose this label, not the model
+        if (vote is not None and vote.recall is not None and vote.recall.label == sample.label
+                and sample.label != sample.top[0][0]):
             sample.label_source, sample.recalled_from = LabelSource.MEMORY, vote.recall.sample_id
 
     def _pitch(self, sample: Sample, piece: np.ndarray) -> None:
@@ -342,6 +501,7 @@ class Pipeline:
         if embedding is not None:
             self.library.remember(sample_id, label, embedding)
             self.memory.add(sample_id, label, embedding, utc_now())
+            self.memory.refit()  # here, on the performer's time, not on the next participant's
         if sample.status == SampleStatus.SENT:
             sample = self._send(sample, actor)
         self._notify([sample])
@@ -368,10 +528,18 @@ class Pipeline:
         return None
 
     def close(self) -> None:
-        """Stop the worker thread: the recording in progress is finished; those still queued stay "received"
-        in the library, for :meth:`unfinished` at the next start."""
-        self.closed = True
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        """Stop: the recording being finished is finished; those still queued stay "received" in the library, for
+        :meth:`unfinished` at the next start (whoever waits on them sees them cancelled)."""
+        with self._lock:
+            self.closed = True
+            self._lock.notify_all()
+            left, finisher = list(self._jobs), self._finisher
+            self._jobs.clear()
+        if finisher is not None and finisher is not threading.current_thread():
+            finisher.join()
+        self._workers.shutdown(wait=True, cancel_futures=True)
+        for job in left:
+            job.done.cancel()
 
 
 def build(cfg: Config, *, send: bool = True, require_model: bool = False, actor: str = "") -> Pipeline:

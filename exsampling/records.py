@@ -99,9 +99,24 @@ class StageAnswer:
         return {"state": str(self.state), "played": self.played}
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """What the chain made of a whole recording (:mod:`exsampling.judgement`): its class, the pooled probability
+    of that class over its pieces (0–1), and how many pieces it was cut into."""
+
+    label: str
+    confidence: float
+    pieces: int
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain JSON values (the probability to 4 places)."""
+        return {"label": self.label, "confidence": round(self.confidence, 4), "pieces": self.pieces}
+
+
 @dataclass
 class Recording:
-    """One upload or file as received, before it is cut (``error`` says why it is ``silent`` or ``failed``)."""
+    """One upload or file as received, before it is cut (``error`` says why it is ``silent`` or ``failed``);
+    ``judgement``: its class over all its pieces, once classified (None before, or without a model)."""
 
     id: int
     path: str
@@ -113,6 +128,7 @@ class Recording:
     duration_s: float | None = None
     status: RecordingStatus = RecordingStatus.RECEIVED
     error: str | None = None
+    judgement: Judgement | None = None
 
 
 @dataclass
@@ -125,6 +141,8 @@ class Sample:
     label the re-label memory gave it (None unless ``label_source`` is ``memory``).
     pitch_hz/midi_note: dominant pitch, or None when unpitched. melodic: how the instrument plays it.
     stage: what the stage answered since the latest send (None: never sent).
+    judgement: its recording's class over all the recording's pieces (None without a model); ``label`` is the
+    recording's unless this piece is confidently something else.
     """
 
     id: int
@@ -150,6 +168,7 @@ class Sample:
     relabel: str | None = None
     sent_at: str | None = None
     stage: StageAnswer | None = None
+    judgement: Judgement | None = None
 
 
 #: What the library's history records (docs/shows.md gives each kind's ``data``). Recording events: received,

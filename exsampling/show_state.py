@@ -50,7 +50,8 @@ class OwnerRecord:
     control_port/secret: where and how a newer console asks it to let go (127.0.0.1 only).
     since: ISO 8601 UTC time it took the show; started: the same as POSIX seconds.
     live_coding: run from a notebook (JupyterLab) rather than a Voilà page.
-    upload_port, urls, recorder_url, map_url: what its upload server serves (see :class:`exsampling.server.Server`).
+    upload_port, urls, recorder_url, map_url, tunnel: what its upload server serves, and its line on the tunnel
+    (see :class:`exsampling.server.Server`).
     rules: the names of its live-coded rules (code in its kernel: a console that takes over cannot run them, and
     says so).
     """
@@ -67,6 +68,7 @@ class OwnerRecord:
     urls: dict[str, str] = field(default_factory=dict)
     recorder_url: str = ""
     map_url: str = ""
+    tunnel: str = ""
     rules: list[str] = field(default_factory=list)
 
     @classmethod

@@ -7,7 +7,9 @@ the library (so cards and phones show the same after a reload or a restart) and 
 loop. It also speaks the console's half: ``PREFIX/reply`` (where to answer) every 5 s, and
 ``PREFIX/instruments`` when the names change and in answer to every hello.
 
-Only answers count: a sample is "sent" when its datagram left, "loaded" and "played" when a device says so.
+Only answers count: a sample is "sent" when its datagram left, "loaded" and "played" when a device says so. And
+only the stage's answers: from this machine, the configured stage hosts, or devices the performer accepted (a phone
+on the venue's network can reach the port too); the rest is dropped before anything is written.
 """
 from __future__ import annotations
 
@@ -48,6 +50,11 @@ MAX_TRACKS = 128
 #: Library setting holding the devices heard and when, so a console that takes the show over (a reload, a restart)
 #: or only views it knows who was there.
 DEVICES_KEY = "stage.devices"
+#: Library setting holding the addresses the performer accepted answers from (besides loopback and ``[osc]``'s
+#: stage hosts), so a reload or a restart keeps trusting them.
+ACCEPTED_KEY = "stage.accepted"
+#: Highest ``played`` count believed (a 3-hour show at 90 notes a second stays under it).
+MAX_PLAYED = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,7 @@ def parse(address: str, args: list[Any], prefix: str = "/exsampling") -> Answer 
             return Loaded(sample_id, instrument, bool(ok), reason if not ok else "")
     elif kind == "played" and len(args) >= 3:
         sample_id, count, instrument = _int(args[0]), _int(args[1]), _text(args[2])
-        if sample_id is not None and count is not None and count > 0 and instrument:
+        if sample_id is not None and count is not None and 0 < count <= MAX_PLAYED and instrument:
             return Played(sample_id, count, instrument)
     return None
 
@@ -215,6 +222,10 @@ class Stage:
     prefix : the OSC address prefix (``[osc] prefix``).
     listen_port : ``[osc] listen_port``; 0 picks a free port (see :attr:`port` once started).
     reply_host : ``[osc] reply_host``; "" = :func:`reply_host_for` the sender's host (found by :meth:`start`).
+    stage_hosts : where the stage is besides this machine (``[osc] host`` and ``[osc] stage_hosts``): names or
+        addresses, looked up by :meth:`start`. Answers are believed from loopback, from these, and from the
+        addresses the performer accepted (:meth:`accept`); any other sender's hello waits in :attr:`asking`, and
+        its other answers are dropped.
     clock : the time source (``time.time``), replaceable in tests.
 
     Attributes
@@ -224,11 +235,21 @@ class Stage:
         (None for ``hello``, or for a sample this library never sent).
     instruments : the names last announced with ``PREFIX/instruments`` (sorted).
     port, error : the bound UDP port, or None with the reason it could not bind.
+    asking : devices that said hello from an address not trusted, by address (the newest :data:`MAX_DEVICES`):
+        the performer may :meth:`accept` one.
+    refused : datagrams dropped because their sender is not trusted.
     """
 
     def __init__(self, library: Library, sender: OscSender | None = None, *, prefix: str = "/exsampling",
-                 listen_port: int = 7401, reply_host: str = "", clock: Callable[[], float] = time.time) -> None:
+                 listen_port: int = 7401, reply_host: str = "", stage_hosts: Iterable[str] = (),
+                 clock: Callable[[], float] = time.time) -> None:
         self.library, self.sender, self.prefix = library, sender, prefix
+        self.stage_hosts = tuple(stage_hosts)
+        self._trusted = {h for h in self.stage_hosts if _is_address(h)}  # names are looked up by start()
+        self.accepted: set[str] = set(library.setting(ACCEPTED_KEY, []))
+        self.asking: dict[str, Device] = {}
+        self.refused = 0
+        self._warned: set[str] = set()
         self.listen_port, self.clock = listen_port, clock
         self.reply_host = reply_host  # "" until start() finds the console's address on the route to the stage
         self.listeners: list[Callable[[Answer, StageAnswer | None], None]] = []
@@ -246,7 +267,7 @@ class Stage:
     @classmethod
     def from_config(cls, cfg: Config, library: Library, sender: OscSender | None) -> Stage:
         return cls(library, sender, prefix=cfg.osc.prefix, listen_port=cfg.osc.listen_port,
-                   reply_host=cfg.osc.reply_host)
+                   reply_host=cfg.osc.reply_host, stage_hosts=(cfg.osc.host, *cfg.osc.stage_hosts))
 
     # -- listening ----------------------------------------------------------------------------------------
 
@@ -261,6 +282,7 @@ class Stage:
         if not self.reply_host:  # a name lookup may wait on a venue's DNS: not on the loop
             target = self.sender.host if self.sender is not None else "127.0.0.1"
             self.reply_host = await loop.run_in_executor(None, reply_host_for, target)
+        self._trusted |= await loop.run_in_executor(None, addresses_of, self.stage_hosts)
         local = self.reply_host == "127.0.0.1"
         deadline = time.monotonic() + patience_s
         while True:
@@ -318,16 +340,56 @@ class Stage:
         except Exception:  # anyone on the LAN can send anything: a bad datagram is dropped, never raised
             self.ignored += 1
             return
+        trusted = self.trusts(host)
         for timed in messages:
             answer = parse(timed.message.address, list(timed.message.params), self.prefix)
             if answer is None:
                 self.ignored += 1
-            else:
+            elif trusted:
                 self.handle(answer, host)
+            else:
+                self._untrusted(answer, host)
+
+    # -- whom to believe ---------------------------------------------------------------------------------
+
+    def trusts(self, host: str) -> bool:
+        """Whether answers from ``host`` are believed: this machine, the configured stage hosts, or an address the
+        performer accepted."""
+        return _is_loopback(host) or host in self._trusted or host in self.accepted
+
+    def accept(self, host: str) -> None:
+        """Believe ``host``'s answers from now on (kept in the library: a reload or a restart still does); its
+        latest hello, if it is :attr:`asking`, makes it a device at once."""
+        self.accepted.add(host)
+        self.library.set_setting(ACCEPTED_KEY, sorted(self.accepted))
+        hello = self.asking.pop(host, None)
+        if hello is not None:
+            self.handle(Hello(hello.name, hello.version, hello.tracks), host)
+
+    def forget(self, host: str) -> None:
+        """Stop believing ``host`` (unless it is this machine or a configured stage host)."""
+        self.accepted.discard(host)
+        self.library.set_setting(ACCEPTED_KEY, sorted(self.accepted))
+
+    def _untrusted(self, answer: Answer, host: str) -> None:
+        self.refused += 1
+        if isinstance(answer, Hello):  # kept in memory only, bounded: the console may offer to accept it
+            self.asking.pop(host, None)
+            self.asking[host] = Device(answer.device, host, answer.version, answer.tracks, self.clock())
+            while len(self.asking) > MAX_DEVICES:
+                del self.asking[next(iter(self.asking))]
+            if host not in self._warned and len(self._warned) < MAX_DEVICES:  # once per address, a few addresses
+                self._warned.add(host)
+                log.warning("stage: answers from %s are not believed (not loopback, not [osc] host or stage_hosts, "
+                            "not accepted on the console)", host)
 
     def handle(self, answer: Answer, host: str) -> StageAnswer | None:
-        """Apply one answer from ``host``; returns the sample's updated answers (None for hello or an unknown id)."""
+        """Apply one answer from ``host``, a sender :meth:`receive` believes; returns the sample's updated answers
+        (None for hello, an unknown id, or an answer naming another track than the sample's, which is dropped)."""
         now = self.clock()
+        if not isinstance(answer, Hello) and not self._about_its_track(answer):
+            self.ignored += 1
+            return None
         self._last_heard = now
         updated = None
         if isinstance(answer, Hello):
@@ -344,6 +406,14 @@ class Stage:
             except Exception:  # one broken view must not stop the others from hearing the stage
                 log.exception("stage listener failed")
         return updated
+
+    def _about_its_track(self, answer: Loaded | Played) -> bool:
+        """Whether ``answer`` names the instrument its sample was sent to (an unknown sample: nothing to check,
+        nothing is recorded)."""
+        try:
+            return self.library.sample(answer.sample_id).instrument == answer.instrument
+        except KeyError:
+            return True
 
     def _hello(self, hello: Hello, host: str, now: float) -> None:
         self._devices[(hello.device, host)] = Device(hello.device, host, hello.version, hello.tracks, now)
@@ -382,6 +452,34 @@ class Stage:
         """Ids of the samples among ``answers`` sent at least :data:`LOAD_WARNING_S` ago and still not loaded."""
         now = self.clock()
         return [a.sample_id for a in answers if unconfirmed(a, now)]
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def addresses_of(hosts: Iterable[str]) -> set[str]:
+    """Every address the names or addresses ``hosts`` stand for (a name that does not resolve stands for none)."""
+    found: set[str] = set()
+    for host in hosts:
+        try:
+            found |= {str(info[4][0]) for info in socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)}
+        except (OSError, UnicodeError):
+            log.warning("stage: %s does not resolve: its answers are not believed until it does", host)
+    return found
 
 
 def unconfirmed(answer: StageAnswer, now: float) -> bool:

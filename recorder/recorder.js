@@ -11,6 +11,17 @@ const STAGE_FOLLOW_MS = 10 * 60 * 1000; // then stop asking: the page says what 
 const MIN_RECORDING_S = 0.5;
 const PHOTO_MAX_PX = 1600; // longest side of a photo after shrinking: ample for a screen, light on 3G
 const DEVICE_KEY = "exsampling.device";
+// Every wait has a deadline and then says what happened: a browser API that never answers must not leave the
+// page sitting (WebKit's geolocation may never call back; Firefox's AudioContext never starts without an output).
+const LOCATION_DEADLINE_MS = 10000;
+const AUDIO_START_MS = 5000; // the AudioContext starting, the capture worklet loading
+const MIC_START_MS = 30000; // the microphone: long enough to answer the browser's permission question
+const FETCH_DEADLINE_MS = 15000;
+const UPLOAD_DEADLINE_MS = 120000; // the server's own limit for a body (docs/http.md, body_timeout_s)
+const STEP_DEADLINE_MS = 10000; // resampling, shrinking a photo: past it the original is sent
+// A free ngrok tunnel answers a browser's requests with its own warning page (HTML) until the participant has
+// clicked through it once; API calls that send this header get the show's JSON instead (docs/http.md).
+const TUNNEL_HEADERS = { "ngrok-skip-browser-warning": "1" };
 
 const state = {
   phase: "idle",
@@ -24,6 +35,27 @@ const state = {
   retryTimer: null,
   player: null,
 };
+
+class Late extends Error {}
+
+/** ``promise``, or a Late error once ``ms`` have passed without an answer. */
+function within(promise, ms) {
+  let timer;
+  const late = new Promise((resolve, reject) => { timer = setTimeout(() => reject(new Late(`${ms} ms`)), ms); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** ``{response, body}`` of a GET whose answer (headers and JSON body) comes within FETCH_DEADLINE_MS, else throws. */
+async function getJson(url) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), FETCH_DEADLINE_MS);
+  try {
+    const response = await fetch(url, { cache: "no-store", signal: abort.signal, headers: TUNNEL_HEADERS });
+    return { response, body: await response.json() };
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 function randomId() {
   return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -59,12 +91,19 @@ function showBlocker(key) {
   $("link-text").value = location.href;
   $("mini-browser").hidden = false;
   $("record").disabled = key === "no_mic_api";
+  showOwnRecorder();
+}
+
+/** Offer the phone's own recorder (or camera): a file input, which needs no secure context and no audio API. */
+function showOwnRecorder(key = "own_fallback") {
+  $("own-text").textContent = t(key);
+  $("own-recorder").hidden = false;
 }
 
 async function copyLink() {
   const field = $("link-text");
   try {
-    await navigator.clipboard.writeText(field.value);
+    await within(navigator.clipboard.writeText(field.value), 3000);
   } catch (e) {
     field.select(); // mini-browsers often have no clipboard API: leave it selected for a long press
     document.execCommand?.("copy");
@@ -82,7 +121,7 @@ function setPhase(phase) {
   state.phase = phase;
   document.body.dataset.phase = phase;
   for (const id of ["capture", "review", "upload", "result"]) $(id).hidden = panel[phase] !== id;
-  $("record").hidden = phase === "recording";
+  $("record").hidden = phase === "recording" || !window.isSecureContext;
   $("stop").hidden = phase !== "recording";
   if (phase === "idle") $("countdown").textContent = t("max_length", { s: state.limits.max_recording_s });
 }
@@ -101,8 +140,7 @@ function clearError() {
 
 async function refreshShow() {
   try {
-    const response = await fetch(api("api/show"), { cache: "no-store" });
-    const body = await response.json();
+    const { response, body } = await getJson(api("api/show"));
     if (response.status === 403) {
       renderBanner("closed", t("err_bad_token"));
       return;
@@ -138,18 +176,30 @@ function micError(e) {
 async function startRecording() {
   clearError();
   if (!window.isSecureContext) return showError(t("err_insecure"));
-  if (!navigator.mediaDevices?.getUserMedia || !window.AudioWorkletNode) return showError(t("err_no_audio_api"));
+  if (!navigator.mediaDevices?.getUserMedia || !window.AudioWorkletNode) {
+    showOwnRecorder();
+    return showError(t("err_no_audio_api"));
+  }
   // Created inside the tap: mobile Safari only lets audio start from a user gesture.
   const ctx = new AudioContext();
   locate();
-  let stream;
+  $("record").disabled = true; // one start at a time, however long the browser takes
+  let stream, gaveUp = false;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({
+    const asking = navigator.mediaDevices.getUserMedia({
       audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
     });
-    await ctx.audioWorklet.addModule("recorder/capture-worklet.js");
+    asking.then((late) => gaveUp && late.getTracks().forEach((track) => track.stop()), () => {});
+    stream = await within(asking, MIC_START_MS);
+    await within(ctx.audioWorklet.addModule("recorder/capture-worklet.js"), AUDIO_START_MS);
   } catch (e) {
+    gaveUp = true; // a microphone granted after the deadline is released at once
     ctx.close();
+    stream?.getTracks().forEach((track) => track.stop());
+    $("record").disabled = false;
+    showOwnRecorder();
+    if (e instanceof Late) return showError(t(stream ? "err_audio_stuck" : "err_mic_stuck",
+      { s: (stream ? AUDIO_START_MS : MIC_START_MS) / 1000 }));
     return showError(micError(e));
   }
   const node = new AudioWorkletNode(ctx, "capture");
@@ -163,7 +213,16 @@ async function startRecording() {
   };
   ctx.createMediaStreamSource(stream).connect(node);
   node.connect(ctx.destination); // the destination pulls the worklet; it writes nothing, so nothing is heard
-  await ctx.resume();
+  try {
+    await within(ctx.resume(), AUDIO_START_MS);
+  } catch (e) {
+    stream.getTracks().forEach((track) => track.stop());
+    ctx.close(); // not awaited: a context that never started may never close either
+    $("record").disabled = false;
+    showOwnRecorder();
+    return showError(t("err_audio_stuck", { s: AUDIO_START_MS / 1000 }));
+  }
+  $("record").disabled = false;
   state.rec = rec;
   setPhase("recording");
   requestAnimationFrame(drawLevel);
@@ -275,16 +334,31 @@ function stopPlayback() {
 
 // -- location and the optional fields ---------------------------------------------------------------
 
+let locating = 0; // the latest request: an older one's failure must not overwrite a newer one's note
+
+/** Ask for the location with the page's own deadline: some browsers never answer at all, not even with their
+ * own timeout error. A position arriving after the deadline is still taken. */
 function locate() {
   if (!navigator.geolocation) return setLocation(null, t("location_unavailable"));
+  const request = ++locating;
   setLocation(null, t("location_asking"));
+  const deadline = setTimeout(() => request === locating && !state.location
+    && setLocation(null, t("location_timeout", { s: LOCATION_DEADLINE_MS / 1000 })), LOCATION_DEADLINE_MS);
   navigator.geolocation.getCurrentPosition(
-    (p) => setLocation(
-      { lat: p.coords.latitude, lon: p.coords.longitude, accuracy: p.coords.accuracy },
-      t("location_ok", { m: Math.round(p.coords.accuracy) }),
-    ),
-    (e) => setLocation(null, t(e.code === e.PERMISSION_DENIED ? "location_denied" : "location_unavailable")),
-    { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 },
+    (p) => {
+      clearTimeout(deadline);
+      setLocation(
+        { lat: p.coords.latitude, lon: p.coords.longitude, accuracy: p.coords.accuracy },
+        t("location_ok", { m: Math.round(p.coords.accuracy) }),
+      );
+    },
+    (e) => {
+      clearTimeout(deadline);
+      if (request === locating && !state.location) {
+        setLocation(null, t(e.code === e.PERMISSION_DENIED ? "location_denied" : "location_unavailable"));
+      }
+    },
+    { enableHighAccuracy: true, timeout: LOCATION_DEADLINE_MS, maximumAge: 60000 },
   );
 }
 
@@ -335,22 +409,23 @@ async function resample(samples, rate, target) {
     source.buffer = buffer;
     source.connect(offline.destination);
     source.start();
-    return [(await offline.startRendering()).getChannelData(0), target];
+    return [(await within(offline.startRendering(), STEP_DEADLINE_MS)).getChannelData(0), target];
   } catch (e) {
-    return [samples, rate]; // a browser that cannot resample sends the original rate
+    return [samples, rate]; // a browser that cannot resample (in time) sends the original rate
   }
 }
 
 /** A phone photo shrunk to a JPEG of at most PHOTO_MAX_PX; the original when the browser cannot decode it. */
 async function shrinkPhoto(file) {
   try {
-    const bitmap = await createImageBitmap(file);
+    const bitmap = await within(createImageBitmap(file), STEP_DEADLINE_MS);
     const scale = Math.min(1, PHOTO_MAX_PX / Math.max(bitmap.width, bitmap.height));
     const canvas = document.createElement("canvas");
     canvas.width = Math.round(bitmap.width * scale);
     canvas.height = Math.round(bitmap.height * scale);
     canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-    return await new Promise((resolve) => canvas.toBlob((blob) => resolve(blob || file), "image/jpeg", 0.85));
+    return await within(new Promise((resolve) => canvas.toBlob((blob) => resolve(blob || file), "image/jpeg", 0.85)),
+      STEP_DEADLINE_MS);
   } catch (e) {
     return file;
   }
@@ -365,10 +440,29 @@ async function send() {
   const [start, end] = selection();
   const [samples, rate] = await resample(state.audio.samples.subarray(start, end), state.audio.rate,
     state.limits.sample_rate_hz);
+  await sendAudio(wavBlob(samples, rate), "recording.wav");
+}
+
+/** What the phone's own recorder or camera saved, sent as it is: the show decodes AAC, Opus, AMR, a video's
+ * sound (docs/http.md, "Audio formats"). */
+async function sendOwnRecording() {
+  const file = $("own-file").files[0];
+  if (!file) return;
+  clearError();
+  if (file.size > state.limits.max_upload_mb * 2 ** 20) {
+    $("own-file").value = "";
+    return showError(t("err_file_too_large", { mb: state.limits.max_upload_mb }));
+  }
+  state.audio = null; // nothing to listen to or trim here: the phone's recorder did that
+  await sendAudio(file, file.name || "recording");
+  $("own-file").value = "";
+}
+
+async function sendAudio(audio, filename) {
   const form = new FormData();
   form.append("token", TOKEN);
   form.append("upload_id", randomId()); // the same id on every retry: the show stores it once
-  form.append("audio", wavBlob(samples, rate), "recording.wav");
+  form.append("audio", audio, filename);
   if (state.location) {
     form.append("lat", state.location.lat);
     form.append("lon", state.location.lon);
@@ -393,23 +487,37 @@ function upload() {
   const xhr = new XMLHttpRequest();
   xhr.open("POST", api("api/recordings"));
   xhr.setRequestHeader("X-Exsampling-Device", DEVICE);
+  for (const [name, value] of Object.entries(TUNNEL_HEADERS)) xhr.setRequestHeader(name, value);
   xhr.responseType = "json";
+  xhr.timeout = UPLOAD_DEADLINE_MS;
   xhr.upload.onprogress = (e) => {
     const pct = e.lengthComputable ? Math.round((100 * e.loaded) / e.total) : 0;
     $("progress").value = pct;
     $("upload-text").textContent = t("sending", { pct });
   };
-  // Only a server error or a lost network is worth trying again; a refusal (4xx) would be refused again.
-  xhr.onload = () => (xhr.status >= 500 ? scheduleRetry() : onAnswer(xhr.status, xhr.response || {}));
-  xhr.onerror = xhr.ontimeout = scheduleRetry;
+  // A lost network, or the show saying "later" (busy, its disk full, a proxy without it), is tried again by
+  // itself, as long as it takes; a refusal (4xx) would be refused again; a server fault (500…) a few times only,
+  // then the phone says what the show said.
+  xhr.onload = () => {
+    const later = LATER.includes(xhr.status) || (xhr.status >= 500 && state.attempts < SERVER_FAULT_TRIES);
+    if (later) scheduleRetry(Number(xhr.getResponseHeader("Retry-After")) || 0);
+    else onAnswer(xhr.status, xhr.response || {});
+  };
+  xhr.onerror = xhr.ontimeout = () => scheduleRetry(0);
   xhr.send(state.form);
 }
 
-/** Network gone or the show briefly down: try again by itself, sooner when the phone says it is back online. */
-function scheduleRetry() {
+/** Answers that mean "send it again later": 502/504 a proxy or tunnel without the show, 503 busy, 507 disk full. */
+const LATER = [502, 503, 504, 507];
+/** Attempts in all for an upload the show answers with another server error. */
+const SERVER_FAULT_TRIES = 3;
+
+/** Network gone or the show briefly down: try again by itself (not before the show's Retry-After, in seconds),
+ * sooner when the phone says it is back online. */
+function scheduleRetry(afterS) {
   $("upload-text").textContent = t("retrying", { n: state.attempts });
   $("retry").hidden = false;
-  state.retryTimer = setTimeout(upload, Math.min(30, 2 ** state.attempts) * 1000);
+  state.retryTimer = setTimeout(upload, Math.max(Math.min(afterS, 60), Math.min(30, 2 ** state.attempts)) * 1000);
 }
 
 function onAnswer(status, body) {
@@ -421,7 +529,7 @@ function onAnswer(status, body) {
     setPhase("result");
     return followRecording(body.id);
   }
-  setPhase("review"); // the recording is kept: trim it, wait, or send again
+  setPhase(state.audio ? "review" : "idle"); // the recording is kept: trim it, wait, or send again
   const messages = {
     bad_token: () => t("err_bad_token"),
     show_closed: () => t("err_show_closed"),
@@ -443,8 +551,7 @@ function awaitingStage(s) {
 async function followRecording(id, since = Date.now()) {
   let response, body;
   try {
-    response = await fetch(api(`api/recordings/${id}`), { cache: "no-store" });
-    body = await response.json();
+    ({ response, body } = await getJson(api(`api/recordings/${id}`)));
   } catch (e) {
     return setTimeout(followRecording, 3000, id, since); // offline for a moment: keep following
   }
@@ -515,10 +622,15 @@ function init() {
   translatePage();
   document.title = t("title");
   setPhase("idle");
-  if (!window.isSecureContext) showError(t("err_insecure"));
+  if (!window.isSecureContext) { // plain HTTP on the venue's network: no microphone here, the phone's recorder
+    $("record").disabled = true;
+    $("countdown").hidden = $("level").parentElement.hidden = true;
+    showOwnRecorder("own_insecure");
+  }
   const blocker = recordingBlocker();
   if (blocker) showBlocker(blocker);
   $("copy-link").onclick = copyLink;
+  $("own-file").onchange = sendOwnRecording;
   $("record").onclick = startRecording;
   $("stop").onclick = stopRecording;
   $("trim-start").oninput = $("trim-end").oninput = onTrim;

@@ -33,6 +33,9 @@ def test_classify_json_and_send(tmp_path, show_toml, osc_peer):
     assert rows[0]["midi_note"] == 60 and abs(rows[0]["pitch_hz"] - 261.63) < 261.63 * 0.03
     assert rows[2]["pitch_hz"] is None and rows[2]["midi_note"] is None
     assert [r["status"] for r in rows] == ["sent"] * 3
+    # each sample says what its whole recording was heard as
+    assert rows[0]["recording"] == rows[1]["recording"] and rows[0]["recording"]["pieces"] == 2
+    assert rows[2]["recording"]["pieces"] == 1 and rows[2]["recording"]["label"] == rows[2]["label"]
     messages = osc_peer.wait_for(3)
     assert [m[1][0] for m in messages] == [r["sample_id"] for r in rows]
     assert (tmp_path / "lib" / "library.sqlite3").exists()

@@ -46,8 +46,9 @@ def shown(console):
 
 
 def test_a_sample_makes_a_card_and_the_buttons_drive_library_and_osc(local_cfg, classifier, osc_peer, tmp_path):
-    # The memory radius is tightened because an untrained network squeezes all embeddings together.
-    cfg = local_cfg.with_changes(classifier={"memory_max_distance": 0.02})
+    # The memory radius is tightened because an untrained network squeezes all embeddings together; the adapted
+    # answers, which reach farther, are off for the same reason (tests/test_adapt.py has theirs).
+    cfg = local_cfg.with_changes(classifier={"memory_max_distance": 0.02, "adapt": False})
     show = make_console(cfg, classifier, tmp_path, mode="preview")
     show.ownership.role = Role.OWNER  # as after take_over(), without serving uploads
     pipeline = show.pipeline

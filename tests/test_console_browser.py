@@ -162,6 +162,16 @@ def test_live_show_in_the_browser(tmp_path, tiny_model, osc_peer, ports, images)
             page = open_console(context, running.url)
             expect(page.get_by_text("ready", exact=True)).to_be_visible(timeout=30_000)
             expect(page.get_by_text("No sounds yet")).to_be_visible()
+            page.get_by_role("button", name="⤢ big QR").click()  # for the back of the room: square, window-sized
+            qr = page.locator(".exs-qr img")
+            page.wait_for_function("() => document.querySelector('.exs-qr img').getBoundingClientRect().width > 800")
+            box = qr.bounding_box()
+            assert abs(box["width"] - box["height"]) <= 2 and box["height"] >= 0.9 * (1000 - 64), box
+            page.screenshot(path=images / "console-big-qr.png")
+            page.get_by_role("button", name="⤢ big QR").click()
+            page.wait_for_function("() => document.querySelector('.exs-qr img').getBoundingClientRect().width < 300")
+            box = qr.bounding_box()
+            assert abs(box["width"] - box["height"]) <= 2, box  # square in the header too
 
             rec = upload(running.upload_port, token, write(tmp_path / "a440.wav", tone(440, 3.0)), name="Ana",
                          lat=35.6586, lon=139.7454)

@@ -66,6 +66,17 @@ def test_shipped_model_is_small_and_described_honestly():
         assert label in card  # every label it cannot know is named in the model card
 
 
+def test_shipped_runtime_belongs_to_the_shipped_model_and_runs(clf):
+    """After a retraining, `python tools/convert_runtime.py models/default.keras --manifest …` makes it belong again."""
+    from exsampling import runtime
+
+    record = runtime.fresh_record(MODEL)  # raises, saying what to run, when it was converted from another .keras
+    assert record is not None and record.quantization == "int8"
+    assert clf.runtime == f"LiteRT, {record.artifact}"
+    shipped = MODEL.stat().st_size + MODEL.with_name(record.artifact).stat().st_size
+    assert shipped <= 25 * 1000 * 1000  # the model files together (issue 19)
+
+
 def test_shipped_model_loads_with_the_41_labels(clf):
     assert clf.info.labels == LABELS
     probs, emb = clf.classify(np.zeros((2, *SFX_MEL.shape), np.float32))

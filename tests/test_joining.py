@@ -1,15 +1,18 @@
 """Joining at a venue: the plain-HTTP join page on the LAN, the LAN certificate that follows the laptop's
 addresses, and (in a real browser) the join page sending a phone on to the HTTPS recorder."""
 import hashlib
+import os
 import re
+import shutil
 import ssl
 import subprocess
 from pathlib import Path
 
 import pytest
 import requests
+from conftest import tone
 from test_recorder_browser import CHROMIUM, QUIET
-from test_server import TOKEN, cfg, loop, serve  # noqa: F401  (the live-server fixtures, shared)
+from test_server import TOKEN, cfg, loop, serve, wav  # noqa: F401  (the live-server fixtures, shared)
 
 from exsampling.server import ensure_certificate, lan_address
 
@@ -56,7 +59,7 @@ def test_a_certificate_about_to_expire_is_renewed(tmp_path):
 
 @needs_lan
 def test_the_join_page_explains_the_warning_per_browser_and_shows_the_fingerprint(serve):  # noqa: F811
-    live = serve(host="0.0.0.0")
+    live = serve(host="0.0.0.0", lan_http_uploads=False)
     server = live.server
     join = f"http://{LAN}:{server.port}/join?token={TOKEN}"
     assert server.urls["join"] == join and server.recorder_url == join  # what the QR code holds
@@ -80,6 +83,33 @@ def test_the_join_page_explains_the_warning_per_browser_and_shows_the_fingerprin
     # the performer's own machine keeps the whole app on plain HTTP
     assert requests.get(live.url("/healthz")).text == "ok\n"
     assert requests.get(live.url(f"/join?token={TOKEN}")).status_code == 200
+    assert 'id="own-go"' not in text  # no phone's-recorder path when the LAN takes sounds over HTTPS only
+
+
+@needs_lan
+def test_plain_http_on_the_lan_takes_what_the_phones_own_recorder_saved(serve, tmp_path):  # noqa: F811
+    """``[server] lan_http_uploads`` (the default): the join page offers the phone's own recorder, whose page,
+    show state, upload and progress work over plain HTTP on the LAN; nothing else does."""
+    live = serve(host="0.0.0.0")
+    plain = f"http://{LAN}:{live.server.port}"
+    join = requests.get(f"{plain}/join?token={TOKEN}", timeout=10).text
+    assert f'id="own-go" class="button primary" href="/?token={TOKEN}"' in join
+    assert "Show Details" in join  # the HTTPS recorder's steps are still there
+    page = requests.get(f"{plain}/?token={TOKEN}", allow_redirects=False, timeout=10)
+    assert page.status_code == 200 and 'id="own-file"' in page.text and 'accept="audio/*,video/*"' in page.text
+    for asset in ("recorder.js", "strings.js", "style.css"):
+        assert requests.get(f"{plain}/recorder/{asset}", allow_redirects=False, timeout=10).status_code == 200
+    assert requests.get(f"{plain}/api/show?token={TOKEN}", timeout=10).json()["open"] is True
+    upload = requests.post(f"{plain}/api/recordings?token={TOKEN}", timeout=30,
+                           files={"audio": ("a.wav", wav(tone(440.0, 1.0)), "audio/wav")})
+    assert upload.status_code == 201, upload.text
+    progress = requests.get(f"{plain}/api/recordings/{upload.json()['id']}?token={TOKEN}", timeout=10)
+    assert progress.status_code == 200
+    # the performer's routes stay where they were
+    assert requests.get(f"{plain}/api/samples", timeout=10).json()["error"] == "use_https"
+    assert requests.get(f"{plain}/map", allow_redirects=False, timeout=10).status_code in (302, 307)
+    assert requests.get(f"{plain}/recorder/capture-worklet.js", allow_redirects=False, timeout=10).status_code \
+        in (302, 307)
 
 
 def test_the_join_page_escapes_what_it_is_given(serve):  # noqa: F811
@@ -116,6 +146,38 @@ def test_the_join_page_picks_the_phones_browser_and_forwards_once_the_certificat
         trusted.wait_for_url(recorder, timeout=10000)
         expect(trusted.locator("#show")).to_have_attribute("data-state", "open")
         browser.close()
+
+
+@needs_lan
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs Debian's ffmpeg")
+def test_chromium_on_the_plain_http_join_page_sends_what_the_phones_recorder_saved(serve, tmp_path):  # noqa: F811
+    """The same path in WebKit and Firefox: test_recorder_engines.py. ``EXSAMPLING_SCREENSHOTS=docs/images`` keeps
+    ``join-chromium.png`` and ``own-recorder-chromium.png``."""
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = Path(os.environ.get("EXSAMPLING_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    memo = tmp_path / "recording.3gp"  # an Android recorder's file
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "sine=f=440:d=3", "-c:a", "aac",
+                    "-ar", "16000", str(memo)], check=True, timeout=120)
+    live = serve(host="0.0.0.0")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=QUIET)
+        page = browser.new_context(viewport={"width": 390, "height": 760}).new_page()
+        page.goto(live.server.urls["join"])
+        page.screenshot(path=shots / "join-chromium.png")
+        page.click("#own-go")
+        expect(page.locator("#own-recorder")).to_be_visible()
+        expect(page.locator("#record")).to_be_hidden()
+        expect(page.locator("#show")).to_have_attribute("data-state", "open")
+        page.screenshot(path=shots / "own-recorder-chromium.png")
+        page.set_input_files("#own-file", memo)
+        expect(page.locator("#steps")).to_contain_text("Not classified", timeout=60000)
+        browser.close()
+    [rec] = live.pipeline.library.recordings()
+    assert rec.path.endswith(".3gp") and live.status(rec.id)["status"] == "done"
 
 
 @pytest.mark.slow  # openssl processes

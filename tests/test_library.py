@@ -284,14 +284,15 @@ def test_a_library_written_before_the_history_is_migrated_in_place_without_loss(
     moved = [(*row[:label_source], "memory", *row[label_source + 1:], 3) if row[label_source] == "memory:3"
              else (*row, None) for row in before["samples"]]
     assert after["samples"] == moved and before["samples"][3][label_source] == "memory:3"
-    # every recording as it was, with no upload id and no worker yet (schema 3 adds both, issue 11)
-    assert after["recordings"] == [(*row, None, None) for row in before["recordings"]]
+    # every recording as it was, with no upload id and no worker yet (schema 3 adds both, issue 11), and no
+    # judgement over its pieces (schema 4: label, confidence, pieces; issue 19)
+    assert after["recordings"] == [(*row, None, None, None, None, None) for row in before["recordings"]]
     assert {t: rows for t, rows in after.items() if t not in ("sqlite_sequence", "samples", "recordings")} == \
         {t: rows for t, rows in before.items() if t not in ("sqlite_sequence", "samples", "recordings")}
     assert set(before["sqlite_sequence"]) <= set(after["sqlite_sequence"])
     assert {p: p.read_bytes() for p in files} == files
     with sqlite3.connect(lib.db_path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
     assert [s.label for s in lib.samples()] == ["Bark", "Bark", "Knock", "Glockenspiel"]
     assert lib.memory()[0][:2] == (3, "Bark") and lib.setting("show.prompt") == "something that rings"
 
@@ -368,6 +369,27 @@ def test_a_library_from_a_newer_exsampling_is_refused(tmp_path):
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(LibraryError, match="update ExSampling"):
         Library(tmp_path / "lib")
+
+
+def test_a_library_from_before_judgements_gets_them(tmp_path):
+    """Schema 3 reaches 4: each recording's judgement over its pieces (none for those judged piece by piece)."""
+    import sqlite3
+
+    from exsampling.records import Judgement, Sample
+
+    root = tmp_path / "old"
+    _load_v0(root)
+    Library(root)
+    with sqlite3.connect(root / "library.sqlite3") as db:
+        db.executescript("ALTER TABLE recordings DROP COLUMN label; ALTER TABLE recordings DROP COLUMN confidence; "
+                         "ALTER TABLE recordings DROP COLUMN pieces; PRAGMA user_version = 3;")
+    lib = Library(root)
+    assert all(r.judgement is None for r in lib.recordings()) and all(s.judgement is None for s in lib.samples())
+    rec = lib.add_recording(b"x")
+    judged = Judgement("Bark", 0.75, 1)
+    sample = lib.add_sample(Sample(0, rec.id, "", 0.0, 1.0, label="Bark", confidence=0.75), np.zeros(100), 22050,
+                            judgement=judged)
+    assert lib.recording(rec.id).judgement == judged and sample.judgement == judged
 
 
 def test_a_library_from_before_upload_ids_gets_them(tmp_path):

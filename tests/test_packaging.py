@@ -29,7 +29,9 @@ def test_the_build_maps_every_shipped_file_into_the_package():
     served = [p.name for p in (ROOT / "recorder").iterdir() if p.is_file()]
     assert served and all(any(fnmatch.fnmatch(name, pattern) for pattern in data["exsampling.recorder"])
                           for name in served), served
-    assert {"default.keras", "default.json", "README.md"} <= set(data["exsampling.models"])  # model, sidecar, card
+    # model, sidecar, card, and the stage runtime with its record (exsampling/runtime.py)
+    assert {"default.keras", "default.json", "README.md", "default.int8.tflite", "default.runtime.json"} <= set(
+        data["exsampling.models"])
     # every file the model card links to ships beside it, and the third-party weights' attribution ships too
     card = (ROOT / "models" / "README.md").read_text(encoding="utf-8")
     linked = set(re.findall(r"\]\((?!https?:|\.\./|#)([^)\s]+)\)", card))

@@ -8,6 +8,8 @@ import itertools
 
 import psutil
 import pytest
+from conftest import tone
+from serving import wav
 
 from exsampling.library import Library
 from exsampling.server.tunnel import TUNNEL_KEY, NgrokAgent, ShowTunnel, TunnelError
@@ -90,10 +92,53 @@ def test_a_failure_records_nothing(tmp_path, agent):
     assert Library(tmp_path / "lib").setting(TUNNEL_KEY) is None
 
 
-def test_the_real_agent_fails_clearly_offline_and_leaves_no_process(tmp_path):
+def test_the_real_agent_fails_clearly_offline_and_leaves_no_process(tmp_path, capsys):
     before = {p.pid for p in psutil.process_iter() if "ngrok" in p.name()}
     show = ShowTunnel(Library(tmp_path / "lib"), NgrokAgent(tmp_path / "agent", startup_s=10))
-    with pytest.raises(TunnelError, match="ngrok"):
+    with pytest.raises(TunnelError, match=r"ngrok could not be installed \(no Internet to download it\)"):
         show.ensure(8765, "not-a-real-token")
+    assert capsys.readouterr().out == ""  # pyngrok's "Downloading ngrok ..." would land on the console's page
     assert Library(tmp_path / "lib").setting(TUNNEL_KEY) is None
     assert {p.pid for p in psutil.process_iter() if "ngrok" in p.name()} <= before
+
+
+def test_serve_with_a_tunnel_that_fails_keeps_serving_and_says_what_happened(tmp_path):
+    """``exsampling serve`` with an ngrok token and no Internet (pyngrok's download fails: the real path)."""
+    from serving import Serve
+
+    serve = Serve.start(tmp_path, ngrok_token="not-a-real-token")
+    try:
+        out = serve.out.read_text()
+        [line] = [x for x in out.splitlines() if x.startswith("tunnel:")]
+        assert line.startswith("tunnel: failed: ngrok could not be installed (no Internet to download it) "
+                               "(token from [server] ngrok_token); only this machine reaches the recorder"), line
+        assert "Downloading ngrok" not in out
+        assert serve.proc.poll() is None and serve.upload(wav(tone(440.0, 1.0))).status_code == 201
+    finally:
+        assert serve.stop() == 0
+
+
+def test_serve_stops_when_told_the_tunnel_is_required(tmp_path):
+    import subprocess
+    import sys
+
+    from serving import write_config
+
+    config = write_config(tmp_path, ngrok_token="not-a-real-token")
+    done = subprocess.run([sys.executable, "-m", "exsampling.cli", "serve", "--port", "0", "--require-tunnel",
+                           "--config", str(config)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2 and "tunnel: failed: ngrok could not be installed" in done.stderr
+    assert "Downloading ngrok" not in done.stdout + done.stderr
+
+
+def test_the_console_header_shows_the_servers_tunnel_line():
+    from exsampling.console.header import Header
+    from exsampling.console.ownership import Role
+    from exsampling.show_state import OwnerRecord
+
+    failed = ("tunnel: failed: ngrok could not be installed (no Internet to download it) (token from "
+              "NGROK_AUTHTOKEN); phones on the LAN still join at http://192.0.2.5:8765/join?token=t")
+    owner = OwnerRecord(console="c", pid=1, urls={"local": "http://127.0.0.1:8765/?token=t"},
+                        recorder_url="http://192.0.2.5:8765/join?token=t", tunnel=failed)
+    shown = Header._urls_html(owner, Role.OWNER)
+    assert f"<div class='exs-warn'>{failed}</div>" in shown and "no ngrok token" not in shown

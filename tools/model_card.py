@@ -1,8 +1,8 @@
 """Write models/README.md (the model card) from the files a training run wrote: no number is typed by hand.
 
-Reads NAME.json (sidecar), NAME.metrics.json, NAME.clips.csv beside the model, and the corpus'
-coverage.json if given. Run: ``.venv/bin/python tools/model_card.py models/default.keras --coverage
-data/corpus/coverage.json > models/README.md``
+Reads NAME.json (sidecar), NAME.metrics.json, NAME.clips.csv and NAME.runtime.json (the converted runtime,
+tools/convert_runtime.py) beside the model, and the corpus' coverage.json if given. Run: ``.venv/bin/python
+tools/model_card.py models/default.keras --coverage data/corpus/coverage.json > models/README.md``
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from exsampling import runtime
 from exsampling.mapping import DEFAULT_MAPPING, LABELS
 from exsampling.train import wilson_interval
 
@@ -121,6 +122,90 @@ def calibration_lines(metrics: dict) -> list[str]:
     return out
 
 
+def real_recordings_lines(model: Path) -> list[str]:
+    """The "unsure" curve and the show on real recordings, from MODEL.unsure.json (tools/calibrate.py --real) and
+    MODEL.show-real.json (bench/show.py --real … --json); nothing when neither is there."""
+    unsure_path = model.with_name(f"{model.stem}.unsure.json")
+    show_path = model.with_name(f"{model.stem}.show-real.json")
+    out: list[str] = []
+    if unsure_path.exists():
+        u = json.loads(unsure_path.read_text())
+        cv, at = u["cross_validated_by_source"], u["at_default"]
+        out += ["### \"Unsure\" on real recordings (tools/calibrate.py --real)", "",
+                (f"A sample is unsure when its track probability (the summed probability of the labels mapped to its "
+                 f"instrument) is below `unsure_below = {u['unsure_below']}`: {u['rule']}, on {u['pieces']} pieces "
+                 f"of {u['recordings_judged']} real recordings the model never heard ({u['wrong']} on the wrong "
+                 f"track). There it flags {pct(at['flagged'])} of the pieces and catches {pct(at['recall'])} of the "
+                 f"wrong ones; cross-validated by recordist ({cv['sources']} sources: each flagged with the "
+                 f"threshold chosen on the others) it flags {pct(cv['flagged'])} and catches {pct(cv['recall'])} "
+                 f"(precision {pct(cv['precision'])}). The whole curve, with the top label's probability and the "
+                 "logits' energy beside it:"), "",
+                "| threshold | track: flagged | track: wrong caught | track: precision | top label: flagged | "
+                "top label: wrong caught |", "|---:|---:|---:|---:|---:|---:|"]
+        top = {c["threshold"]: c for c in u["curves"]["top label probability"]}
+        out += [f"| {c['threshold']} | {pct(c['flagged'])} | {pct(c['recall'])} | {pct(c['precision'])} | "
+                f"{pct(top[c['threshold']]['flagged'])} | {pct(top[c['threshold']]['recall'])} |"
+                for c in u["curves"]["track probability"] if 0 < c["flagged"] < 1]
+        out += ["", "Energy (lower = surer), flagged / wrong caught: " + ", ".join(
+            f"{c['threshold']}: {pct(c['flagged'])} / {pct(c['recall'])}" for c in u["curves"]["energy"]), ""]
+        ad = u.get("adapt")
+        if ad:
+            out += [(f"In-show adaptation: `adapt_anchor = {ad['adapt_anchor']}`, `adapt_width = {ad['adapt_width']}`"
+                     f", chosen on {ad['chosen_on']} ({ad['rule']}). Offline streams of the held-out recordings: "
+                     f"{pct(ad['heldout_streams']['right_instrument'])} right instrument (the vote alone "
+                     f"{pct(ad['heldout_streams_vote_alone']['right_instrument'])})."), ""]
+    if show_path.exists():
+        show = json.loads(show_path.read_text())
+        names = {"without": "without learning", "vote": "the memory's vote", "adapt": "vote and adaptation"}
+        out += ["### Show simulation on real recordings (bench/show.py --real)", "",
+                "| | right instrument: pieces | recordings | corrections per 125 recordings | right after 10 / 20 / "
+                "40 corrections |", "|---|---:|---:|---:|---:|"]
+        for key, name in names.items():
+            if key in show:
+                r = show[key]
+                later = " / ".join(pct(v) if v is not None else "—" for v in r["right_after_corrections"].values())
+                out.append(f"| {name} | {pct(r['right_instrument_pieces'])} | "
+                           f"{pct(r['right_instrument_recordings'])} | {r['corrections_per_125']:.1f} | {later} |")
+        out.append("")
+    return out
+
+
+def runtime_lines(model: Path) -> list[str]:
+    """What runs on stage: the converted runtime, whether it belongs to this .keras, and what it keeps."""
+    again = f"`python tools/convert_runtime.py models/{model.name} --manifest data/corpus/manifest.csv`"
+    try:
+        record = runtime.fresh_record(model)
+    except runtime.StaleRuntime as exc:
+        return ["", "## Runtime", "", f"**Stale**: {exc}. Until then the classifier runs the Keras model (slower).",
+                f"Convert it: {again}."]
+    if record is None:
+        return ["", "## Runtime", "", f"No converted runtime: the classifier runs the Keras model. Convert it: "
+                f"{again}."]
+    out = ["", "## Runtime", "",
+           (f"On stage the classifier runs `{record.artifact}`: this network converted by `tools/convert_runtime.py` "
+            f"to TensorFlow Lite ({runtime.QUANTIZATIONS[record.quantization]}; converted by {record.converter}), "
+            "run by LiteRT "
+            f"(`ai-edge-litert`) with its XNNPACK kernels. `{record.source}` stays the training format; the "
+            f"runtime was derived from this very file (SHA-256 {record.source_sha256[:12]}…, checked at every load: "
+            "a runtime converted from another `.keras` is refused, with what to run, and the Keras model runs "
+            "instead).")]
+    h = record.heldout
+    if not h:
+        return [*out, "", f"Not measured on held-out clips: run {again}."]
+    out += ["", f"Both on the same {h['clips']}:", "",
+            "| runs | top-1 | top-3 | instrument |", "|---|---:|---:|---:|"]
+    for key, name in (("keras", f"Keras (`{record.source}`)"), ("runtime", f"LiteRT (`{record.artifact}`)")):
+        m = h[key]
+        out.append(f"| {name} | {pct(m['top1'])} | {pct(m['top3'])} | {pct(m['instrument'])} |")
+    a = h["agreement"]
+    out += ["", (f"The runtime gives the Keras model's label on {pct(a['top1'])} of these pieces and its instrument on "
+                 f"{pct(a['instrument'])}; the largest difference in any probability is {a['max_prob_diff']:.3f}, "
+                 f"the lowest cosine similarity of the embeddings {a['min_embedding_cosine']:.4f}. What each way of "
+                 "running the model costs per piece: `bench/runtimes.py` and `bench/latency.py` (README, "
+                 "Benchmarks).")]
+    return out
+
+
 def card(model: Path, coverage: dict | None, compare: Path | None = None, show: Path | None = None) -> str:
     """The model card as Markdown."""
     meta = json.loads(model.with_suffix(".json").read_text())
@@ -206,18 +291,22 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
         out.append(f"| {label} | {DEFAULT_MAPPING[label]} | {counts[label]['train'] + counts[label]['validation']} | "
                    f"{counts[label]['test']} | {held} | {val} |{extra}")
     out += calibration_lines(metrics)
+    out += real_recordings_lines(model)
     out += [
         "",
         (f"Confusion matrices: [`{model.stem}.confusion.png`]({model.stem}.confusion.png) (held-out sources) and "
         f"[`{model.stem}.confusion-val.png`]({model.stem}.confusion-val.png) (validation). Every number above "
         f"is in [`{model.stem}.metrics.json`]({model.stem}.metrics.json); this card is generated from it by "
         "`tools/model_card.py`."),
+    ]
+    out += runtime_lines(model)
+    out += [
         "",
         "## What it cannot know",
         "",
         f"**Never trained ({len(untrained)} labels)** — the classifier masks them, so they are never answered: "
         + ", ".join(untrained) + ". No sound in the Debian packages surveyed honestly holds them. A sound of "
-        "these kinds gets the nearest trained label; the console calls it \"unsure\" only when the top "
+        "these kinds gets the nearest trained label; the console calls it \"unsure\" only when its track's "
         "probability is below `[classifier] unsure_below`, which was calibrated on held-out sources (above), not "
         "on sounds of these kinds. "
         "Teach them with your own recordings (below) or the console's re-labelling.",

@@ -119,6 +119,16 @@ def top_text(sample: Sample) -> str:
     return f"{chosen} <span class='exs-small'>{guesses}</span>"
 
 
+def recording_text(sample: Sample) -> str:
+    """The recording's judgement over all its pieces, as HTML (``recording: Bark 82 %, 3 pieces``); "" for a
+    recording of one piece (its card says it all) or without a model."""
+    j = sample.judgement
+    if j is None or j.pieces < 2:
+        return ""
+    return (f"<span class='exs-small'>recording: {html.escape(j.label)} {j.confidence:.0%}, {j.pieces} pieces"
+            "</span><br>")
+
+
 _STATUS_BADGE = {SampleStatus.NEW: "exs-new", SampleStatus.SENT: "exs-pending",
                  SampleStatus.REJECTED: "exs-rejected-badge", SampleStatus.ACCEPTED: ""}
 _STAGE_BADGE = {StageState.SENT: "exs-pending", StageState.LOADED: "exs-sent", StageState.PLAYED: "exs-played",
@@ -277,7 +287,7 @@ class SampleCard(widgets.VBox):
         else:
             track = "<b>→ no instrument</b>"
         who = html.escape(sample.participant) if sample.participant else "anonymous"
-        return (f"{track} · {pitch_text(sample)} · {sample.duration_s:.1f} s<br>"
+        return (f"{track} · {pitch_text(sample)} · {sample.duration_s:.1f} s<br>{recording_text(sample)}"
                 f"<span class='exs-small'>by {who} at {clock(sample.recorded_at)}"
                 f"{' · located' if sample.location else ''}</span>")
 

@@ -3,19 +3,16 @@ code, counts, OSC, model, mode) and the red lines saying what is wrong."""
 from __future__ import annotations
 
 import html
-import shutil
 from typing import Any
 
 import ipywidgets as widgets
 import traitlets
 
+from ..diskspace import DiskSpace
 from ..show_state import OwnerRecord
 from ..stage import StageStatus
 from .cards import clock
 from .ownership import Role
-
-#: Free space under which the library's disk is reported nearly full, in bytes (or 5 % of the disk).
-LOW_DISK_BYTES = 2 * 2 ** 30
 
 CSS = """<style>
 .exs-console { font-size: 14px; }
@@ -39,6 +36,14 @@ CSS = """<style>
 .exs-ready { color: #1b5e20; font-weight: 600; }
 .exs-map .leaflet-container, .exs-map.leaflet-container { background: #f4f1e8 !important; }
 .exs-small { color: #666; font-size: 12px; }
+.exs-qr img { flex: 0 0 auto; object-fit: contain; image-rendering: pixelated; }
+/* the big QR: the whole window, white, the code square and as large as the window's shorter side allows (less the
+   button that shrinks it back), for projecting or holding the laptop up to the room */
+.exs-qr.exs-qr-big { position: fixed !important; inset: 0; z-index: 10000; background: #fff; margin: 0 !important;
+                     width: 100vw !important; height: 100vh !important; align-items: center !important;
+                     justify-content: center !important; }
+.exs-qr.exs-qr-big img { width: min(96vw, calc(100vh - 64px)) !important;
+                         height: min(96vw, calc(100vh - 64px)) !important; max-width: none !important; }
 </style>"""
 
 
@@ -51,7 +56,7 @@ class Header(widgets.HBox):
 
     def __init__(self) -> None:
         self._qr_url = ""
-        self.qr = widgets.Image(format="png", layout=widgets.Layout(width="200px", height="200px"))
+        self.qr = widgets.Image(format="png", layout=widgets.Layout(width="200px", height="200px", flex="0 0 auto"))
         self.qr_toggle = widgets.ToggleButton(description="⤢ big QR", layout=widgets.Layout(width="auto"))
         self.url = widgets.HTML()
         self.status = widgets.HTML()
@@ -63,7 +68,9 @@ class Header(widgets.HBox):
         widgets.link((self, "big_qr"), (self.qr_toggle, "value"))
         info = widgets.VBox([self.url, self.status, widgets.HBox([widgets.Label("Mode:"), self.mode_toggle])],
                             layout=widgets.Layout(flex="1 1 auto", padding="0 0 0 12px"))
-        super().__init__(children=[widgets.VBox([self.qr, self.qr_toggle]), info],
+        self.qr_box = widgets.VBox([self.qr, self.qr_toggle])
+        self.qr_box.add_class("exs-qr")
+        super().__init__(children=[self.qr_box, info],
                          layout=widgets.Layout(align_items="flex-start"))
 
     def show(self, owner: OwnerRecord | None, role: Role, counts: dict[str, int], sender: Any, info: Any,
@@ -93,8 +100,9 @@ class Header(widgets.HBox):
         for kind in ("public", "lan", "local"):
             if kind in urls:
                 lines.append(f"<div class='exs-small'>{reach[kind]}: {html.escape(urls[kind])}</div>")
-        if "public" not in urls:
-            lines.append("<div class='exs-small'>tunnel: none (no ngrok token)</div>")
+        if owner.tunnel:  # the server's own line: which token, what failed, what still works
+            kind = "exs-warn" if owner.tunnel.startswith("tunnel: failed") else "exs-small"
+            lines.append(f"<div class='{kind}'>{html.escape(owner.tunnel)}</div>")
         if "lan" not in urls:
             lines.append("<div class='exs-small'>LAN: not reachable (listening on this machine only)</div>")
         return "".join(lines)
@@ -127,9 +135,11 @@ class Header(widgets.HBox):
 
     @traitlets.observe("big_qr")
     def _on_big_qr(self, change: dict[str, Any]) -> None:
-        """Enlarge or shrink the QR code."""
-        side = "560px" if change["new"] else "200px"
-        self.qr.layout.width = self.qr.layout.height = side
+        """Show the QR code over the whole window, or back in the header."""
+        if change["new"]:
+            self.qr_box.add_class("exs-qr-big")
+        else:
+            self.qr_box.remove_class("exs-qr-big")
 
     @traitlets.observe("frozen")
     def _on_frozen(self, change: dict[str, Any]) -> None:
@@ -195,7 +205,10 @@ def stage_problems(cfg: Any, pipeline: Any, library_root: Any) -> list[str]:
     if pipeline.classifier is None:
         problems.append(f"No model at {cfg.resolve(cfg.classifier.model)}: sounds are kept and pitched "
                         "but get no class and never reach the stage (docs/training.md)")
-    disk = shutil.disk_usage(library_root)
-    if disk.free < min(LOW_DISK_BYTES, 0.05 * disk.total) or disk.free < 2 ** 28:
-        problems.append(f"Disk nearly full: {disk.free / 2 ** 30:.1f} GiB free for the library at {library_root}")
+    disk = DiskSpace(library_root, int(cfg.server.disk_reserve_mb * 2 ** 20))
+    if disk.nearly_full():
+        free = f"Disk nearly full: {disk.free_bytes() / 2 ** 30:.1f} GiB free for the library at {library_root}"
+        reserve = f"{cfg.server.disk_reserve_mb:g} MiB"
+        problems.append(f"{free}: phones' sounds are refused (507) until you make room above {reserve}"
+                        if not disk.room_for(0) else f"{free}; phones' sounds are refused below {reserve}")
     return problems

@@ -72,7 +72,7 @@ class ShowOwnership(traitlets.HasTraits):
     stage : the return path (:class:`~exsampling.stage.Stage`), listened to while this console owns the show (only
         one process can bind its port); None: answers are not heard here.
 
-    ``role`` is a trait (observe it); ``problems`` maps a topic (server, tunnel, tls, standby) to what went wrong.
+    ``role`` is a trait (observe it); ``problems`` maps a topic (server, tls, standby) to what went wrong.
     The pipeline always runs in the show's mode (``state.mode``).
     """
 
@@ -161,7 +161,8 @@ class ShowOwnership(traitlets.HasTraits):
             self.state.claim(OwnerRecord(
                 console=self.console_id, kernel=self.kernel_id, pid=os.getpid(), control_port=control_port,
                 secret=self._secret, since=utc_now(), started=time.time(), live_coding=self.live_coding,
-                upload_port=server.port, urls=server.urls, recorder_url=server.recorder_url, map_url=server.map_url))
+                upload_port=server.port, urls=server.urls, recorder_url=server.recorder_url, map_url=server.map_url,
+                tunnel=server.tunnel_line))
             self.role = Role.OWNER
             return True
         finally:
@@ -196,7 +197,7 @@ class ShowOwnership(traitlets.HasTraits):
 
     async def _listen(self) -> Any:
         """Start the upload server, waiting a little while a previous owner lets go of the port."""
-        from ..server import CertificateError, PortInUse, TunnelError, start
+        from ..server import CertificateError, PortInUse, start
 
         deadline, kwargs = time.monotonic() + BIND_PATIENCE_S, dict[str, Any]()
         self.problems.pop("server", None)
@@ -208,9 +209,6 @@ class ShowOwnership(traitlets.HasTraits):
                     self.problems["server"] = f"Uploads are not received here: {exc}"
                     return None
                 await asyncio.sleep(0.2)
-            except TunnelError as exc:
-                self.problems["tunnel"] = str(exc)
-                kwargs["tunnel"] = False
             except CertificateError as exc:
                 self.problems["tls"] = f"{exc}. Only this machine can reach the recorder."
                 kwargs["host"] = "127.0.0.1"

@@ -42,7 +42,7 @@ from .live import LiveCoding
 from .ownership import Role, ShowOwnership
 from .panels import LiveCodingPanel, MapPanel, MappingPanel, PromptPanel
 from .replaying import Replayer
-from .stage_line import RECENT_SAMPLES, answers_owed, instruments
+from .stage_line import RECENT_SAMPLES, StageAsking, answers_owed, instruments
 from .store import MappingStore
 
 #: How often every console follows the library, the config file and the owner, in milliseconds.
@@ -87,6 +87,7 @@ class Console(PageActions, LiveCoding, widgets.VBox):
         self._newest_id = 0
 
         self.header, self.banner, self.warnings = Header(), RoleBanner(), Warnings()
+        self.asking = StageAsking(self.stage, self.ownership.check)
         self.sounds = SoundsPanel(self.library, Media(pipeline))
         self.map = MapPanel(tiles)
         self.prompt_panel = PromptPanel()
@@ -119,7 +120,8 @@ class Console(PageActions, LiveCoding, widgets.VBox):
         side = widgets.VBox([self.map, self.prompt_panel, self.live], layout=widgets.Layout(flex="1 1 36%"))
         body = widgets.HBox([widgets.Box([self.sounds], layout=widgets.Layout(flex="1 1 64%", margin="0 16px 0 0")),
                              side], layout=widgets.Layout(width="100%"))
-        super().__init__(children=[widgets.HTML(CSS), self.banner, self.header, self.warnings, body, mapping_box])
+        super().__init__(children=[widgets.HTML(CSS), self.banner, self.header, self.warnings, self.asking, body,
+                                   mapping_box])
         self.add_class("exs-console")
         self.mapping_panel.show_saved(self.store.config_file)
         self.reset()
@@ -209,6 +211,7 @@ class Console(PageActions, LiveCoding, widgets.VBox):
         self.warnings.show([*self.ownership.problems.values(), *self.store.problems.values(),
                             *self.problems.values(), *stage_problems(self.cfg, self.pipeline, self.library.root),
                             *answers_owed(recent, self.stage, time.time()), *self._lost_rules()])
+        self.asking.show()
 
     def _rule_names(self) -> list[str]:
         return [getattr(rule, "__name__", repr(rule)) for rule in self.store.rules]

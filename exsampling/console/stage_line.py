@@ -1,12 +1,16 @@
 """What the console says about the stage beyond its header line: the sounds it has not confirmed, the tracks no
-device follows, and the instrument names it is told (docs/osc.md, "The stage answers").
+device follows, the instrument names it is told (docs/osc.md, "The stage answers"), and the devices that answer
+from an address the console does not believe (:class:`StageAsking`).
 
 Small functions over the library's recent samples and the :class:`~exsampling.stage.Stage`; the console calls
 them once a second and on every change.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import html
+from collections.abc import Callable, Iterable
+
+import ipywidgets as widgets
 
 from ..records import Sample, SampleStatus
 from ..stage import LOAD_WARNING_S, Stage, unconfirmed
@@ -42,3 +46,36 @@ def answers_owed(recent: Iterable[Sample], stage: Stage, now: float) -> list[str
             problems.append(f"No device on stage follows {name}: the sounds sent there are not heard. Choose "
                             f"or type {name} in a track device (the Pd twin makes the track itself)")
     return problems
+
+
+class StageAsking(widgets.VBox):
+    """The devices that said hello from an address not believed (:attr:`Stage.asking`), each with a button that
+    believes it from then on (:meth:`Stage.accept`). ``guard`` raises when this console may not change the show."""
+
+    def __init__(self, stage: Stage, guard: Callable[[], None]) -> None:
+        super().__init__()
+        self.stage, self.guard = stage, guard
+        self._shown: tuple[tuple[str, str], ...] = ()
+
+    def show(self) -> None:
+        """Redraw when the devices asking changed."""
+        asking = tuple((host, device.name) for host, device in self.stage.asking.items())
+        if asking == self._shown:
+            return
+        self._shown = asking
+        self.children = [self._line(host, name) for host, name in asking]
+
+    def _line(self, host: str, name: str) -> widgets.HBox:
+        text = widgets.HTML(f"<div class='exs-warn'>⚠ {html.escape(name)} at {html.escape(host)} answers as the "
+                            "stage, but its answers are not believed (only this computer and [osc] host / "
+                            "stage_hosts are)</div>")
+        button = widgets.Button(description=f"Believe {host}", button_style="warning",
+                                tooltip="its loaded / played answers will count, also after a restart",
+                                layout=widgets.Layout(width="auto"))
+        button.on_click(lambda _button: self._accept(host))
+        return widgets.HBox([text, button], layout=widgets.Layout(align_items="center"))
+
+    def _accept(self, host: str) -> None:
+        self.guard()
+        self.stage.accept(host)
+        self.show()

@@ -9,6 +9,7 @@ prompt, open/closed) is a :class:`~exsampling.show_state.ShowState` the server r
                  queue)
 ``uploads``      the upload route (:class:`~exsampling.server.uploads.Upload`) and its batch
                  :class:`~exsampling.server.uploads.Storer`
+``stranded``     recordings whose processing failure could not be recorded, or that wait for disk space
 ``checks``       :class:`Refusal`, ``parse_location``/``parse_name``/``parse_upload_id``, ``sniff``/``check_photo``,
                  :class:`RateLimiter` and the limits
 ``shapes``       the JSON bodies (``show_json``, ``recording_json``, ``sample_json``, ``map_sample_json`` …)

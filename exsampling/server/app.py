@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import os
 import socket
 import ssl
 import time
@@ -32,7 +31,7 @@ from ..config import Config
 from ..resources import recorder_dir
 from ..show_state import ShowState
 from .certificate import authority_in, ensure_certificate, fingerprint
-from .checks import RateLimiter
+from .checks import TRANSPORT_HEADER_BYTES, RateLimiter
 from .connections import ConnectionGuard, GuardedHTTPServer, connection_cap, quiet_floods, raise_descriptor_limit
 from .handlers import (
     Context,
@@ -48,7 +47,7 @@ from .handlers import (
     log_request,
 )
 from .network import is_loopback, lan_address, with_token
-from .tunnel import Agent, NgrokAgent, ShowTunnel, TunnelError
+from .tunnel import Agent, NgrokAgent, ShowTunnel, TunnelError, ngrok_token
 from .uploads import Storer, Upload
 
 if TYPE_CHECKING:
@@ -121,7 +120,7 @@ def _listen(app: tornado.web.Application, port: int, addresses: list[str], guard
     # Tornado's own bound sits above ours so the handler, not the transport, answers 413 with its JSON.
     server = GuardedHTTPServer(app, ssl_options=ssl_options, max_body_size=int(s.max_upload_mb * 2 ** 20) + 2 ** 20,
                                idle_connection_timeout=s.idle_timeout_s, body_timeout=s.body_timeout_s,
-                               max_header_size=16 * 1024, chunk_size=CHUNK_BYTES, guard=guard)
+                               max_header_size=TRANSPORT_HEADER_BYTES, chunk_size=CHUNK_BYTES, guard=guard)
     server.add_sockets(sockets)
     return server, sockets[0].getsockname()[1]
 
@@ -135,7 +134,9 @@ class Server:
     ``local`` always; ``lan`` (the HTTPS recorder) and ``join`` (the plain-HTTP join page) when reachable from
     other machines; ``public`` through a tunnel or ``[server] public_url``. recorder_url: the one for the QR
     code (public, else the join page, else LAN, else local). map_url: the performer's map page (for Max's
-    jweb). certificate: the HTTPS certificate file, or None. tunnel: the show's tunnel, or None.
+    jweb). certificate: the HTTPS certificate file, or None. tunnel: the show's tunnel, or None. tunnel_line: one
+    truthful line on the tunnel for the console's header and the terminal: open (its URL, and which token), none
+    (and why), or failed (why, which token, and what still works).
     """
 
     port: int
@@ -146,6 +147,7 @@ class Server:
     certificate: Path | None
     app: tornado.web.Application
     tunnel: ShowTunnel | None
+    tunnel_line: str
     _guard: ConnectionGuard
     _closers: list[Callable[[], None]]
 
@@ -171,7 +173,7 @@ class Server:
 
 
 async def start(cfg: Config, pipeline: Pipeline, show: ShowState, host: str | None = None, port: int | None = None,
-                tunnel: bool | None = None, tunnel_agent: Agent | None = None) -> Server:
+                tunnel: bool | None = None, tunnel_agent: Agent | None = None, require_tunnel: bool = False) -> Server:
     """Start the upload server on the running asyncio loop (in a Jupyter kernel: the kernel's; no thread).
 
     Before listening, files a crash left without a row are swept from the library; once listening, recordings
@@ -183,9 +185,11 @@ async def start(cfg: Config, pipeline: Pipeline, show: ShowState, host: str | No
     tunnel : open (or reuse) the show's ngrok tunnel; None = when an ngrok token is configured
         (``[server] ngrok_token`` or ``NGROK_AUTHTOKEN``).
     tunnel_agent : the :class:`~exsampling.server.tunnel.Agent` behind the tunnel (default: the real ngrok).
+    require_tunnel : a tunnel that cannot open fails the start; by default the server goes on without it (the
+        LAN and this machine still work) and :attr:`Server.tunnel_line` says what failed.
 
     Raises :class:`PortInUse` when a port is taken, :class:`CertificateError` when HTTPS cannot be set up,
-    :class:`TunnelError` when a wanted tunnel cannot open; nothing is left listening after a failure.
+    :class:`TunnelError` when a required tunnel cannot open; nothing is left listening after a failure.
     """
     s = cfg.server
     host, port = host or s.host, s.port if port is None else port
@@ -223,18 +227,30 @@ async def start(cfg: Config, pipeline: Pipeline, show: ShowState, host: str | No
             urls["lan"] = with_token(f"{scheme}://{lan}:{lan_port}/", show.token)
             if https_port:
                 urls["join"] = f"http://{lan}:{http_port}/join?{urlencode({'token': show.token})}"
-        ngrok_token = s.ngrok_token or os.environ.get("NGROK_AUTHTOKEN", "")
-        if tunnel or (tunnel is None and ngrok_token):
+        token, source = ngrok_token(s.ngrok_token)
+        tunnel_line = ("tunnel: off" if tunnel is False else
+                       "tunnel: none (no ngrok token in [server] ngrok_token or NGROK_AUTHTOKEN)")
+        if tunnel or (tunnel is None and token):
+            which = f"token from {source}" if source else "no ngrok token"
             show_tunnel = ShowTunnel(library, tunnel_agent or NgrokAgent(library.root / "tunnel"))
             try:
                 public = await asyncio.get_running_loop().run_in_executor(
-                    None, show_tunnel.ensure, http_port, ngrok_token, s.ngrok_domain)
+                    None, show_tunnel.ensure, http_port, token, s.ngrok_domain)
             except TunnelError as exc:
-                raise TunnelError(f"the ngrok tunnel could not start ({exc}); participants can still use the LAN "
-                                  "address, or remove the ngrok token ([server] ngrok_token, NGROK_AUTHTOKEN)") from exc
-            urls["public"] = with_token(public, show.token)
+                show_tunnel = None
+                lan_way = urls.get("join") or urls.get("lan")
+                still = f"phones on the LAN still join at {lan_way}" if lan_way else \
+                    "only this machine reaches the recorder (listening on loopback)"
+                tunnel_line = f"tunnel: failed: {exc} ({which}); {still}"
+                if require_tunnel:
+                    raise TunnelError(tunnel_line) from exc
+                log.warning("%s", tunnel_line)
+            else:
+                urls["public"] = with_token(public, show.token)
+                tunnel_line = f"tunnel: {public} (ngrok, {which})"
         elif s.public_url:
             urls["public"] = with_token(s.public_url, show.token)
+            tunnel_line = f"tunnel: none; public URL {s.public_url} from [server] public_url"
     except BaseException:
         for close in reversed(closers):
             close()
@@ -243,4 +259,4 @@ async def start(cfg: Config, pipeline: Pipeline, show: ShowState, host: str | No
         ctx.process(intake)
     recorder_url = urls.get("public") or urls.get("join") or urls.get("lan") or urls["local"]
     return Server(http_port, https_port, urls, recorder_url, f"http://127.0.0.1:{http_port}/map", certificate,
-                  app, show_tunnel, guard, closers)
+                  app, show_tunnel, tunnel_line, guard, closers)

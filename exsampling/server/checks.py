@@ -12,6 +12,7 @@ import unicodedata
 from collections import deque
 from typing import Any
 
+import tornado.httputil
 import tornado.web
 
 from .. import photo
@@ -21,9 +22,14 @@ from ..records import Location
 MAX_NAME_CHARS = 60
 #: Most samples ``GET /api/samples`` returns at once.
 MAX_SAMPLES_LISTED = 500
+#: Most bytes of request headers (the request line and every header) a request may have: past it, 431 with a
+#: reason. Tornado itself closes a connection without an answer past :data:`TRANSPORT_HEADER_BYTES`.
+MAX_HEADER_BYTES = 16 * 1024
+TRANSPORT_HEADER_BYTES = 64 * 1024
 
 AUDIO_MAGIC = ((b"RIFF", "wav"), (b"RF64", "wav"), (b"fLaC", "flac"), (b"OggS", "ogg"), (b"ID3", "mp3"),
-               (b"\xff\xfb", "mp3"), (b"\xff\xf3", "mp3"), (b"FORM", "aiff"))
+               (b"\xff\xfb", "mp3"), (b"\xff\xf3", "mp3"), (b"FORM", "aiff"), (b"\x1a\x45\xdf\xa3", "webm"),
+               (b"#!AMR", "amr"), (b"\xff\xf1", "aac"), (b"\xff\xf9", "aac"))
 IMAGE_MAGIC = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF8", "gif"))
 
 #: Status codes for each AudioError code: not audio at all → 415; audio we will not use → 422.
@@ -46,6 +52,15 @@ class Refusal(tornado.web.HTTPError):
                  **extra: Any) -> None:
         super().__init__(status, reason=None)
         self.code, self.message, self.headers, self.extra = code, message, headers or {}, extra
+
+
+def check_header_size(request: tornado.httputil.HTTPServerRequest) -> None:
+    """Refuse (431 ``headers_too_large``) a request whose headers exceed :data:`MAX_HEADER_BYTES`."""
+    size = len(request.method or "") + len(request.uri or "") + len(request.version) + 4
+    size += sum(len(name) + len(value) + 4 for name, value in request.headers.get_all())
+    if size > MAX_HEADER_BYTES:
+        raise Refusal(431, "headers_too_large", f"the request's headers are {size / 1024:.0f} KiB; at most "
+                      f"{MAX_HEADER_BYTES // 1024} KiB are read (clear this site's cookies, or use another browser)")
 
 
 def parse_location(lat: str | None, lon: str | None, accuracy: str | None) -> Location | None:
@@ -118,6 +133,17 @@ def sniff(data: bytes, table: tuple[tuple[bytes, str], ...]) -> str | None:
     return next((ext for magic, ext in table if data.startswith(magic)), None)
 
 
+def sniff_audio(data: bytes) -> str | None:
+    """The extension a recording is kept under, from its first bytes: libsndfile's formats, and what phones'
+    own recorders save (an ISO/QuickTime ``ftyp`` box: ``m4a``, ``3gp``, ``mov``, ``mp4``; Matroska/WebM;
+    AMR; raw ADTS AAC); None for anything else (the decoder still decides whether it is audio)."""
+    if data[4:8] == b"ftyp":
+        brand = data[8:12]
+        return "m4a" if brand == b"M4A " else "3gp" if brand.startswith(b"3g") else "mov" if brand == b"qt  " \
+            else "mp4"
+    return sniff(data, AUDIO_MAGIC)
+
+
 def sniff_photo(data: bytes) -> str | None:
     """``jpg``/``png``/``gif``/``webp``/``heic`` from the photo's first bytes, or None if it is no image we keep."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
@@ -128,15 +154,21 @@ def sniff_photo(data: bytes) -> str | None:
 
 
 def check_photo(data: bytes) -> str:
-    """The photo's kind (``jpg``, …), after refusing what is not an image we keep (415 ``photo_not_image``) and,
-    from the header alone, an image of more than :data:`exsampling.photo.MAX_PIXELS` (422 ``photo_too_large``)."""
+    """The photo's kind (``jpg``, …), after refusing what is not an image we keep (415 ``photo_not_image``: no
+    image's magic bytes, or bytes that do not decode as the image they announce) and, from the header alone, an
+    image (or a frame of one) of more than :data:`exsampling.photo.MAX_PIXELS` (422 ``photo_too_large``). It
+    decodes the picture (bounded, see :func:`exsampling.photo.check`): call it off the server's loop."""
     kind = sniff_photo(data)
     if kind is None:
         raise Refusal(415, "photo_not_image", "the photo is not a JPEG, PNG, GIF, WebP or HEIC image")
-    pixels = photo.pixels(data, kind)
-    if pixels is not None and pixels > photo.MAX_PIXELS:
-        raise Refusal(422, "photo_too_large", f"the photo has {pixels / 1e6:.0f} megapixels; at most "
-                      f"{photo.MAX_PIXELS / 1e6:.0f} are taken: send a smaller one, or none")
+    try:
+        photo.check(data, kind)
+    except photo.TooLarge as exc:
+        raise Refusal(422, "photo_too_large", f"the photo has {exc.pixels / 1e6:.0f} megapixels; at most "
+                      f"{photo.MAX_PIXELS / 1e6:.0f} are taken: send a smaller one, or none") from None
+    except photo.NotAnImage:
+        raise Refusal(415, "photo_not_image", f"the photo starts like a {kind.upper()} image but is not one "
+                      "(damaged or cut short): send another, or none") from None
     return kind
 
 

@@ -147,14 +147,16 @@ class FormReader:
 
     The first file part named ``spool_name`` is written to a new file at ``spool_path()`` by ``writer``
     (:attr:`spool`); the first value of each other field and file is kept in :attr:`fields` and :attr:`files`,
-    later ones with the same name are dropped (as the upload route reads only the first). A preamble and an
-    epilogue are ignored. :meth:`feed` and :meth:`close` raise :class:`FormError` for a malformed form;
-    :meth:`discard` removes the file.
+    later ones with the same name are dropped (as the upload route reads only the first), and so are the parts
+    named in ``dropped`` (read past, never kept). A preamble and an epilogue are ignored. :meth:`feed` and
+    :meth:`close` raise :class:`FormError` for a malformed form; :meth:`discard` removes the file.
     """
 
-    def __init__(self, content_type: str, spool_name: str, spool_path: Callable[[], Path], writer: Executor) -> None:
+    def __init__(self, content_type: str, spool_name: str, spool_path: Callable[[], Path], writer: Executor,
+                 dropped: frozenset[str] = frozenset()) -> None:
         self._delimiter = b"\r\n--" + boundary_of(content_type)
         self._spool_name, self._spool_path, self._writer = spool_name, spool_path, writer
+        self._dropped = dropped
         self._buffer = bytearray(b"\r\n")  # the first boundary line has no line break before it
         self._step = self._preamble
         self._sink: bytearray | Spool | None = None
@@ -237,6 +239,9 @@ class FormReader:
         return False
 
     def _begin_part(self, name: str, filename: str | None) -> None:
+        if name in self._dropped:
+            self._sink = None
+            return
         if filename is not None and name == self._spool_name and self.spool is None:
             self.spool = self._sink = Spool(self._spool_path(), self._writer)
             return

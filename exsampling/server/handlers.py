@@ -16,6 +16,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
@@ -23,15 +24,17 @@ import tornado.httputil
 import tornado.web
 
 from ..config import Config
-from ..records import RecordingStatus
+from ..diskspace import DiskSpace
 from ..show_state import ShowState
 from .checks import (
     MAX_SAMPLES_LISTED,
     RateLimiter,
     Refusal,
+    check_header_size,
 )
 from .network import is_loopback, with_token
 from .shapes import map_sample_json, recording_json, show_json
+from .stranded import Stranded
 
 if TYPE_CHECKING:  # the pipeline loads the signal stack; the handlers only hold it
     from ..pipeline import Intake, Pipeline
@@ -69,11 +72,14 @@ class Context:
     storer: Storer
     waiting: deque[Intake] = field(default_factory=deque)  # stored, not yet handed to the pipeline
     feeder: asyncio.Task[None] | None = None
+    processing: set[asyncio.Future[None]] = field(default_factory=set)  # handed to the pipeline, not yet done
     join: JoinInfo | None = None  # set when HTTPS serves the LAN: plain HTTP from the LAN is then the join page
     receiving: int = 0  # uploads whose body has arrived and that are being stored
     buffered: int = 0  # bytes of request bodies held (in memory, or spooled to disk)
     spool_writer: ThreadPoolExecutor = field(  # writes uploads' audio as it arrives (see .forms.Spool)
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="exsampling-spool"))
+    photo_checker: ThreadPoolExecutor = field(  # decodes photos to check them, one at a time (bounded memory)
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="exsampling-photo"))
 
     @property
     def max_body_bytes(self) -> int:
@@ -87,9 +93,10 @@ class Context:
             self.feeder = asyncio.ensure_future(self._feed())
 
     async def _feed(self) -> None:
-        """Hand stored recordings to the pipeline one at a time. Acknowledging a crowd comes first: a recording
-        waits while bodies are arriving or being stored, at most :data:`PROCESS_DEFER_S` seconds. What is still
-        waiting when the process stops is in the library as "received", for the next start."""
+        """Hand stored recordings to the pipeline's queue in arrival order (it drains them in batches, first in,
+        first on stage). Acknowledging a crowd comes first: a recording waits while bodies are arriving or being
+        stored, at most :data:`PROCESS_DEFER_S` seconds. What is still waiting when the process stops is in the
+        library as "received", for the next start."""
         while self.waiting and not self.pipeline.closed:
             intake = self.waiting[0]
             while (self.receiving or self.buffered) and time.perf_counter() - intake.stored_at < PROCESS_DEFER_S:
@@ -97,7 +104,9 @@ class Context:
             if self.pipeline.closed:
                 return
             self.waiting.popleft()
-            await self._process(intake)
+            task = asyncio.ensure_future(self._process(intake))
+            self.processing.add(task)  # held until done: the loop keeps only weak references to tasks
+            task.add_done_callback(self.processing.discard)
 
     async def _process(self, intake: Intake) -> None:
         try:
@@ -105,9 +114,17 @@ class Context:
         except Exception as exc:  # the participant's page must learn it failed, not wait forever
             if self.pipeline.closed:  # stopped meanwhile: the recording waits, "received", for the next start
                 return
-            log.exception("processing recording %d failed", intake.recording.id)
-            self.pipeline.library.set_recording_status(intake.recording.id, RecordingStatus.FAILED,
-                                                      f"processing failed: {exc}")
+            self.stranded.failed(intake, exc)  # marked "failed", or kept for when the disk has room again
+
+    @cached_property
+    def disk(self) -> DiskSpace:
+        """The library's disk and the room kept free on it (``[server] disk_reserve_mb``)."""
+        return DiskSpace(self.pipeline.library.root, int(self.cfg.server.disk_reserve_mb * 2 ** 20))
+
+    @cached_property
+    def stranded(self) -> Stranded:
+        """Recordings whose failure could not be recorded, or that wait for disk space."""
+        return Stranded(self.pipeline, self.disk, self.process)
 
 
 def log_request(handler: tornado.web.RequestHandler) -> None:
@@ -126,16 +143,22 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
 class ShowHandler(tornado.web.RequestHandler):
     """What every route shares: JSON refusals, who the client is, this machine's own routes, the LAN gate.
 
-    ``over_lan_http``: whether a phone on the LAN may reach this route over plain HTTP. When the LAN has its
-    HTTPS listener, everything else answers it with the way to the join page (the recorder needs HTTPS).
+    ``over_lan_http``: whether a phone on the LAN may reach this route over plain HTTP. ``phone_recorder``: a
+    route of the phone's-own-recorder path (the recorder page, its show state, uploads and their progress),
+    reachable over plain HTTP on the LAN when ``[server] lan_http_uploads`` allows. When the LAN has its HTTPS
+    listener, everything else answers it with the way to the join page (the in-page recorder needs HTTPS).
     """
 
     ctx: Context
     over_lan_http = False
+    phone_recorder = False
 
     def prepare(self) -> None:
+        check_header_size(self.request)
         join = self.ctx.join
         if join is None or self.request.protocol != "http" or is_loopback(self.remote_ip) or self.over_lan_http:
+            return
+        if self.phone_recorder and self.ctx.cfg.server.lan_http_uploads:
             return
         if self.request.method in ("GET", "HEAD") and not self.request.path.startswith("/api/"):
             token = self.get_query_argument("token", "")
@@ -148,12 +171,21 @@ class ShowHandler(tornado.web.RequestHandler):
         # Tornado's own summary holds the query string, and so the show token: keep it out of every log line.
         return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
 
+    def log_exception(self, typ: Any, value: BaseException | None, tb: Any) -> None:
+        if value is not None and not isinstance(value, tornado.web.HTTPError) and self.ctx.disk.explains(value):
+            log.warning("%s: the library's disk is full (%s)", self._request_summary(), value)  # no traceback
+            return
+        super().log_exception(typ, value, tb)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None))[1]
         if isinstance(exc, Refusal):
             for name, value in exc.headers.items():
                 self.set_header(name, value)
             body = {"error": exc.code, "message": exc.message, **exc.extra}
+        elif exc is not None and not isinstance(exc, tornado.web.HTTPError) and self.ctx.disk.explains(exc):
+            self.set_status(507)
+            body = {"error": "disk_full", "message": "the show's disk is full; ask again in a moment"}
         else:
             body = {"error": f"http_{status_code}", "message": self._reason}
         self.finish(body)
@@ -225,6 +257,7 @@ class Health(ApiHandler):
 
 
 class ShowInfo(ApiHandler):
+    phone_recorder = True
     def get(self) -> None:
         self.check_token(self.request_token())
         pipeline = self.ctx.pipeline
@@ -232,6 +265,7 @@ class ShowInfo(ApiHandler):
 
 
 class RecordingProgress(ApiHandler):
+    phone_recorder = True
     def get(self, recording_id: str) -> None:
         self.check_token(self.request_token())
         library = self.ctx.pipeline.library
@@ -265,10 +299,11 @@ class Join(ApiHandler):
         if join is None:
             raise Refusal(404, "not_found", "this show has no LAN recorder (it serves no HTTPS)")
         token = self.get_query_argument("token", "")
+        own = ("/?" + urlencode({"token": token}) if token else "/") if self.ctx.cfg.server.lan_http_uploads else None
         self.set_header("Content-Security-Policy", f"default-src 'self'; connect-src 'self' {join.origin}; "
                         "style-src 'self'; script-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
         self.render("join.html", recorder_url=with_token(f"{join.origin}/", token) if token else f"{join.origin}/",
-                    fingerprint=join.fingerprint, host=join.host, authority=join.authority)
+                    fingerprint=join.fingerprint, host=join.host, authority=join.authority, own_recorder_url=own)
 
 
 class JoinFile(ApiHandler):
@@ -295,8 +330,9 @@ class Page(ShowHandler, tornado.web.StaticFileHandler):
     page for this machine (the map).
     """
 
-    #: What the join page needs over plain HTTP on the LAN.
+    #: What the join page needs over plain HTTP on the LAN; and the phone's-own-recorder page (index.html).
     LAN_FILES = frozenset({"join.js", "style.css"})
+    PHONE_FILES = frozenset({"recorder.js", "strings.js", "style.css"})
 
     def initialize(self, path: str, ctx: Context, file: str | None = None,  # type: ignore[override]  # + ours
                    local_only: bool = False) -> None:
@@ -305,6 +341,7 @@ class Page(ShowHandler, tornado.web.StaticFileHandler):
 
     def prepare(self) -> None:
         self.over_lan_http = self.file is None and self.path_args[0] in self.LAN_FILES
+        self.phone_recorder = self.file == "index.html" or (self.file is None and self.path_args[0] in self.PHONE_FILES)
         super().prepare()
         if self.local_only and not self._finished:
             self.require_local()

@@ -34,17 +34,21 @@ def sample_json(s: Sample) -> dict[str, Any]:
 
 
 def recording_json(rec: Recording, samples: list[Sample]) -> dict[str, Any]:
-    """``GET /api/recordings/<id>``: the recording's progress and its samples in recording order."""
+    """``GET /api/recordings/<id>``: the recording's progress, its judgement (its class over all its pieces, None
+    until classified) and its samples in recording order."""
     return {
         "id": rec.id, "status": str(rec.status), "error": rec.error, "received_at": rec.received_at,
         "duration_s": round(rec.duration_s, 3) if rec.duration_s is not None else None,
+        "judgement": rec.judgement.as_json() if rec.judgement is not None else None,
         "samples": [sample_json(s) for s in sorted(samples, key=lambda s: s.id)],
     }
 
 
-def created_json(rec: Recording) -> dict[str, Any]:
-    """``POST /api/recordings``: the stored recording, with the name and place kept for it."""
-    return recording_json(rec, []) | {"participant": rec.participant, "location": location_json(rec.location)}
+def created_json(rec: Recording, samples: list[Sample] | None = None) -> dict[str, Any]:
+    """``POST /api/recordings``: the stored recording (and, for a retry, what became of it: its ``samples``), with
+    the name and place kept for it."""
+    return recording_json(rec, samples or []) | {"participant": rec.participant,
+                                                 "location": location_json(rec.location)}
 
 
 def map_sample_json(s: Sample) -> dict[str, Any]:

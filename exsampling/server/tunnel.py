@@ -11,6 +11,8 @@ the binary; the agent is then driven through its local HTTP API).
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -30,6 +32,15 @@ TUNNEL_NAME = "exsampling"
 
 class TunnelError(OSError):
     """The ngrok tunnel could not be opened (no binary, no network, bad token, …)."""
+
+
+def ngrok_token(configured: str) -> tuple[str, str]:
+    """The ngrok auth token and where it came from: ``configured`` (``[server] ngrok_token``), else the
+    ``NGROK_AUTHTOKEN`` environment variable; ``("", "")`` when neither has one."""
+    if configured:
+        return configured, "[server] ngrok_token"
+    from_env = os.environ.get("NGROK_AUTHTOKEN", "")
+    return (from_env, "NGROK_AUTHTOKEN") if from_env else ("", "")
 
 
 class Agent(Protocol):
@@ -106,10 +117,14 @@ class NgrokAgent:
         from pyngrok.exception import PyngrokError
 
         config = conf.PyngrokConfig(auth_token=auth_token)
+        said = io.StringIO()
         try:
-            ngrok.install_ngrok(config)  # a no-op once the binary is there
+            # pyngrok prints its download's progress; in a console kernel that lands on the performer's page
+            with contextlib.redirect_stdout(said):
+                ngrok.install_ngrok(config)  # a no-op once the binary is there
         except (PyngrokError, OSError) as exc:
-            raise TunnelError(f"ngrok could not be installed ({exc})") from exc
+            reason = "no Internet to download it" if "urlopen error" in str(exc) else str(exc)[:200]
+            raise TunnelError(f"ngrok could not be installed ({reason})") from exc
         self.folder.mkdir(parents=True, exist_ok=True)
         log = self.folder / "ngrok.log"
         log.unlink(missing_ok=True)

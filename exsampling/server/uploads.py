@@ -16,7 +16,6 @@ import tornado.web
 from ..audio import AudioError
 from ..records import Recording
 from .checks import (
-    AUDIO_MAGIC,
     AUDIO_STATUS,
     Refusal,
     check_photo,
@@ -24,7 +23,7 @@ from .checks import (
     parse_location,
     parse_name,
     parse_upload_id,
-    sniff,
+    sniff_audio,
 )
 from .forms import FormError, FormReader, Spool
 from .handlers import ApiHandler
@@ -40,6 +39,8 @@ if TYPE_CHECKING:  # the pipeline loads the signal stack; the upload route only 
 MAX_BUFFERED_BYTES = 512 * 2 ** 20
 #: Batches of uploads stored at once.
 STORERS = 4
+#: Seconds a phone refused for a full disk is asked to wait (``Retry-After``) before sending again.
+DISK_RETRY_S = 30
 
 
 class Storer:
@@ -117,10 +118,15 @@ class Upload(ApiHandler):
     form as it streams, its audio written to the library's spool on the way (see :mod:`.forms`); the recording
     is stored on the strength of its header and answered at once, then processed."""
 
+    phone_recorder = True
+
+    # set in prepare(); Tornado answers an unknown method (405) and finishes without calling it
+    held, arrived = 0, 0
+    refusal: Refusal | None = None  # answered once the body is in
+    held_back: Refusal | None = None  # answered once the body is in, unless it is a retry of an upload stored before
+    form: FormReader | None = None
+
     def prepare(self) -> None:
-        self.held, self.arrived = 0, 0
-        self.refusal: Refusal | None = None
-        self.form: FormReader | None = None
         super().prepare()
         if self._finished:
             return
@@ -128,19 +134,21 @@ class Upload(ApiHandler):
         if length is not None and length.isdigit() and int(length) > self.ctx.max_body_bytes:
             raise self.too_large(int(length))  # at once: a body that size is never read
         token = self.request_token()
-        if token is not None:  # a token in the URL decides before a byte of the body is kept
+        if token is not None:  # a token in the URL decides before a byte of the audio is kept
             try:
                 self.check_token(token)
-                self.check_open_and_rate()
             except Refusal as exc:
                 # Answered once the body is in (dropped as it arrives): a browser, or Python's TLS client, that
                 # hears an answer and a closed connection while still sending reports a network error instead,
                 # and a phone would retry what is refused. The body is bounded by the size and time limits.
                 self.refusal = exc
                 return
+            self.held_back = self.admission()
         try:
+            # held back: only the short fields are read (a retry's upload_id), the audio and photo dropped
             self.form = FormReader(self.request.headers.get("Content-Type", ""), "audio",
-                                   self.ctx.pipeline.library.spool_file, self.ctx.spool_writer)
+                                   self.ctx.pipeline.library.spool_file, self.ctx.spool_writer,
+                                   frozenset({"audio", "photo"}) if self.held_back else frozenset())
         except FormError as exc:
             self.refusal = bad_form(exc)
 
@@ -149,14 +157,21 @@ class Upload(ApiHandler):
         """The phone's own id (``X-Exsampling-Device``), or "" (see :func:`~.checks.parse_device`)."""
         return parse_device(self.request.headers.get("X-Exsampling-Device"))
 
-    def check_open_and_rate(self) -> None:
+    def admission(self) -> Refusal | None:
+        """Why a new recording is not taken now (the show closed, the disk nearly full, the rate limit), or None."""
         if not self.ctx.show.is_open:
-            raise Refusal(409, "show_closed", "the performer has closed the show for new sounds; keep your "
-                          "recording and send it when the show opens again")
+            return Refusal(409, "show_closed", "the performer has closed the show for new sounds; keep your "
+                           "recording and send it when the show opens again")
+        length = self.request.headers.get("Content-Length", "")
+        if not self.ctx.disk.room_for(int(length) if length.isdigit() else self.ctx.max_body_bytes):
+            return Refusal(507, "disk_full", "the show's disk is nearly full: your sound is sent again by itself "
+                           f"once the performer has made room (try again in {DISK_RETRY_S} s)",
+                           headers={"Retry-After": str(DISK_RETRY_S)}, retry_after_s=DISK_RETRY_S)
         wait_s = math.ceil(self.ctx.limiter.wait_s(self.client, self.device))
         if wait_s:
-            raise Refusal(429, "rate_limited", f"too many sounds from you in a short time; try again in {wait_s} s",
-                          headers={"Retry-After": str(wait_s)}, retry_after_s=wait_s)
+            return Refusal(429, "rate_limited", f"too many sounds from you in a short time; try again in {wait_s} s",
+                           headers={"Retry-After": str(wait_s)}, retry_after_s=wait_s)
+        return None
 
     def too_large(self, size: int) -> Refusal:
         return Refusal(413, "too_large", f"the upload is {size / 2**20:.1f} MiB; at most "
@@ -218,17 +233,38 @@ class Upload(ApiHandler):
         reader, self.form = self.form, None  # this coroutine's from here on, whatever the connection does
         assert reader is not None  # made in prepare() unless refused
         try:
-            audio, fields = self._checked(reader)
+            form = self._form(reader)
+            upload_id = parse_upload_id(form.get("upload_id"))
+            if self.request_token() is None:
+                self.held_back = self.admission()
+            first = None
+            if self.held_back is not None:  # refused, unless it is a retry of an upload stored before
+                first = self.ctx.pipeline.library.recording_by_upload(upload_id) if upload_id else None
+                if first is None:
+                    raise self.held_back
+            else:  # a new recording (or a retry, which the storer finds: see _store)
+                audio, fields = self._checked(reader, form, upload_id)
+                raw_photo = bytes(reader.files.get("photo", b""))
+                if raw_photo:  # decoded to be sure it is one: beside the loop
+                    kind = await asyncio.get_running_loop().run_in_executor(
+                        self.ctx.photo_checker, check_photo, raw_photo)
+                    fields["photo"] = (raw_photo, kind)
         except BaseException:
             reader.discard()
             raise
         finally:
             self._release()
-        # the storer's file from here on: stored, or removed
-        rec, first = await self._store(Received(audio.path, **fields), audio.close())
-        self.set_status(201 if first else 200)
+        if first is not None:  # a retry of an upload stored before: its first answer, as it stands now
+            reader.discard()
+            rec, created = first, False
+        else:
+            # the storer's file from here on: stored, or removed
+            rec, created = await self._store(Received(audio.path, **fields), audio.close())
+        self.set_status(201 if created else 200)
         self.set_header("Location", f"/api/recordings/{rec.id}")
-        self.finish(created_json(rec))
+        library = self.ctx.pipeline.library
+        self.finish(created_json(rec) if created else created_json(library.recording(rec.id),
+                                                                    library.samples(recording_id=rec.id)))
 
     def _text(self, name: str, raw: bytes | bytearray) -> str:
         try:
@@ -236,26 +272,31 @@ class Upload(ApiHandler):
         except UnicodeDecodeError:
             raise Refusal(400, "invalid_field", f"{name} is not UTF-8 text", field=name) from None
 
-    def _checked(self, reader: FormReader) -> tuple[Spool, dict[str, Any]]:
-        """Check the whole form now: its audio, and the rest of the recording's fields (see ``Received``)."""
+    def _form(self, reader: FormReader) -> dict[str, str]:
+        """The whole form's text fields, once its token is checked (when it came in the form)."""
         try:
             reader.close()
         except FormError as exc:
             raise bad_form(exc) from None
-        form = {k: self._text(k, v) for k, v in reader.fields.items()}
+        # an 'audio' sent as a plain field is no recording (see _checked), whatever its bytes
+        form = {k: self._text(k, v) for k, v in reader.fields.items() if k != "audio"}
         if self.request_token() is None:
             self.check_token(form.get("token"))
-            self.check_open_and_rate()
-        upload_id = parse_upload_id(form.get("upload_id"))
+        return form
+
+    def _checked(self, reader: FormReader, form: dict[str, str],
+                 upload_id: str | None) -> tuple[Spool, dict[str, Any]]:
+        """Check a new recording's audio and the rest of its fields (see ``Received``); the photo is checked
+        apart (it is decoded)."""
         audio = reader.spool
         if audio is None:
-            raise Refusal(400, "missing_audio", "the form has no 'audio' file")
+            sent_as_field = "audio" in reader.fields
+            raise Refusal(400, "missing_audio", "the form's 'audio' is a plain field, not a file: send the "
+                          "recording as a file part" if sent_as_field else "the form has no 'audio' file")
         location = parse_location(form.get("lat"), form.get("lon"), form.get("accuracy"))
         name = parse_name(form.get("name"))
-        photo = bytes(reader.files.get("photo", b""))
-        kept_photo = (photo, check_photo(photo)) if photo else None
-        return audio, {"extension": sniff(audio.head, AUDIO_MAGIC) or "bin", "participant": name,
-                       "location": location, "photo": kept_photo, "source": "upload", "upload_id": upload_id}
+        return audio, {"extension": sniff_audio(audio.head) or "bin", "participant": name,
+                       "location": location, "photo": None, "source": "upload", "upload_id": upload_id}
 
     async def _store(self, arrival: Received, written: Future[None]) -> tuple[Recording, bool]:
         """Store the recording, or find the one its upload id stored before (a retry, perhaps after a restart,
@@ -268,6 +309,12 @@ class Upload(ApiHandler):
             return dup.recording, False
         except AudioError as exc:
             raise Refusal(AUDIO_STATUS.get(exc.code, 422), exc.code, str(exc)) from exc
+        except Exception as exc:
+            if self.ctx.disk.explains(exc):  # filled up while this one arrived: nothing of it was kept
+                raise Refusal(507, "disk_full", "the show's disk is full: your sound is sent again by itself once "
+                              "the performer has made room", headers={"Retry-After": str(DISK_RETRY_S)},
+                              retry_after_s=DISK_RETRY_S) from None
+            raise
         self.ctx.limiter.record(self.client, self.device)
         self.ctx.process(intake)
         return intake.recording, True
