@@ -272,6 +272,21 @@ def validation_groups(clips: list[Clip], fraction: float, seed: int) -> set[str]
     return chosen
 
 
+def unvalidated(clips: list[Clip], fraction: float, seed: int) -> str:
+    """Why nothing will measure a model trained on ``clips`` (no validation and no held-out clip), or ""."""
+    if any(c.split == "test" for c in clips) or validation_groups(clips, fraction, seed):
+        return ""
+    groups: dict[str, set[str]] = {}
+    for c in clips:
+        groups.setdefault(c.label, set()).add(c.group)
+    need = next((n for n in range(3, 1001) if round(fraction * n) >= 1), None)
+    have = ", ".join(f"{label} {len(g)}" for label, g in sorted(groups.items()))
+    enough = (f"a label needs {need} separate recordings for one to be held out (--val-fraction {fraction:g})"
+              if need else f"--val-fraction {fraction:g} holds nothing out")
+    return (f"{len(clips)} clip(s) from too few recordings to validate on any ({have}): {enough}. The model is "
+            "trained on all of them and nothing measures it; re-label more sounds, or add DATA, before relying on it")
+
+
 def class_weights(y: np.ndarray, n_labels: int) -> dict[int, float]:
     """Balanced class weights ``n / (k · count)`` for the labels present, clipped to [0.2, 5]."""
     counts = np.bincount(y, minlength=n_labels)
@@ -775,11 +790,16 @@ def run(args) -> int:
             params = read_info(base).features  # a fine-tuned model keeps its features
         else:
             params = features.SFX_MEL if args.backbone == "aisfx" else FeatureParams.from_config(cfg)
+        unchecked = unvalidated(clips, opt.val_fraction, opt.seed)
+        if unchecked:
+            print(f"exsampling train: warning: {unchecked}", file=sys.stderr)
         metrics = train(clips, params, TrimRule.from_config(cfg), opt,
                         root.parent if root and root.is_file() else root)
     except (TrainError, ConfigError, ModelError) as exc:
         print(f"exsampling train: {exc}", file=sys.stderr)
         return 2
+    if unchecked:
+        print("not validated: no recording was held out, so nothing measured this model (see the warning above)")
     for name in ("val", "test"):
         if name in metrics:
             m = metrics[name]

@@ -74,13 +74,13 @@ class Header(widgets.HBox):
                          layout=widgets.Layout(align_items="flex-start"))
 
     def show(self, owner: OwnerRecord | None, role: Role, counts: dict[str, int], sender: Any, info: Any,
-             stage: StageStatus | None = None) -> None:
+             stage: StageStatus | None = None, last_sent: float | None = None) -> None:
         """Show the recorder's addresses and QR code from the ``owner``'s record as a console in ``role`` may,
-        the library's ``counts``, the OSC ``sender`` (None: OSC off), the model's ``info`` (None: no model) and
-        what the ``stage`` answers (None: not shown)."""
+        the library's ``counts``, the OSC ``sender`` (None: OSC off), the model's ``info`` (None: no model),
+        what the ``stage`` answers (None: not shown) and when the show last sent (POSIX time; None: never)."""
         self._set_qr(owner.recorder_url if owner else "")
         self.url.value = self._urls_html(owner, role)
-        self.status.value = self._status_html(role, counts, sender, info) + self._stage_html(stage)
+        self.status.value = self._status_html(role, counts, sender, info, last_sent) + self._stage_html(stage)
 
     def _set_qr(self, url: str) -> None:
         if url and url != self._qr_url:
@@ -108,19 +108,22 @@ class Header(widgets.HBox):
         return "".join(lines)
 
     @staticmethod
-    def _status_html(role: Role, counts: dict[str, int], sender: Any, info: Any) -> str:
-        osc = (f"OSC → {sender.host}:{sender.port} · last sent {clock(sender.last_sent) or 'never'}"
+    def _status_html(role: Role, counts: dict[str, int], sender: Any, info: Any, last_sent: float | None) -> str:
+        osc = (f"OSC → {sender.host}:{sender.port} · last sent {clock(last_sent) or 'never'}"
                if sender is not None else "OSC off")
         model = "no model"
         if info is not None:
+            described = info.trained_on or "no description"
             scores = ", ".join(f"{k} {v:.2f}" for k, v in info.metrics.items() if isinstance(v, (int, float)))
-            model = f"model {html.escape(info.name)} ({html.escape(info.trained_on or 'no description')})" + (
-                f" · {html.escape(scores)}" if scores else "")
+            # the header holds one line; the whole training history is the hover text (and the model card)
+            model = (f"<span title='{html.escape(described, quote=True)}'>model {html.escape(info.name)} "
+                     f"({html.escape(summary(described))})</span>" + (f" · {html.escape(scores)}" if scores else ""))
         state = {Role.OWNER: "<span class='exs-ready'>● <span>ready</span></span> — this page runs the show",
                  Role.STARTING: "starting…", Role.STANDBY: "standing by", Role.VIEWER: "read-only view",
                  Role.BLOCKED: "read-only: uploads not received"}[role]
-        return (f"<div>{state}</div><div>{counts['participants']} participants · {counts['recordings']} "
-                f"recordings · {counts['samples']} sounds</div><div>{html.escape(osc)}</div><div>{model}</div>")
+        return (f"<div>{state}</div><div>{plural(counts['participants'], 'participant')} · "
+                f"{plural(counts['recordings'], 'recording')} · {plural(counts['samples'], 'sound')}</div>"
+                f"<div>{html.escape(osc)}</div><div>{model}</div>")
 
     @staticmethod
     def _stage_html(stage: StageStatus | None) -> str:
@@ -142,6 +145,20 @@ class Header(widgets.HBox):
     def _on_frozen(self, change: dict[str, Any]) -> None:
         """Disable or enable the mode switch."""
         self.mode_toggle.disabled = change["new"]
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 participant``, ``2 participants``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def summary(text: str, limit: int = 80) -> str:
+    """The first line of ``text``, cut at ``limit`` characters; "…" says something was left out."""
+    lines = text.strip().splitlines()
+    first = lines[0] if lines else ""
+    if len(first) > limit:
+        return first[:limit].rsplit(" ", 1)[0].rstrip(" ,;:(") + " …"
+    return first + (" …" if len(lines) > 1 else "")
 
 
 class RoleBanner(widgets.HBox):
