@@ -305,7 +305,7 @@ def export(path: Path, e: np.ndarray, ds, clips: list, split: np.ndarray, family
     real: held-out real recordings), file and recording, for out-of-distribution scores and show simulations."""
     np.savez_compressed(path, e=e.astype(np.float32), y=ds.y, label=np.array(LABELS)[ds.y], family=family,
                         split=split, held_out=np.isin(split, ("test", "real")),
-                        file=np.array([clips[i].path.resolve().as_posix() for i in ds.clip]),
+                        path=np.array([clips[i].path.resolve().as_posix() for i in ds.clip]),
                         recording=np.array([recording_of(clips[i]) for i in ds.clip]),
                         labels=np.array(LABELS), model=np.array(model.name))
     print(f"wrote {path} ({len(e)} embeddings)", flush=True)
