@@ -101,3 +101,15 @@ def test_a_bad_manifest_is_refused(tmp_path):
         corpus.real_origins(tmp_path, SR)
     with pytest.raises(corpus.CorpusError):
         corpus.real_origins(tmp_path / "nowhere", SR)
+
+
+def test_the_clips_list_names_each_clip_s_family(tmp_path):
+    from exsampling.train import Clip, write_clips_csv
+
+    clips = [Clip(tmp_path / "a.wav", "Knock", "test", "g1", "Ann (repo a.flac)", "CC0 1.0", "real-ann"),
+             Clip(tmp_path / "b.wav", "Knock", "", "g2", "Bob", "CC BY 3.0", "real-bob")]
+    write_clips_csv(tmp_path / "m.clips.csv", clips, {"g2"}, tmp_path)
+    with open(tmp_path / "m.clips.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["file"], r["split"], r["family"]) for r in rows] == [("a.wav", "test", "real-ann"),
+                                                                     ("b.wav", "validation", "real-bob")]

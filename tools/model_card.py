@@ -138,7 +138,7 @@ def real_lines(metrics: dict, clips: list[dict]) -> list[str]:
     was = f" | {metrics.get('baseline_model', 'start model')} on the same clips" if base else ""
     out = ["", "### Held-out real recordings", "",
            ("Real everyday recordings (not sample libraries) by recordists whose recordings never reach training: "
-            + ", ".join(sorted({c["source"].split(",")[0] for c in clips
+            + ", ".join(sorted({c["source"].split(",")[0].split(" (")[0] for c in clips
                                 if c["split"] == "test" and c.get("family", "").startswith("real-")}))
             + ". Each recording is measured as recorded (no augmentation), cut into ≤ 5-s pieces like a live one; "
             "per recording, its pieces' probabilities are averaged. Figures are *per piece · per recording*. So few "
