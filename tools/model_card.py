@@ -135,16 +135,19 @@ def real_lines(metrics: dict, clips: list[dict]) -> list[str]:
     if not real:
         return []
     base = metrics.get("baseline", {}).get("real")
-    was = f" | {metrics.get('baseline_model', 'start model')} on the same clips" if base else ""
+    was = f" {metrics.get('baseline_model', 'start model')} on the same clips (instrument / top-1) |" if base else ""
     out = ["", "### Held-out real recordings", "",
            ("Real everyday recordings (not sample libraries) by recordists whose recordings never reach training: "
             + ", ".join(sorted({c["source"].split(",")[0].split(" (")[0] for c in clips
-                                if c["split"] == "test" and c.get("family", "").startswith("real-")}))
+                                if c["split"] == "test" and c.get("family", "").startswith("real-")}
+                               or {f.removeprefix("real-") for f in real.get("per_family", {})}))
             + ". Each recording is measured as recorded (no augmentation), cut into ≤ 5-s pieces like a live one; "
             "per recording, its pieces' probabilities are averaged. Figures are *per piece · per recording*. So few "
-            "recordings make each figure coarse: one piece is several points."), "",
-           f"| | right instrument | top-1{was} (instrument / top-1) |", "|---|---:|---:|" + ("---:|" if base else "")]
-    out[-1] = "|---|---:|---:|" + ("---:|" if base else "")
+            "recordings make each figure coarse: one piece is several points."
+            + (" Measured after this model was made, by a later training run (docs/training.md, round 5) that scored "
+               "this model's own head on the same embeddings as its baseline; so were the per-recording figures of "
+               "the held-out sources." if metrics.get("measured_later") else "")), "",
+           f"| | right instrument | top-1 |{was}", "|---|---:|---:|" + ("---:|" if base else "")]
     out.append(f"| all | {pieces_and_recordings(real)} | {pieces_and_recordings(real, 'top1')} |"
                + (f" {pieces_and_recordings(base)} / {pieces_and_recordings(base, 'top1')} |" if base else ""))
     out += ["", "| label | instrument | pieces | right instrument | top-1 |"
@@ -171,10 +174,28 @@ def real_lines(metrics: dict, clips: list[dict]) -> list[str]:
     return out
 
 
-def card(model: Path, coverage: dict | None, compare: Path | None = None, show: Path | None = None) -> str:
-    """The model card as Markdown."""
+def measured_later(metrics: dict, run: dict) -> dict:
+    """``metrics`` with the figures a later run (tools/finetune_aisfx.py head) measured of this model as its
+    ``baseline`` on the same clips: the held-out real recordings, and per recording on the held-out sources."""
+    base = run["baseline"]
+    out = dict(metrics)
+    if "real" in base:
+        out["real"] = {"what": run["real"]["what"], **base["real"], "per_family": run["real"].get("per_family", {}),
+                       "pieces": [{k: v for k, v in q.items() if k != "baseline"} | {"predicted": q["baseline"]}
+                                  for q in run["real"].get("pieces", []) if "baseline" in q]}
+    if "test" in base and base["test"]["n"] == metrics.get("test", {}).get("n"):
+        out["test"] = metrics["test"] | {"per_recording": base["test"]["per_recording"]}
+    out["measured_later"] = True
+    return out
+
+
+def card(model: Path, coverage: dict | None, compare: Path | None = None, show: Path | None = None,
+         measured: Path | None = None) -> str:
+    """The model card as Markdown; ``measured``: the metrics of a later run whose baseline was this model."""
     meta = json.loads(model.with_suffix(".json").read_text())
     metrics = json.loads(model.with_name(f"{model.stem}.metrics.json").read_text())
+    if measured:
+        metrics = measured_later(metrics, json.loads(measured.read_text()))
     if show:
         metrics["show"] = json.loads(show.read_text())
     with open(model.with_name(f"{model.stem}.clips.csv"), newline="") as f:
@@ -359,7 +380,9 @@ def card(model: Path, coverage: dict | None, compare: Path | None = None, show: 
         "exsampling train data/corpus --backbone aisfx --out models/mine.keras   # a head on the frozen embedding",
         "# the bundled model: backbone tuned on a GPU, head on a CPU with supplements (docs/training.md §2)",
         (f".venv/bin/python tools/model_card.py models/{model.name} --coverage data/corpus/coverage.json "
-        "--compare models/mobilenetv2.heldout.json --show models/default.show.json > models/README.md"),
+        "--compare models/mobilenetv2.heldout.json --show models/default.show.json"
+         + (" --measured models/round5-r1.metrics.json" if metrics.get("measured_later") else "")
+         + " > models/README.md"),
         "```",
         "",
         ("Your own sounds: `exsampling train MY_SOUNDS/` with one folder per label (e.g. `MY_SOUNDS/Knock/*.wav`); "
@@ -375,9 +398,12 @@ def main() -> None:
     ap.add_argument("--coverage", type=Path)
     ap.add_argument("--compare", type=Path, help="tools/evaluate_model.py --json of the other backbone, same clips")
     ap.add_argument("--show", type=Path, help="bench/show.py --json of this model")
+    ap.add_argument("--measured", type=Path,
+                    help="METRICS.json of a later tools/finetune_aisfx.py head run that measured this model as its "
+                         "baseline: its held-out real recordings and per-recording figures")
     args = ap.parse_args()
     coverage = json.loads(args.coverage.read_text()) if args.coverage else None
-    print(card(args.model, coverage, args.compare, args.show), end="")
+    print(card(args.model, coverage, args.compare, args.show, args.measured), end="")
 
 
 if __name__ == "__main__":
