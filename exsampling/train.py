@@ -586,14 +586,14 @@ def save_model(model, out: Path, meta: dict) -> None:
 
 
 def write_clips_csv(path: Path, clips: list[Clip], val_groups: set[str], root: Path | None) -> None:
-    """Every clip used, its split (train / validation / test), source and licence."""
+    """Every clip used, its split (train / validation / test), source, licence and source family."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["file", "label", "split", "source", "licence"])
+        w.writerow(["file", "label", "split", "source", "licence", "family"])
         for c in clips:
             split = c.split or ("validation" if c.group in val_groups else "train")
             name = c.path.relative_to(root).as_posix() if root and c.path.is_relative_to(root) else str(c.path)
-            w.writerow([name, c.label, split, c.source, c.licence])
+            w.writerow([name, c.label, split, c.source, c.licence, c.family])
 
 
 # ------------------------------------------------------------------------------------------------- driver
