@@ -80,7 +80,7 @@ class ClassifierConfig:
 
     model: str = str(default_model())
     top_k: int = 3
-    unsure_below: float = 0.425
+    unsure_below: float = 0.35
     memory: bool = True
     memory_max_distance: float = 0.1
     memory_strength: float = 1.0
