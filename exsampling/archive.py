@@ -20,6 +20,7 @@ import shutil
 import sqlite3
 import stat
 import tempfile
+import tomllib
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -29,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+import tomlkit
 
 from . import __version__
-from .config import Config, to_dict
+from .config import Config, ConfigError, changed_settings, from_dict, to_dict
 from .library import SCHEMA_VERSION, Library
 
 FORMAT = "exsampling-show"
@@ -46,6 +48,8 @@ PATH_COLUMNS = {"recordings": ("path", "photo_path"), "samples": ("path",)}
 PRIVATE_SETTINGS = ("console.owner", "show.token")
 #: The library setting remembering audio an import did not get (left out with ``--no-audio-over``).
 OMITTED_KEY = "archive.omitted"
+#: The config file an import writes into the library folder: the show's settings and mapping at export.
+SHOW_CONFIG_NAME = "exsampling.toml"
 
 META_FILES = ("README.txt", "manifest.json", "config.toml", "mapping.json", "model.json", *TABLE_FILES.values())
 _FILE_NAME = re.compile(r"(recordings|samples|photos)/[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
@@ -518,6 +522,8 @@ def import_show(zip_path: str | Path, target: str | Path, *, limits: Limits = Li
                     for column in columns:
                         if row.get(column):
                             row[column] = str(target / row[column])
+            (staging / SHOW_CONFIG_NAME).write_text(_restored_config(checked.texts, target / SHOW_CONFIG_NAME),
+                                                     encoding="utf-8")
             omitted = checked.manifest["omitted"]
             if omitted:
                 tables["settings"].append({"key": OMITTED_KEY, "value": json.dumps(omitted, sort_keys=True)})
@@ -534,6 +540,29 @@ def import_show(zip_path: str | Path, target: str | Path, *, limits: Limits = Li
             shutil.rmtree(staging, ignore_errors=True)
             raise
     return Library(target)
+
+
+def _restored_config(texts: dict[str, bytes], path: Path) -> str:
+    """The show's ``config.toml`` and ``mapping.json`` as a config file at ``path`` in the imported library: what
+    they set differently from this installation's defaults, with ``[library] path = "."`` (the file's folder);
+    the model only when its file is on this machine. A config this version cannot read is said in the file."""
+    head = "# The show's configuration and mapping when it was exported (exsampling import, docs/shows.md).\n"
+    try:
+        raw = tomllib.loads(texts["config.toml"].decode("utf-8"))
+        kept = json.loads(texts["mapping.json"])
+        raw["mapping"] = kept["mapping"]
+        raw["instruments"] = {name: "melodic" if rule else "percussive" for name, rule in kept["melodic"].items()}
+        model = raw.get("classifier", {}).get("model", "")
+        if model and not Path(model).is_file():
+            del raw["classifier"]["model"]
+            head += (f"# Its model {model} is not found here: this installation's default "
+                     "classifies (set [classifier] model to another).\n")
+        cfg = from_dict(raw, source=path)
+    except (ConfigError, ValueError, KeyError, AttributeError, TypeError) as exc:
+        reason = " ".join(str(exc).split())
+        return (f"{head}# It could not be restored here ({reason}); the show runs on the defaults.\n"
+                '[library]\npath = "."\n')
+    return head + tomlkit.dumps(changed_settings(cfg))
 
 
 def _existing_parent(path: Path) -> Path:
@@ -675,7 +704,9 @@ def _import(args) -> int:
         print(f"exsampling: {args.zip} refused: {exc}", file=sys.stderr)
         return 1
     counts = library.counts()
-    print(f"imported {counts['recordings']} recordings, {counts['samples']} samples into {library.root}")
+    print(f"imported {counts['recordings']} recordings, {counts['samples']} samples into {library.root}\n"
+          f"its config and mapping: {library.root / SHOW_CONFIG_NAME} "
+          f"(exsampling console --config {library.root / SHOW_CONFIG_NAME})")
     return 0
 
 

@@ -15,6 +15,7 @@ import contextlib
 import json
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -44,9 +45,9 @@ def _config(args: argparse.Namespace) -> Config:
     return load(args.config)
 
 
-def _sample_json(sample: Sample, file: str) -> dict:
-    return {"file": file, "sample_id": sample.id, "sample_path": sample.path, **outcome_json(sample),
-            "top": [[label, round(p, 4)] for label, p in sample.top],
+def _sample_json(sample: Sample, file: str, kept: bool) -> dict:
+    return {"file": file, "sample_id": sample.id if kept else None, "sample_path": sample.path if kept else None,
+            **outcome_json(sample), "top": [[label, round(p, 4)] for label, p in sample.top],
             "recording": sample.judgement.as_json() if sample.judgement is not None else None}
 
 
@@ -67,9 +68,21 @@ def _classify(args: argparse.Namespace) -> int:
     cfg = _config(args)
     if args.osc_host or args.osc_port:
         cfg = cfg.with_changes(osc={k: v for k, v in (("host", args.osc_host), ("port", args.osc_port)) if v})
-    if args.library:
-        cfg = cfg.with_changes(library={"path": args.library})
-    pipeline = build(cfg, send=args.send, require_model=True, actor="cli")
+    kept = bool(args.library or args.send)  # the stage loads sent samples from the library: they must stay
+    with contextlib.ExitStack() as stack:
+        if args.library:
+            cfg = cfg.with_changes(library={"path": args.library})
+        elif not kept:  # asked only what the files are: the samples are cut in a folder removed afterwards
+            cfg = cfg.with_changes(library={"path": stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="exsampling-classify-"))})
+        pipeline = build(cfg, send=args.send, require_model=True, actor="cli")
+        try:
+            return _classify_files(args, pipeline, kept)
+        finally:
+            pipeline.close()
+
+
+def _classify_files(args: argparse.Namespace, pipeline: Pipeline, kept: bool) -> int:
     status = EXIT_OK
     for file in args.files:
         try:
@@ -82,10 +95,10 @@ def _classify(args: argparse.Namespace) -> int:
             print(f"exsampling: {file}: nothing audible", file=sys.stderr)
             status = EXIT_REFUSED
         for sample in samples:
-            print(json.dumps(_sample_json(sample, file)) if args.json else _sample_line(sample, file), flush=True)
+            print(json.dumps(_sample_json(sample, file, kept)) if args.json else _sample_line(sample, file),
+                  flush=True)
     if args.send and pipeline.sender is not None and pipeline.sender.last_error:
         print(f"exsampling: OSC could not be sent: {pipeline.sender.last_error}", file=sys.stderr)
-    pipeline.close()
     return status
 
 
@@ -204,8 +217,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("classify", help="classify sound files: class, confidence, instrument, pitch per 5-s sample")
     p.add_argument("files", nargs="+", metavar="FILE", help="WAV, FLAC, OGG or MP3 files")
     p.add_argument("--json", action="store_true", help="one JSON object per sample instead of a line of text")
-    p.add_argument("--send", action="store_true", help="also send each sample over OSC (docs/osc.md)")
-    p.add_argument("--library", metavar="DIR", help="library folder (default: [library] path)")
+    p.add_argument("--send", action="store_true", help="also send each sample over OSC (docs/osc.md); the samples "
+                                                       "are kept in the library ([library] path) for the stage")
+    p.add_argument("--library", metavar="DIR", help="keep the recordings and samples in this library folder "
+                                                    "(default: nothing is kept unless --send)")
     _osc_target(p)
     add_config(p)
     p.set_defaults(func=_classify)
@@ -252,6 +267,13 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def one_line(exc: Exception) -> str:
+    """An error as a person reads it: an ``OSError``'s message and file, without Python's "[Errno 98]"."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror + (f": {exc.filename}" if exc.filename else "")
+    return str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = parser().parse_args(argv)
@@ -264,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"exsampling: model: {exc}", file=sys.stderr)
         return EXIT_MODEL
     except (ValueError, OSError) as exc:
-        print(f"exsampling: {exc}", file=sys.stderr)
+        print(f"exsampling: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+import tomlkit
 
 from .mapping import DEFAULT_MAPPING, DEFAULT_MELODIC, MappingError, check_mapping
 from .resources import default_model
@@ -16,6 +17,10 @@ from .resources import default_model
 
 class ConfigError(ValueError):
     """The configuration file cannot be read or holds a value out of range."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython (the console's page) shows this instead of a traceback: what to fix, not where it was noticed
+        return [f"ConfigError: {self}"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ class ClassifierConfig:
 
     model: str = str(default_model())
     top_k: int = 3
-    unsure_below: float = 0.425
+    unsure_below: float = 0.35
     memory: bool = True
     memory_max_distance: float = 0.1
     memory_strength: float = 1.0
@@ -89,13 +94,13 @@ class ClassifierConfig:
 class PitchConfig:
     """Pitch detection range and voicing rule.
 
-    fmin_hz/fmax_hz: lowest and highest pitch searched, in Hz (C2 ≈ 65.4 Hz, C7 ≈ 2093 Hz).
+    fmin_hz/fmax_hz: lowest and highest pitch searched, in Hz (C2 ≈ 65.4 Hz, C8 ≈ 4186 Hz).
     threshold: YIN dip threshold; frames whose best dip is above it are unvoiced.
     min_confidence: below this overall confidence the sample is reported unpitched.
     """
 
     fmin_hz: float = 50.0
-    fmax_hz: float = 2500.0
+    fmax_hz: float = 4400.0
     threshold: float = 0.2
     min_confidence: float = 0.6
 
@@ -342,6 +347,8 @@ def from_dict(raw: dict[str, Any], source: Path | None = None) -> Config:
         if rule not in ("melodic", "percussive"):
             raise ConfigError(f"[instruments] {instrument} = {rule!r} should be \"melodic\" or \"percussive\"")
         melodic[instrument] = rule == "melodic"
+    for instrument in set(mapping.values()) - set(melodic):  # a new track starts percussive, as in live coding
+        melodic[instrument] = False
     cfg = Config(**values, mapping=mapping, melodic=melodic, source=source)
     validate(cfg)
     return cfg
@@ -373,9 +380,62 @@ def to_dict(cfg: Config) -> dict[str, Any]:
 
 def save(cfg: Config, path: str | Path) -> Path:
     """Write ``cfg`` to ``path`` atomically (a half-written config must never be read back)."""
-    p = Path(path).expanduser().resolve()
+    return _write(Path(path), tomli_w.dumps(to_dict(cfg)))
+
+
+def _write(path: Path, text: str) -> Path:
+    p = path.expanduser().resolve()
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_suffix(p.suffix + ".tmp")
-    tmp.write_text(tomli_w.dumps(to_dict(cfg)), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(p)
     return p
+
+
+def changed_settings(cfg: Config) -> dict[str, Any]:
+    """The TOML-ready form of what ``cfg`` sets differently from the defaults (sections and mapping only)."""
+    out: dict[str, Any] = {}
+    for name, cls in _SECTION_TYPES.items():
+        defaults, values = asdict(cls()), asdict(getattr(cfg, name))
+        section = {k: v for k, v in values.items() if v != defaults[k]}
+        if section:
+            out[name] = section
+    mapping = {k: v for k, v in sorted(cfg.mapping.items()) if DEFAULT_MAPPING.get(k) != v}
+    melodic = {k: ("melodic" if v else "percussive") for k, v in sorted(cfg.melodic.items())
+               if DEFAULT_MELODIC.get(k) != v}
+    return out | ({"mapping": mapping} if mapping else {}) | ({"instruments": melodic} if melodic else {})
+
+
+def save_mapping(path: str | Path, mapping: dict[str, str], melodic: dict[str, bool],
+                 running: Config | None = None) -> Path:
+    """Write a class → instrument ``mapping`` and the tracks' ``melodic`` rules into the config file at ``path``,
+    keeping the file as its author wrote it: only the ``[mapping]`` and ``[instruments]`` keys whose value changes
+    are added or changed; comments, order and every other setting stay. A new file holds just those keys, and what
+    the ``running`` config sets differently from the defaults (never the defaults themselves).
+
+    Raises :class:`ConfigError` when the file on disk is invalid (it is not overwritten) or the result would be.
+    """
+    p = Path(path).expanduser().resolve()
+    if p.exists():
+        try:
+            doc = tomlkit.parse(p.read_text(encoding="utf-8"))
+        except (tomlkit.exceptions.ParseError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
+    else:
+        doc = tomlkit.document()
+        for name, values in changed_settings(running or Config()).items():
+            doc[name] = values
+    rules = {name: "melodic" if rule else "percussive" for name, rule in melodic.items()}
+    for section, values in (("mapping", mapping), ("instruments", rules)):
+        current = to_dict(from_dict(doc.unwrap(), source=p))[section]  # what the file gives now, defaults included
+        # a track the file does not name plays percussive (from_dict): only a melodic one needs its line
+        changed = {k: v for k, v in sorted(values.items()) if current.get(k, "percussive") != v}
+        if not changed:
+            continue
+        if section not in doc:
+            doc[section] = tomlkit.table()
+        table = doc[section]
+        for key, value in changed.items():
+            table[key] = value
+    from_dict(doc.unwrap(), source=p)  # never write a file that would not load
+    return _write(p, tomlkit.dumps(doc))

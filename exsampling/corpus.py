@@ -70,7 +70,8 @@ class Origin:
     """One original sound before augmentation.
 
     kind: "note" (pitched, rendered at the wanted pitch), "hit" (a one-shot that may be repeated in a
-    pattern) or "texture" (a sound with no natural end, looped or cropped to a random length).
+    pattern), "texture" (a sound with no natural end, looped or cropped to a random length) or "recording"
+    (a whole real recording, already a performance: never repeated or looped; a held-out one is used as is).
     y: mono float32 audio at the corpus rate. origin: unique id; clips of one origin stay in one split.
     """
 
@@ -658,6 +659,79 @@ def _world_origins(sr: int, train_hashes: set[str]) -> Iterator[tuple[str, Origi
         yield digest, Origin(w.label, source, w.family, w.licence, w.split, f"{w.family}-{digest[:10]}", w.kind, y)
 
 
+# ------------------------------------------------------------------------------------- real recordings
+#: columns a real-recordings manifest (``--real DIR``) must have
+REAL_FIELDS = ("file", "label", "licence", "attribution")
+
+
+def recordist(row: dict[str, str]) -> str:
+    """Who recorded a row of a real-recordings manifest: its attribution's first part ("LPHypeR, freesound.org/s/1"
+    → "LPHypeR"); in a crowdsourced dataset every file is its own contributor, so the file's stem."""
+    author = row["attribution"].split(",")[0].strip()
+    if "crowdsourced" in row["attribution"].lower():
+        return f"{author.split()[0]} {Path(row.get('source_path') or row['file']).stem[:8]}"
+    return author
+
+
+def real_family(name: str) -> str:
+    """The family of one recordist's recordings: ``real-`` and a slug of the name."""
+    return "real-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "unknown")
+
+
+def real_splits(rows: list[dict[str, str]]) -> dict[str, str]:
+    """Split per recordist (``test`` or ``train``), by a rule fixed before any figure of the recordings: in each
+    label with two or more recordists, the recordist of the label's last file (by name) is held out and the
+    others train; a label with one recordist trains. A recordist held out in one label is held out in all, so
+    no recordist is ever on both sides."""
+    by_label: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        by_label.setdefault(r["label"], []).append(r)
+    split: dict[str, str] = {}
+    for label_rows in by_label.values():
+        names = {recordist(r) for r in label_rows}
+        last = recordist(max(label_rows, key=lambda r: r["file"]))
+        for name in names:
+            if split.get(name) == "test" or (len(names) > 1 and name == last):
+                split[name] = "test"
+            else:
+                split.setdefault(name, "train")
+    return split
+
+
+def real_origins(folder: Path, sr: int) -> list[Origin]:
+    """The real recordings listed in ``folder/manifest.csv`` (``file,label,licence,attribution``, paths relative
+    to ``folder``; ``source_repo``/``source_path`` if present name where each came from), one family per
+    recordist, split by :func:`real_splits`. Raises CorpusError for a missing column or an unknown label."""
+    manifest = Path(folder) / "manifest.csv"
+    try:
+        with open(manifest, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        raise CorpusError(f"cannot read {manifest}: {exc}") from exc
+    missing = [c for c in REAL_FIELDS if rows and c not in rows[0]]
+    if missing:
+        raise CorpusError(f"{manifest} lacks the column(s) {', '.join(missing)}")
+    unknown = sorted({r["label"] for r in rows} - set(LABELS))
+    if unknown:
+        raise CorpusError(f"{manifest}: not FSDKaggle2018 labels: {', '.join(unknown)}")
+    split = real_splits(rows)
+    out = []
+    for r in rows:
+        data = (Path(folder) / r["file"]).read_bytes()
+        try:
+            y = audio.decode(data, sr, max_duration_s=60.0)
+        except audio.AudioError as exc:
+            raise CorpusError(f"{r['file']}: {exc}") from exc
+        name = recordist(r)
+        where = f"{r['source_repo']} {r['source_path']}" if r.get("source_repo") else r["file"]
+        source = f"{r['attribution']} ({where})"
+        family = real_family(name)
+        digest = hashlib.md5(data).hexdigest()
+        out.append(Origin(r["label"], source, family, r["licence"], split[name], f"{family}-{digest[:10]}",
+                          "recording", y))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- augmentation
 def room_ir(rng: np.random.Generator, sr: int, rt60_s: float) -> np.ndarray:
     """A synthetic room impulse response: the direct sound, then noise decaying 60 dB over ``rt60_s`` s."""
@@ -712,6 +786,8 @@ def augment(o: Origin, rng: np.random.Generator, sr: int) -> np.ndarray:
     import scipy.signal  # here, not at the top: it costs ≈ 0.5 s on every `exsampling` command otherwise
 
     y: np.ndarray = o.y.astype(np.float32)
+    if o.kind == "recording" and o.split == "test":  # what a participant records is measured as recorded
+        return y
     if o.kind != "note" and rng.random() < 0.5:  # ±1.7 semitones of speed change for unpitched sounds
         factor = float(rng.uniform(0.9, 1.1))
         y = scipy.signal.resample(y, max(16, int(len(y) * factor))).astype(np.float32)
@@ -759,8 +835,9 @@ def missing_packages() -> list[str]:
 
 
 def collect_origins(sr: int, seed: int, notes_per_preset: dict[str, int] | None = None, max_files: int = 12,
-                    wanted: Callable[[str], bool] = lambda family: True) -> list[Origin]:
-    """Every original sound the installed packages offer, training families before held-out ones.
+                    wanted: Callable[[str], bool] = lambda family: True, real: Path | None = None) -> list[Origin]:
+    """Every original sound the installed packages offer, training families before held-out ones, then the real
+    recordings in ``real`` (:func:`real_origins`), if given: last, so that they change no other draw.
 
     notes_per_preset: notes rendered per melodic preset, per split (training fonts get more pitches).
     max_files: most sample files taken per label from one drum kit.
@@ -791,6 +868,8 @@ def collect_origins(sr: int, seed: int, notes_per_preset: dict[str, int] | None 
             hashes.add(digest)
         origins.append(o)
     origins += _keyboard_origins(sr, rng, 40)
+    if real is not None:
+        origins += real_origins(real, sr)
     return [o for o in origins if wanted(o.family)]
 
 
@@ -801,6 +880,12 @@ def plan_variants(origins: list[Origin], per_label: dict[str, int], max_per_orig
         groups.setdefault((o.label, o.split), []).append(i)
     counts = [0] * len(origins)
     for (_, split), idx in groups.items():
+        as_is = [i for i in idx if split == "test" and origins[i].kind == "recording"]
+        for i in as_is:  # a held-out real recording is measured once, as recorded
+            counts[i] = 1
+        idx = [i for i in idx if i not in as_is]
+        if not idx:
+            continue
         target = per_label[split]
         each = min(max_per_origin, max(1, math.ceil(target / len(idx))))
         for rank, i in enumerate(idx):
@@ -809,14 +894,15 @@ def plan_variants(origins: list[Origin], per_label: dict[str, int], max_per_orig
 
 
 def build(out: Path, sr: int, segment_s: float, min_tail_s: float, top_db: float, silence_floor_dbfs: float,
-          per_label: dict[str, int], seed: int, wanted: Callable[[str], bool] = lambda family: True) -> dict:
+          per_label: dict[str, int], seed: int, wanted: Callable[[str], bool] = lambda family: True,
+          real: Path | None = None) -> dict:
     """Write the corpus under ``out``; return the coverage summary (also written to coverage.json).
 
-    wanted: which source families to take (see :func:`collect_origins`).
+    wanted: which source families to take; real: a folder of real recordings (see :func:`collect_origins`).
     """
     from tqdm import tqdm
 
-    origins = collect_origins(sr, seed, wanted=wanted)
+    origins = collect_origins(sr, seed, wanted=wanted, real=real)
     if not origins:
         raise CorpusError(f"no sound sources found; install them with: apt-get install {' '.join(PACKAGES)}")
     rng = np.random.default_rng(seed + 1)
@@ -863,10 +949,15 @@ def write_coverage(out: Path, rows: list[dict]) -> dict:
 
 # -------------------------------------------------------------------------------------------------- CLI
 def family_filter(only: str, without: str) -> Callable[[str], bool]:
-    """A ``wanted`` predicate from comma-separated family names: only ``only`` (if any), never ``without``."""
+    """A ``wanted`` predicate from comma-separated family names: only ``only`` (if any), never ``without``.
+    A name also stands for the families it prefixes with a hyphen ("real" for "real-lphyper", ...)."""
     keep = {f.strip() for f in only.split(",") if f.strip()}
     drop = {f.strip() for f in without.split(",") if f.strip()}
-    return lambda family: (not keep or family in keep) and family not in drop
+
+    def named(family: str, names: set[str]) -> bool:
+        return any(family == n or family.startswith(n + "-") for n in names)
+
+    return lambda family: (not keep or named(family, keep)) and not named(family, drop)
 
 
 def register(subparsers, add_config) -> None:
@@ -887,6 +978,9 @@ def register(subparsers, add_config) -> None:
     p.add_argument("--without-families", default="",
                    help="leave these source families out (comma-separated); the held-out sample of the other "
                         "families depends on what is rendered, so this rebuilds an earlier corpus exactly")
+    p.add_argument("--real", metavar="DIR", type=Path,
+                   help="also take the real recordings listed in DIR/manifest.csv (file,label,licence,attribution), "
+                        "one family per recordist (real-NAME), some recordists held out (see docs/training.md)")
     p.add_argument("--install", action="store_true",
                    help="apt-get install the missing source packages first (needs root)")
     p.set_defaults(func=run)
@@ -918,7 +1012,7 @@ def run(args) -> int:
         summary = build(out, args.sample_rate or cfg.audio.sample_rate, cfg.audio.segment_s, cfg.audio.min_tail_s,
                         cfg.audio.trim_top_db, cfg.audio.silence_floor_dbfs,
                         {"train": args.per_label, "test": args.test_per_label}, args.seed,
-                        family_filter(args.families, args.without_families))
+                        family_filter(args.families, args.without_families), args.real)
     except (CorpusError, OSError, subprocess.CalledProcessError) as exc:
         print(f"exsampling corpus: {exc}", file=sys.stderr)
         return 1

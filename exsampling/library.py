@@ -434,7 +434,7 @@ class Library:
     def sweep(self) -> list[Path]:
         """Remove received files that have no row: left by a process killed between writing a file and
         committing its row, or while receiving it (files a live process is still writing are left alone).
-        Returns what was removed."""
+        Returns the files removed (a stopped process's empty spool folder goes too, uncounted)."""
         with self._transaction() as db:
             incoming = db.execute("SELECT path, worker FROM incoming").fetchall()
             dead = [Path(r["path"]) for r in incoming if not worker_alive(r["worker"])]
@@ -449,8 +449,8 @@ class Library:
                     removed.append(p)
         for folder in (self.root / "incoming").glob("*"):  # spool folders, one per process (see spool_file)
             if folder.name != self.worker and not worker_alive(folder.name):
+                removed += [p for p in folder.rglob("*") if not p.is_dir()]  # a clean stop leaves it empty
                 shutil.rmtree(folder, ignore_errors=True)
-                removed.append(folder)
         return removed
 
     def claim(self, recording_id: int) -> bool:

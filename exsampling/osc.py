@@ -120,6 +120,8 @@ class OscSender:
         self._client = SimpleUDPClient(host, port)
         self.last_sent: float | None = None
         self.last_error: str | None = None
+        #: the names last sent in ``PREFIX/instruments`` (None: never announced, e.g. ``classify --send``)
+        self.announced: frozenset[str] | None = None
 
     @classmethod
     def from_config(cls, cfg: Config) -> OscSender:
@@ -136,7 +138,14 @@ class OscSender:
         return True
 
     def sample(self, sample: Sample) -> bool:
-        """Send ``PREFIX/sample/<instrument>``; True when the datagram left this machine."""
+        """Send ``PREFIX/sample/<instrument>``; True when the datagram left this machine.
+
+        Once names have been announced, a sample for a name the devices were not told (a live-coded rule's new
+        track) is preceded by ``PREFIX/instruments`` with it: a device makes its track from that message, so the
+        first sound reaches it too.
+        """
+        if self.announced is not None and sample.instrument and sample.instrument not in self.announced:
+            self.instruments(self.announced | {sample.instrument})
         return self._send(sample_message(sample, self.prefix, self.sample_root))
 
     def withdraw(self, sample: Sample) -> bool:
@@ -149,7 +158,11 @@ class OscSender:
 
     def instruments(self, names: Iterable[str]) -> bool:
         """Send ``PREFIX/instruments`` with ``names``."""
-        return self._send(instruments_message(names, self.prefix))
+        names = frozenset(names)
+        sent = self._send(instruments_message(names, self.prefix))
+        if sent:
+            self.announced = names
+        return sent
 
     def reply(self, host: str, port: int) -> bool:
         """Send ``PREFIX/reply``: tell the devices where to answer."""

@@ -483,7 +483,9 @@ class Pipeline:
 
     def _pitch(self, sample: Sample, piece: np.ndarray) -> None:
         p = self.cfg.pitch
-        found = pitch.detect(piece, self.rate, p.fmin_hz, p.fmax_hz, p.threshold, p.min_confidence)
+        # a model decoding at a low rate (its sidecar's) cannot hear up to [pitch] fmax_hz: search below its Nyquist
+        fmax = min(p.fmax_hz, 0.45 * self.rate)
+        found = pitch.detect(piece, self.rate, p.fmin_hz, fmax, p.threshold, p.min_confidence)
         sample.pitch_hz, sample.midi_note, sample.pitch_confidence = found.hz, found.midi_note, found.confidence
 
     def _send(self, sample: Sample, actor: str, auto: bool = False) -> Sample:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .config import Config, Mode
@@ -52,6 +52,8 @@ class OwnerRecord:
     live_coding: run from a notebook (JupyterLab) rather than a Voilà page.
     upload_port, urls, recorder_url, map_url, tunnel: what its upload server serves, and its line on the tunnel
     (see :class:`exsampling.server.Server`).
+    rules: the names of its live-coded rules (code in its kernel: a console that takes over cannot run them, and
+    says so).
     """
 
     console: str
@@ -67,6 +69,7 @@ class OwnerRecord:
     recorder_url: str = ""
     map_url: str = ""
     tunnel: str = ""
+    rules: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, value: Any) -> OwnerRecord | None:
@@ -203,6 +206,12 @@ class ShowState:
     def claim(self, record: OwnerRecord) -> None:
         """Record ``record``'s console as the one that runs the show."""
         self.library.set_setting(OWNER_KEY, asdict(record))
+
+    def record_rules(self, console_id: str, names: list[str]) -> None:
+        """Note the live-coded rules of ``console_id``'s console in the owner's record, if it still runs the show."""
+        owner = self.owner
+        if owner is not None and owner.console == console_id and owner.rules != names:
+            self.claim(replace(owner, rules=list(names)))
 
     def let_go(self, console_id: str) -> None:
         """Clear the owner's record if it still names ``console_id`` (a newer owner's record is kept)."""

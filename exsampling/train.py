@@ -272,6 +272,21 @@ def validation_groups(clips: list[Clip], fraction: float, seed: int) -> set[str]
     return chosen
 
 
+def unvalidated(clips: list[Clip], fraction: float, seed: int) -> str:
+    """Why nothing will measure a model trained on ``clips`` (no validation and no held-out clip), or ""."""
+    if any(c.split == "test" for c in clips) or validation_groups(clips, fraction, seed):
+        return ""
+    groups: dict[str, set[str]] = {}
+    for c in clips:
+        groups.setdefault(c.label, set()).add(c.group)
+    need = next((n for n in range(3, 1001) if round(fraction * n) >= 1), None)
+    have = ", ".join(f"{label} {len(g)}" for label, g in sorted(groups.items()))
+    enough = (f"a label needs {need} separate recordings for one to be held out (--val-fraction {fraction:g})"
+              if need else f"--val-fraction {fraction:g} holds nothing out")
+    return (f"{len(clips)} clip(s) from too few recordings to validate on any ({have}): {enough}. The model is "
+            "trained on all of them and nothing measures it; re-label more sounds, or add DATA, before relying on it")
+
+
 def class_weights(y: np.ndarray, n_labels: int) -> dict[int, float]:
     """Balanced class weights ``n / (k · count)`` for the labels present, clipped to [0.2, 5]."""
     counts = np.bincount(y, minlength=n_labels)
@@ -571,14 +586,14 @@ def save_model(model, out: Path, meta: dict) -> None:
 
 
 def write_clips_csv(path: Path, clips: list[Clip], val_groups: set[str], root: Path | None) -> None:
-    """Every clip used, its split (train / validation / test), source and licence."""
+    """Every clip used, its split (train / validation / test), source, licence and source family."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["file", "label", "split", "source", "licence"])
+        w.writerow(["file", "label", "split", "source", "licence", "family"])
         for c in clips:
             split = c.split or ("validation" if c.group in val_groups else "train")
             name = c.path.relative_to(root).as_posix() if root and c.path.is_relative_to(root) else str(c.path)
-            w.writerow([name, c.label, split, c.source, c.licence])
+            w.writerow([name, c.label, split, c.source, c.licence, c.family])
 
 
 # ------------------------------------------------------------------------------------------------- driver
@@ -775,11 +790,16 @@ def run(args) -> int:
             params = read_info(base).features  # a fine-tuned model keeps its features
         else:
             params = features.SFX_MEL if args.backbone == "aisfx" else FeatureParams.from_config(cfg)
+        unchecked = unvalidated(clips, opt.val_fraction, opt.seed)
+        if unchecked:
+            print(f"exsampling train: warning: {unchecked}", file=sys.stderr)
         metrics = train(clips, params, TrimRule.from_config(cfg), opt,
                         root.parent if root and root.is_file() else root)
     except (TrainError, ConfigError, ModelError) as exc:
         print(f"exsampling train: {exc}", file=sys.stderr)
         return 2
+    if unchecked:
+        print("not validated: no recording was held out, so nothing measured this model (see the warning above)")
     for name in ("val", "test"):
         if name in metrics:
             m = metrics[name]

@@ -378,3 +378,20 @@ def test_an_import_that_would_fill_the_disk_is_refused(good_zip, tmp_path, monke
     with pytest.raises(ArchiveError, match="MiB are free"):
         import_show(good_zip, tmp_path / "lib")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_import_brings_back_the_show_s_config_and_mapping(made_show, tmp_path):
+    cfg = load(made_show.config)
+    cfg = cfg.with_changes(mapping=cfg.mapping | {"Bark": "Lead"}, melodic=cfg.melodic | {"Lead": True},
+                           show={"prompt": "something metallic"})
+    exported = export_show(Library(made_show.library), cfg, tmp_path / "show.zip")
+    result = exsampling("import", exported.path, "--library", tmp_path / "restored")
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "restored" / "exsampling.toml"
+    assert f"its config and mapping: {path}" in result.stdout
+    restored = load(path)
+    assert restored.mapping == cfg.mapping and restored.melodic["Lead"] is True
+    assert restored.osc == cfg.osc and restored.show.prompt == "something metallic"
+    assert restored.resolve(restored.library.path) == tmp_path / "restored"  # the imported library itself
+    text = path.read_text()
+    assert "[audio]" not in text and "is not found here" in text  # no defaults; the model named relatively

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,6 +48,23 @@ def test_classify_text_lines(tmp_path, show_toml):
 
 
 @pytest.mark.slow  # a process that loads TensorFlow
+def test_classify_keeps_nothing_unless_asked(tmp_path, tiny_model):
+    here, audio = tmp_path / "field", write(tmp_path / "a.wav", tone(440, 2.0))
+    here.mkdir()
+    toml = tmp_path / "model.toml"
+    toml.write_text(f'[classifier]\nmodel = "{tiny_model}"\n')  # [library] path: the default, beside the file
+    asked = subprocess.run([sys.executable, "-m", "exsampling.cli", "classify", audio, "--json", "--config", toml],
+                           capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL, cwd=here)
+    assert asked.returncode == 0, asked.stderr
+    [row] = [json.loads(line) for line in asked.stdout.splitlines()]
+    assert row["midi_note"] == 69 and row["sample_path"] is None and row["sample_id"] is None
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.wav", "field", "model.toml"]  # nothing written
+    kept = exsampling("classify", audio, "--json", "--library", tmp_path / "kept", "--config", toml)
+    [row] = [json.loads(line) for line in kept.stdout.splitlines()]
+    assert (tmp_path / "kept" / "library.sqlite3").exists() and Path(row["sample_path"]).is_file()
+
+
+@pytest.mark.slow  # a process that loads TensorFlow
 def test_bad_files_are_refused_without_traceback(tmp_path, show_toml):
     bad = tmp_path / "noise.wav"
     bad.write_bytes(np.random.default_rng(0).bytes(10_000))
@@ -84,3 +102,17 @@ def test_config_write_round_trips(tmp_path):
     assert exsampling("config", "--write", first).returncode == 0
     assert exsampling("config", "--config", first, "--write", second).returncode == 0
     assert first.read_text() == second.read_text() and 'Bark = "Bass"' in first.read_text()
+
+
+def test_a_taken_port_is_one_plain_line(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "exsampling.cli", "console", "--no-browser", "--upload-port",
+                                 str(port)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"exsampling: port {port} for the upload server is in use (another console or "
+                                     "'exsampling serve' still running?); stop it or choose another port")

@@ -55,7 +55,6 @@ def test_partial_file_keeps_defaults_and_resolves_paths_next_to_it(tmp_path):
     ("[osc]\nreply_host = \"my laptop\"\n", "is not a host"),
     ("[mapping]\nBarking = \"Bass\"\n", "unknown label"),
     ("[mapping]\nBark = \"Bass drum\"\n", "not allowed"),
-    ("[mapping]\nBark = \"Kazoo\"\n", "no melodic/percussive"),
     ("[instruments]\nKazoo = \"loud\"\n", "melodic"),
     ("[show]\nmode = \"wild\"\n", "auto"),
     ("not toml = = =", "not valid TOML"),
@@ -70,3 +69,54 @@ def test_bad_values_are_named(tmp_path, text, message):
 def test_missing_file(tmp_path):
     with pytest.raises(config.ConfigError, match="does not exist"):
         config.load(tmp_path / "nope.toml")
+
+
+def test_a_new_track_in_the_file_starts_percussive_as_in_live_coding(tmp_path):
+    path = tmp_path / "show.toml"
+    path.write_text('[mapping]\nBark = "Kazoo"\nCough = "Metal"\n[instruments]\nMetal = "melodic"\n')
+    cfg = config.load(path)
+    assert cfg.mapping["Bark"] == "Kazoo" and cfg.melodic["Kazoo"] is False and cfg.melodic["Metal"] is True
+
+
+HAND_WRITTEN = """# tonight's show: barks on the snare
+[osc]
+host = "127.0.0.1"   # Live on this laptop
+
+[show]
+mode = "preview"
+
+[mapping]
+Bark = "Snare"  # the dog is a drum
+Meow = "Lead"
+"""
+
+
+def test_a_mapping_edit_keeps_the_file_as_written(tmp_path):
+    path = tmp_path / "show.toml"
+    path.write_text(HAND_WRITTEN)
+    cfg = config.load(path)
+    mapping = cfg.mapping | {"Meow": "Piano", "Cough": "Metal"}
+    config.save_mapping(path, mapping, cfg.melodic | {"Metal": False, "HH": True}, cfg)
+    text = path.read_text()
+    assert text.splitlines()[:8] == HAND_WRITTEN.splitlines()[:8]  # comments, order and spacing kept
+    assert 'Bark = "Snare"  # the dog is a drum' in text and 'Meow = "Piano"' in text and "Lead" not in text
+    assert 'Cough = "Metal"' in text and 'HH = "melodic"' in text and "Metal = " not in text  # new: percussive
+    assert len(text.splitlines()) == len(HAND_WRITTEN.splitlines()) + 4  # Cough, [instruments], HH, a blank
+    assert "model" not in text and "[audio]" not in text  # never the defaults, never an install path
+    again = config.load(path)
+    assert again.mapping == mapping and again.melodic["HH"] and again.show.mode == "preview"
+
+
+def test_a_mapping_edit_makes_a_new_file_of_just_the_edit(tmp_path):
+    path = tmp_path / "new" / "show.toml"
+    running = config.load().with_changes(osc={"port": 9000})
+    config.save_mapping(path, running.mapping | {"Bark": "Snare"}, running.melodic, running)
+    assert config.tomllib.loads(path.read_text()) == {"osc": {"port": 9000}, "mapping": {"Bark": "Snare"}}
+
+
+def test_a_mapping_edit_never_overwrites_a_broken_file(tmp_path):
+    path = tmp_path / "show.toml"
+    path.write_text("[mapping]\nBark = 'Sna\n")
+    with pytest.raises(config.ConfigError, match="not valid TOML"):
+        config.save_mapping(path, dict(DEFAULT_MAPPING), config.load().melodic)
+    assert path.read_text() == "[mapping]\nBark = 'Sna\n"

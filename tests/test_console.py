@@ -503,3 +503,148 @@ def test_a_name_no_device_follows_is_warned_about(local_cfg, classifier, tmp_pat
         show.close()
 
     asyncio.run(scenario())
+
+
+def test_a_preheated_kernel_reads_a_config_fixed_before_its_page_is_served(tmp_path, monkeypatch):
+    """Voilà runs the notebook in a pool kernel ahead of its page; the file was mid-edit then."""
+    import tornado.web
+    from voila.request_info_handler import RequestInfoSocketHandler
+
+    voila_port, path = free_port(socket.SOCK_STREAM), tmp_path / "exsampling.toml"
+    path.write_text("[mapping]\nBark = 'Snare\n")  # being edited: not TOML yet
+    for name, value in {"VOILA_PREHEAT": "True", "VOILA_KERNEL_ID": "k1", "VOILA_APP_PORT": str(voila_port),
+                        "VOILA_SERVER_URL": "/", "QUERY_STRING": ""}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("QUERY_STRING")  # (restored to absent afterwards: Voilà's helper sets it)
+
+    async def scenario():
+        voila = tornado.web.Application([(r"/voila/query/(.+)", RequestInfoSocketHandler)]).listen(
+            voila_port, "127.0.0.1")
+        reading = asyncio.ensure_future(asyncio.to_thread(console_module.load_page_config, path, os.environ))
+        await asyncio.sleep(0.5)
+        assert not reading.done()  # no page yet: the kernel waits rather than fail
+        path.write_text("[mapping]\nBark = 'Snare'\n")  # fixed
+        RequestInfoSocketHandler.send_updates({"kernel_id": "k1", "payload": {"QUERY_STRING": "view"}})
+        cfg = await asyncio.wait_for(reading, 10)
+        voila.stop()
+        return cfg
+
+    assert asyncio.run(scenario()).mapping["Bark"] == "Snare"
+    assert console_module.served_query(os.environ) == "view"  # the standby console reads it from there
+    monkeypatch.setenv("VOILA_PREHEAT", "False")  # a page's own kernel: the error, in one line
+    path.write_text("[mapping]\nBark = 'no spaces'\n")
+    with pytest.raises(ConfigError) as raised:
+        console_module.load_page_config(path, os.environ)
+    assert raised.value._render_traceback_() == [f"ConfigError: {raised.value}"]
+
+
+def test_a_standby_kernel_told_of_its_page_already_does_not_wait_for_voila(local_cfg, tmp_path, monkeypatch):
+    port = free_port(socket.SOCK_STREAM)
+    monkeypatch.setenv("VOILA_APP_PORT", str(free_port(socket.SOCK_STREAM)))  # nobody answers there
+    monkeypatch.setenv("QUERY_STRING", "")  # as load_page_config left it: a page without ?view
+
+    async def scenario():
+        owner = make_console(local_cfg, None, tmp_path, upload_port=port)
+        await owner.start()
+        standby = make_console(local_cfg, None, tmp_path, upload_port=port, preheated=True, kernel_id="k2")
+        await standby.start()
+        await until(lambda: standby.role == "owner", 10)
+        assert owner.role == "viewer" and "standby" not in standby.ownership.problems
+        standby.close()
+        owner.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_first_mapping_edit_keeps_a_hand_written_file(local_cfg, tmp_path):
+    path = tmp_path / "exsampling.toml"
+    written = '# my show\n[show]\nmode = "preview"  # I accept each\n\n[mapping]\nBark = "Snare"\n'
+    path.write_text(written)
+    show = make_console(replace(local_cfg, source=path, mapping=load(path).mapping), None, tmp_path)
+    show.ownership.role = Role.OWNER
+    show.mapping_panel.rows["Meow"].value = "HH"  # the performer's dropdown
+    assert path.read_text() == written + 'Meow = "HH"\n'
+    show.mapping["Cough"] = "Metal"  # live code: a new track, percussive; the file takes the same name
+    assert path.read_text() == written + 'Meow = "HH"\nCough = "Metal"\n' and load(path).mapping["Cough"] == "Metal"
+
+
+def test_the_header_counts_in_words_and_a_view_says_when_the_owner_sent(local_cfg, tmp_path, osc_peer):
+    from exsampling.classifier import ModelInfo
+    from exsampling.features import FeatureParams
+
+    owner = make_console(local_cfg, None, tmp_path, mode="preview")
+    owner.ownership.role = Role.OWNER
+    [sample] = add_samples(owner.library, 1)
+    view = make_console(local_cfg, None, tmp_path)  # a ?view page: its own process never sends
+    view.ownership.role = Role.VIEWER
+    view.tick()
+    assert "1 participant · 1 recording · 1 sound<" in view.header.status.value and "last sent never" in \
+        view.header.status.value
+    owner.accept(sample.id)
+    view.tick()
+    sent = owner.library.sample(sample.id).stage.sent_at
+    assert f"last sent {time.strftime('%H:%M:%S', time.localtime(sent))}" in view.header.status.value
+
+    history = ("a corpus of 120 clips per label and three supplements: SoundFonts, freepats, drum kits and effects, "
+               "GCompris, Tux Paint; then the head fine-tuned on a CPU")
+    view.pipeline.classifier = type("Model", (), {"info": ModelInfo(tmp_path / "m.keras", (), (), FeatureParams(),
+                                                                    "embedding", history, {})})()
+    view.tick()
+    [line] = [d for d in re.findall(r"<div>(.*?)</div>", view.header.status.value) if "model m" in d]
+    assert "(a corpus of 120 clips per label and three supplements: SoundFonts, freepats …)" in line
+    assert f"title='{history}'" in line  # the whole history on hover
+
+
+def test_a_rule_s_new_track_gets_its_first_sound_on_pure_data(local_cfg, classifier, tmp_path):
+    pd_port = free_udp_port()
+    cfg = local_cfg.with_changes(osc={"port": pd_port})
+
+    async def scenario():
+        show = make_console(cfg, classifier, tmp_path, upload_port=0)
+        await show.start()
+        pd = subprocess.Popen(
+            [PD, "-nogui", "-nosound", "-nomidi", "-nrt", "-stderr", "-r", "44100", "-send",
+             f"exsampling-port {pd_port}", "-send", f"exsampling-reply 127.0.0.1 {show.stage.port}",
+             "-open", str(PATCH_DIR / "exsampling.pd")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            twin = PdTwin(pd, pd_port, tmp_path)
+            await asyncio.to_thread(twin.wait_for, f"listening on port {pd_port}")
+            await until(lambda: "stage: 1 device, 9 tracks, heard" in show.header.status.value)
+            show.rule(lambda sample: "Ghost")  # a name nobody announced: the first sound must still load
+            write(tmp_path / "a.wav", tone(440, 2.0))
+            [sample] = await asyncio.to_thread(show.pipeline.process, show.pipeline.ingest_file(tmp_path / "a.wav"))
+            assert sample.instrument == "Ghost" and sample.status == "sent"
+            await until(lambda: ">loaded<" in card_of(show, sample.id).note.value, 10)
+        finally:
+            pd.kill()
+            pd.wait(10)
+            show.close()
+
+    asyncio.run(scenario())
+
+
+def test_rules_a_new_owner_cannot_run_are_said_loudly(local_cfg, tmp_path):
+    port = free_port(socket.SOCK_STREAM)
+
+    async def scenario():
+        notebook = make_console(local_cfg, None, tmp_path, upload_port=port, live_coding=True)
+        await notebook.start()
+
+        @notebook.rule
+        def high_is_wind(sample):
+            return "Wind"
+
+        assert read_owner(notebook.library).rules == ["high_is_wind"]
+        page = make_console(local_cfg, None, tmp_path, upload_port=port)
+        await page.start()
+        assert await page.take_over()
+        page.tick()
+        assert "Live-coded rule(s) high_is_wind ran in the live-coding notebook" in page.warnings.value
+        assert "do NOT run here" in page.warnings.value and page.pipeline.mapper.rules == []
+        page.rule(high_is_wind)  # brought back here: the warning goes
+        assert "high_is_wind" not in page.warnings.value
+        page.close()
+        notebook.close()
+
+    asyncio.run(scenario())

@@ -353,3 +353,34 @@ def test_an_old_show_in_the_console_and_its_replay(tmp_path, tiny_model, osc_pee
             browser.close()
     finally:
         running.stop()
+
+
+def test_the_page_after_a_config_fixed_mid_edit_runs_the_show(tmp_path, tiny_model, osc_peer, ports):
+    """Voilà's spare kernel runs the notebook while the file is mid-edit; the page opened once it is fixed runs the
+    show (before: a ConfigError traceback, never ready, until a second reload). Plain HTTP: no browser needed."""
+    from exsampling.library import Library
+    from exsampling.show_state import read_owner
+
+    config = show_config(tmp_path, tiny_model, osc_peer.port)
+    good = config.read_text()
+    running = RunningConsole(config, *ports)
+    try:
+        running.wait_ready()
+        library = Library(tmp_path / "library")
+        first = read_owner(library).kernel
+        urllib.request.urlopen(running.url, timeout=300).read()  # the first page: Voilà starts a spare kernel
+        config.write_text(good + "[mapping]\nBark = 'Snare\n")  # mid-edit: not TOML
+        deadline = time.monotonic() + 120
+        while running.log.count("is filled") < 2:  # the spare has started...
+            assert time.monotonic() < deadline, running.log[-3000:]
+            time.sleep(0.5)
+        time.sleep(30)  # ...and reads the config as it runs the notebook
+        config.write_text(good)
+        page = urllib.request.urlopen(running.url, timeout=300).read().decode()
+        assert "Traceback" not in page and "ConfigError" not in page
+        while read_owner(library).kernel == first:  # the new page's kernel takes the show over
+            assert time.monotonic() < deadline + 150, running.log[-3000:]
+            time.sleep(0.5)
+    finally:
+        running.proc.terminate()
+        running.proc.wait(60)

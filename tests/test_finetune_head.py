@@ -54,3 +54,28 @@ def test_a_warm_start_begins_at_the_start_head_and_repeats_weight_for_weight(too
     np.testing.assert_array_equal(probs[0], again[0])
     assert probs[0].shape == (len(y), len(LABELS))
     assert not all(np.array_equal(a, b) for a, b in zip(weights(first, tool), weights(start, tool), strict=True))
+
+
+def test_pieces_pool_into_their_recording_and_real_recordings_report_apart(tool, tmp_path):
+    from exsampling.train import Clip
+
+    piece = Clip(tmp_path / "real-ann-0123456789-0-1.wav", "Knock", "test", "real-ann-0123456789", family="real-ann")
+    other = Clip(tmp_path / "TimGM6mb-p110-9-0-0.wav", "Violin_or_fiddle", "test", "TimGM6mb-p110-9", family="tim")
+    own = Clip(tmp_path / "knock.wav", "Knock", "", "knock.wav")
+    assert tool.recording_of(piece) == "real-ann-0123456789-0"
+    assert tool.recording_of(other) == "TimGM6mb-p110-9-0"
+    assert tool.recording_of(own) == "knock"
+    assert tool.held_out_set(piece) == "real" and tool.held_out_set(other) == "test"
+
+    knock, bd = LABELS.index("Knock"), LABELS.index("Bass_drum")
+    probs = np.zeros((3, len(LABELS)), np.float32)
+    probs[0, knock], probs[0, bd] = 0.9, 0.1   # one confident piece of the knock...
+    probs[1, knock], probs[1, bd] = 0.3, 0.7   # ...outweighs its unsure neighbour
+    probs[2, bd] = 1.0                         # another recording, all bass drum
+    y = np.array([knock, knock, knock])
+    pooled, labels = tool.pool(probs, y, np.array(["a", "a", "b"]))
+    np.testing.assert_allclose(pooled[0, [knock, bd]], [0.6, 0.4])
+    assert labels.tolist() == [knock, knock]
+    f = tool.figures(probs, y, np.array(["a", "a", "b"]))
+    assert f["n"] == 3 and f["top1"] == pytest.approx(1 / 3)
+    assert f["per_recording"]["n"] == 2 and f["per_recording"]["top1"] == 0.5

@@ -173,7 +173,14 @@ def test_a_spooled_file_is_moved_in_and_a_dead_process_spool_swept(tmp_path):
     dead = lib.root / "incoming" / "999999999@1.00"  # a pid that cannot be running
     dead.mkdir()
     (dead / "left-by-a-crash").write_bytes(b"half")
-    assert lib.sweep() == [dead] and mine.exists()
+    assert lib.sweep() == [dead / "left-by-a-crash"] and mine.exists() and not dead.exists()
+
+
+def test_a_clean_stop_s_empty_spool_folder_is_not_reported_as_a_crash(tmp_path):
+    lib = Library(tmp_path / "lib")
+    stopped = lib.root / "incoming" / "999999999@1.00"  # a process that spooled, stored and stopped
+    stopped.mkdir(parents=True)
+    assert lib.sweep() == [] and not stopped.exists()
 
 
 # -- the show's history --------------------------------------------------------------------------------

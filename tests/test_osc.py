@@ -100,6 +100,19 @@ def _oscdump_lines(port: int, send, expected: int) -> list[str]:
 
 
 @pytest.mark.skipif(shutil.which("oscdump") is None, reason="liblo-tools (oscdump) not installed")
+def test_a_name_the_devices_were_not_told_is_announced_before_its_first_sample(osc_peer):
+    sender = OscSender("127.0.0.1", osc_peer.port)
+    assert sender.sample(flute())  # nothing announced yet (e.g. classify --send): the sample alone
+    assert sender.instruments(["Bass", "Wind"])
+    assert sender.sample(flute(instrument="Ghost")) and sender.sample(flute(instrument="Ghost"))
+    assert [(address, args if address.endswith("instruments") else args[0]) for address, args in
+            osc_peer.wait_for(5)] == [
+        ("/exsampling/sample/Wind", 12), ("/exsampling/instruments", ["Bass", "Wind"]),
+        ("/exsampling/instruments", ["Bass", "Ghost", "Wind"]), ("/exsampling/sample/Ghost", 12),
+        ("/exsampling/sample/Ghost", 12)]
+    assert sender.announced == {"Bass", "Ghost", "Wind"}
+
+
 def test_liblo_oscdump_reads_the_same_types_and_values():
     port = free_port()
     sender = OscSender("127.0.0.1", port)

@@ -1,4 +1,8 @@
-"""Pitch: every C from C2 to C7 (and the notes between) within ±50 cents; noise and hits are unpitched."""
+"""Pitch: every C from C2 to C8 (and the notes between) within ±50 cents, real notes up to C8 and a glockenspiel's
+(whose partials are not harmonics); noise and hits are unpitched."""
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import SR, noise_bursts, tone
@@ -10,9 +14,9 @@ def cents(a, b):
     return 1200 * np.log2(a / b)
 
 
-@pytest.mark.parametrize("midi", range(36, 97))  # C2 … C7
+@pytest.mark.parametrize("midi", range(36, 109))  # C2 … C8
 @pytest.mark.parametrize("harmonics", [1, 6])
-def test_tones_c2_to_c7_within_50_cents(midi, harmonics):
+def test_tones_c2_to_c8_within_50_cents(midi, harmonics):
     hz = pitch.midi_to_hz(midi)
     found = pitch.detect(tone(hz, 2.0, harmonics=harmonics), SR)
     assert found.pitched, f"{pitch.note_name(midi)} reported unpitched"
@@ -47,3 +51,21 @@ def test_note_names_and_conversions():
 def test_bad_range_is_refused():
     with pytest.raises(ValueError, match="fmax_hz"):
         pitch.detect(np.ones(100), SR, fmin_hz=100, fmax_hz=20000)
+
+
+TIMGM6MB = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None or not TIMGM6MB.is_file(),
+                    reason="needs the Debian packages fluidsynth and timgm6mb-soundfont")
+@pytest.mark.parametrize("program", [9, 73, 0], ids=["glockenspiel", "flute", "piano"])
+@pytest.mark.parametrize("key", [72, 84, 96, 108], ids=["C5", "C6", "C7", "C8"])
+def test_real_bright_notes_up_to_c8(program, key):
+    """TimGM6mb rendered by fluidsynth at 44.1 kHz (the shipped model's rate) with the default [pitch] range."""
+    from exsampling.config import PitchConfig
+    from exsampling.corpus import render
+
+    (y,) = render(TIMGM6MB, [(0.1, 1.5, key, 110)], program, 0, 44100)
+    p = PitchConfig()
+    found = pitch.detect(y, 44100, p.fmin_hz, p.fmax_hz, p.threshold, p.min_confidence)
+    assert found.midi_note == key, f"{pitch.note_name(key)} found as {found}"

@@ -407,7 +407,7 @@ def test_a_taken_port_is_a_clear_error(serve, loop):
     port = live.server.port
     with pytest.raises(PortInUse, match=f"port {port}") as caught:
         on_loop(loop, start, live.pipeline.cfg, live.pipeline, live.show, "127.0.0.1", port)
-    assert isinstance(caught.value, OSError)
+    assert isinstance(caught.value, OSError) and str(caught.value).startswith(f"port {port} on 127.0.0.1 is already")
 
 
 def test_lan_https_with_a_self_signed_certificate_kept_in_the_library(serve):

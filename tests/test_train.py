@@ -267,3 +267,27 @@ def test_wilson_interval_brackets_the_measured_accuracy():
     lo, hi = train.wilson_interval(50, 100)
     assert lo < 0.5 < hi and hi - lo == pytest.approx(0.19, abs=0.01)
     assert train.wilson_interval(0, 0) == (0.0, 1.0)
+
+
+@pytest.mark.training
+def test_fine_tuning_on_three_samples_says_nothing_validates_it(folder_model, tmp_path, capsys):
+    from exsampling.library import Library
+    from exsampling.records import Sample
+
+    lib = Library(tmp_path / "lib")
+    rng = np.random.default_rng(6)
+    rec = lib.add_recording(b"RIFF", "wav")
+    for _ in range(3):
+        s = lib.add_sample(Sample(id=0, recording_id=rec.id, path="", start_s=0.0, duration_s=1.5, label="Flute"),
+                           synth("tone", rng), SR)
+        lib.update_sample(s.id, relabel="Trumpet")
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    train.register(sub, lambda p: p.add_argument("--config"))
+    args = parser.parse_args(["train", "--from-library", str(lib.root), "--base", str(folder_model), "--epochs", "1",
+                              "--no-cache"])
+    assert args.func(args) == 0
+    out, err = capsys.readouterr()
+    assert "warning: 3 clip(s) from too few recordings to validate on any (Trumpet 3)" in err
+    assert "a label needs 4 separate recordings" in err and "not validated" in out
+    assert (lib.root / "models" / "finetuned.keras").is_file()

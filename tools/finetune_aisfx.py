@@ -99,24 +99,75 @@ def keras_model(checkpoint: Path, results: Path, config: str):
 
 
 REPORTS = {"val": "validation (held-out recordings of the training sources)",
-           "test": "held-out sources (never heard in training)"}
+           "test": "held-out sources (never heard in training)",
+           "real": "held-out real recordings (recordists never heard in training)"}
+
+
+def held_out_set(c) -> str:
+    """Which report a held-out clip belongs to: the real recordings (``exsampling corpus --real``: families
+    ``real-*``) apart from the sample-library families."""
+    return "real" if c.family.startswith("real-") else "test"
+
+
+def recording_of(c) -> str:
+    """The recording a clip is a piece of: a corpus cuts each (augmented) recording into pieces named
+    ``<origin>-<variant>-<piece>``; any other file is a recording of its own."""
+    stem = c.path.stem
+    return stem.rsplit("-", 1)[0] if stem.startswith(c.group) and stem.count("-") >= 2 else stem
+
+
+def pool(probs: np.ndarray, y: np.ndarray, recordings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One judgement per recording: the mean of its pieces' probabilities, and its label."""
+    names, first, inverse = np.unique(recordings, return_index=True, return_inverse=True)
+    pooled = np.zeros((len(names), probs.shape[1]), np.float64)
+    np.add.at(pooled, inverse, probs)
+    return pooled / np.bincount(inverse)[:, None], y[first]
+
+
+def figures(probs: np.ndarray, y: np.ndarray, recordings: np.ndarray) -> dict:
+    """:func:`exsampling.train.evaluate` per piece, with the same per recording (pieces pooled) under
+    ``per_recording``."""
+    return train.evaluate(probs, y) | {"per_recording": train.evaluate(*pool(probs, y, recordings))}
 
 
 def report(model, clips: list, ds, split: np.ndarray, trained: tuple[str, ...], out: Path, metrics: dict,
-           keep_probs: Path | None, reference: np.ndarray | None = None) -> None:
-    """Evaluate ``model`` on the validation recordings and the held-out families into ``metrics`` (and the
-    confusion images beside ``out``); ``reference``: another run's held-out probabilities to compare with."""
+           keep_probs: Path | None, reference: np.ndarray | None = None,
+           baseline: tuple[np.ndarray, tuple[str, ...]] | None = None,
+           embedded: tuple[np.ndarray, object] | None = None) -> None:
+    """Evaluate ``model`` on the validation recordings, the held-out families and the held-out real recordings
+    (per piece, and per recording with its pieces pooled) into ``metrics`` (and the confusion images beside
+    ``out``); ``reference``: another run's held-out probabilities to compare with; ``baseline``: another model's
+    probabilities for every image of ``ds`` and its trained labels, measured on the same clips under
+    ``metrics["baseline"]``; ``embedded``: every image's embedding and ``model``'s head, so that the frozen
+    backbone is not run again (the same figures, computed from the embedding)."""
     import tensorflow as tf
 
     call = tf.function(lambda t: model(t, training=False), reduce_retracing=True)
+    recordings = np.array([recording_of(clips[i]) for i in ds.clip])
     for name, what in REPORTS.items():
         m = split == name
+        if not m.any():
+            continue
         x, y, idx = ds.x[m], ds.y[m], ds.clip[m]
-        probs = np.concatenate([call(tf.constant(x[i:i + 32])).numpy() for i in range(0, len(x), 32)])
+        if embedded is not None:
+            probs = embedded[1].predict(embedded[0][m], batch_size=256, verbose=0)
+        else:
+            probs = np.concatenate([call(tf.constant(x[i:i + 32])).numpy() for i in range(0, len(x), 32)])
         probs = mask_untrained(probs, LABELS, trained)
-        metrics[name] = {"what": what, **train.evaluate(probs, y)}
+        metrics[name] = {"what": what, **figures(probs, y, recordings[m])}
+        if baseline is not None:
+            before = mask_untrained(baseline[0][m], LABELS, baseline[1])
+            metrics.setdefault("baseline", {})[name] = figures(before, y, recordings[m])
+        if name in ("test", "real"):
+            fams = [clips[i].family or clips[i].source for i in idx]
+            metrics[name]["per_family"] = train.per_family(probs, y, fams)
+        if name == "real":
+            metrics[name]["pieces"] = [
+                {"file": clips[i].path.name, "recording": r, "label": LABELS[t], "predicted": LABELS[int(p.argmax())],
+                 **({"baseline": LABELS[int(b.argmax())]} if baseline is not None else {})}
+                for i, r, t, p, b in zip(idx, recordings[m], y, probs,
+                                         before if baseline is not None else probs, strict=True)]
         if name == "test":
-            metrics[name]["per_family"] = train.per_family(probs, y, [clips[i].family or clips[i].source for i in idx])
             if reference is not None:
                 agree = float(np.mean(probs.argmax(1) == reference.argmax(1))) if len(reference) == len(probs) else None
                 metrics["keras_vs_torch_top1_agreement"] = agree
@@ -124,8 +175,12 @@ def report(model, clips: list, ds, split: np.ndarray, trained: tuple[str, ...], 
                 np.savez(keep_probs, probs=probs, y=y, clip=idx)
         train.confusion_png(out.with_name(f"{out.stem}.confusion{'' if name == 'test' else '-' + name}.png"),
                             y, probs.argmax(axis=1), LABELS, f"{out.stem}: {what}")
+        r = metrics[name]["per_recording"]
+        was = (f"; before: {metrics['baseline'][name]['instrument']:.1%} / "
+               f"{metrics['baseline'][name]['per_recording']['instrument']:.1%}" if baseline is not None else "")
         print(f"{what}: top-1 {metrics[name]['top1']:.1%}, top-3 {metrics[name]['top3']:.1%}, "
-              f"instrument {metrics[name]['instrument']:.1%} ({metrics[name]['n']} clips)", flush=True)
+              f"instrument {metrics[name]['instrument']:.1%} ({metrics[name]['n']} pieces), per recording "
+              f"{r['instrument']:.1%} ({r['n']}){was}", flush=True)
 
 
 def save(model, meta: dict, metrics: dict, out: Path, clips: list, val_groups: set[str], root: Path) -> None:
@@ -220,6 +275,15 @@ def fit_head(e: np.ndarray, y: np.ndarray, w: np.ndarray, hidden: int, epochs: t
     return head, probs
 
 
+def head_of(model, e: np.ndarray):
+    """``model``'s head (its standardisation, hidden and output layers) as a model on embeddings ``e``."""
+    head = train.build_head(e[:2], len(LABELS), model.get_layer("head_hidden").units)
+    for name in HEAD_LAYERS:
+        head.get_layer(name).set_weights(model.get_layer(name).get_weights())
+    head.get_layer("head_standardise").finalize_state()
+    return head
+
+
 def embeddings(embedder, model_file: Path, manifest: Path, clips: list, cache: Path, work: Path):
     """Images and embeddings of one manifest's clips, the embeddings cached in ``work`` (keyed by the model's
     and the manifest's bytes: the backbone is frozen, so they are computed once)."""
@@ -234,6 +298,17 @@ def embeddings(embedder, model_file: Path, manifest: Path, clips: list, cache: P
     work.mkdir(parents=True, exist_ok=True)
     np.savez(path, e=e)
     return ds, e
+
+
+def export(path: Path, e: np.ndarray, ds, clips: list, split: np.ndarray, family: np.ndarray, model: Path) -> None:
+    """Every image's embedding with its label, family, split (train, val, test: held-out sample libraries,
+    real: held-out real recordings), file and recording, for out-of-distribution scores and show simulations."""
+    np.savez_compressed(path, e=e.astype(np.float32), y=ds.y, label=np.array(LABELS)[ds.y], family=family,
+                        split=split, held_out=np.isin(split, ("test", "real")),
+                        path=np.array([clips[i].path.resolve().as_posix() for i in ds.clip]),
+                        recording=np.array([recording_of(clips[i]) for i in ds.clip]),
+                        labels=np.array(LABELS), model=np.array(model.name))
+    print(f"wrote {path} ({len(e)} embeddings)", flush=True)
 
 
 def head_config(text: str) -> tuple[str, int]:
@@ -262,9 +337,12 @@ def head(args) -> None:
     ds = train.Dataset(np.concatenate([d.x for d, _, _ in parts]), np.concatenate([d.y for d, _, _ in parts]),
                        np.concatenate([d.clip + offset for d, _, offset in parts]))
     e = np.concatenate([e for _, e, _ in parts])
-    split = np.array([c.split or ("val" if c.group in val_groups else "train") for c in clips])[ds.clip]
+    split = np.array([held_out_set(c) if c.split == "test" else "val" if c.group in val_groups else "train"
+                      for c in clips])[ds.clip]
     family = np.array([clips[i].family or clips[i].source for i in ds.clip])
-    fold = folds_over_families(family, split != "test")
+    if args.export:
+        export(args.export, e, ds, clips, split, family, args.model)
+    fold = folds_over_families(family, ~np.isin(split, ("test", "real")))
     trained = tuple(label for label in LABELS if LABELS.index(label) in set(ds.y[split == "train"].tolist()))
     inst = np.array([DEFAULT_MAPPING[label] for label in LABELS])
 
@@ -311,8 +389,12 @@ def head(args) -> None:
         LABELS[i]: int(counts[i]) for i in np.flatnonzero(counts)}, "selection": selection, "head_config": config,
         "head_config_given": bool(args.config),
         "train_seconds": None, "backbone_from": args.model.name}
-    report(model, clips, ds, split, trained, args.out, metrics, args.keep_probs)
     meta = json.loads(args.model.with_suffix(".json").read_text())
+    start_head = head_of(shipped, e)
+    report(model, clips, ds, split, trained, args.out, metrics, args.keep_probs,
+           baseline=(start_head.predict(e, batch_size=256, verbose=0), tuple(meta["trained_labels"])),
+           embedded=(e, fitted))
+    metrics["baseline_model"] = args.model.name
     arch = meta["architecture"] | {"head_hidden": h, "head_config": config,
                                    "head": "retrained on the frozen backbone (tools/finetune_aisfx.py head)"}
     meta |= {"trained_labels": list(trained), "architecture": arch, "trained_on": args.trained_on or meta["trained_on"],
@@ -352,6 +434,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--trained-on", default="")
     p.add_argument("--keep-probs", type=Path, help="write the held-out probabilities here (.npz)")
+    p.add_argument("--export", type=Path, metavar="NPZ",
+                   help="also write every clip's embedding, label, family and split here, as soon as they are computed")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--warm-start", type=float, metavar="LR",
                    help="fine-tune MODEL's own head at this Adam learning rate instead of training a fresh one")

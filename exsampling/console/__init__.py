@@ -32,11 +32,20 @@ import importlib
 from typing import Any
 
 from .command import register
-from .environment import ENV_CONFIG, ENV_TILES, ENV_TOKEN, ENV_UPLOAD_PORT, config_path, load_config
+from .environment import (
+    ENV_CONFIG,
+    ENV_TILES,
+    ENV_TOKEN,
+    ENV_UPLOAD_PORT,
+    config_path,
+    load_config,
+    load_page_config,
+    served_query,
+)
 
 __all__ = ["ENV_CONFIG", "ENV_TILES", "ENV_TOKEN", "ENV_UPLOAD_PORT", "POOL_SIZE", "Console", "LiveTable",
            "MappingStore", "ReadOnlyConsole", "Role", "ShowKernelManager", "ShowOwnership", "config_path", "fit_view",
-           "load_config", "register"]
+           "load_config", "load_page_config", "register", "served_query"]
 
 _LAZY = {"Console": "show", "LiveTable": "store", "MappingStore": "store", "POOL_SIZE": "cards",
          "ReadOnlyConsole": "ownership", "Role": "ownership", "ShowOwnership": "ownership", "fit_view": "panels",

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from ..config import Config, load
+from ..config import Config, ConfigError, load
 
 ENV_CONFIG = "EXSAMPLING_CONFIG"
 ENV_UPLOAD_PORT = "EXSAMPLING_UPLOAD_PORT"
@@ -46,6 +46,30 @@ def load_config(path: Path) -> Config:
     """
     return load(path) if path.exists() else replace(load(None), source=path)
 
+
+def load_page_config(path: Path, environ: Mapping[str, str]) -> Config:
+    """The config a console page runs on: :func:`load_config`, read again when a page is served if it was invalid.
+
+    Voilà's pre-heated kernel (``VOILA_PREHEAT``) runs the notebook long before its page is opened. A config file
+    that was being edited at that moment must not break the next page once it is fixed: the kernel waits for its
+    page (Voilà's request info, which also lands in the environment as ``QUERY_STRING``), then reads the file again.
+    Still invalid then, :class:`~exsampling.config.ConfigError` says why (one line on the page).
+    """
+    try:
+        return load_config(path)
+    except ConfigError:
+        if environ.get("VOILA_PREHEAT") != "True":
+            raise
+    from voila.utils import wait_for_request
+
+    wait_for_request()  # blocks until a page is served from this kernel
+    return load_config(path)
+
+
+def served_query(environ: Mapping[str, str]) -> str | None:
+    """The query string of the page Voilà served from this pre-heated kernel, when already received (by
+    :func:`load_page_config`); None while no page is known."""
+    return environ.get("QUERY_STRING")
 
 
 def current_kernel_id(environ: Mapping[str, str]) -> str:

@@ -75,13 +75,13 @@ class Header(widgets.HBox):
                          layout=widgets.Layout(align_items="flex-start"))
 
     def show(self, owner: OwnerRecord | None, role: Role, counts: dict[str, int], sender: Any, model: ModelLoader,
-             stage: StageStatus | None = None) -> None:
+             stage: StageStatus | None = None, last_sent: float | None = None) -> None:
         """Show the recorder's addresses and QR code from the ``owner``'s record as a console in ``role`` may,
-        the library's ``counts``, the OSC ``sender`` (None: OSC off), the ``model``'s state and what the
-        ``stage`` answers (None: not shown)."""
+        the library's ``counts``, the OSC ``sender`` (None: OSC off), the ``model``'s state, what the ``stage``
+        answers (None: not shown) and when the show last sent (POSIX time; None: never)."""
         self._set_qr(owner.recorder_url if owner else "")
         self.url.value = self._urls_html(owner, role)
-        self.status.value = self._status_html(role, counts, sender, model) + self._stage_html(stage)
+        self.status.value = self._status_html(role, counts, sender, model, last_sent) + self._stage_html(stage)
 
     def _set_qr(self, url: str) -> None:
         if url and url != self._qr_url:
@@ -109,14 +109,16 @@ class Header(widgets.HBox):
         return "".join(lines)
 
     @staticmethod
-    def _status_html(role: Role, counts: dict[str, int], sender: Any, model: ModelLoader) -> str:
-        osc = (f"OSC → {sender.host}:{sender.port} · last sent {clock(sender.last_sent) or 'never'}"
+    def _status_html(role: Role, counts: dict[str, int], sender: Any, model: ModelLoader,
+                     last_sent: float | None) -> str:
+        osc = (f"OSC → {sender.host}:{sender.port} · last sent {clock(last_sent) or 'never'}"
                if sender is not None else "OSC off")
         state = {Role.OWNER: "<span class='exs-ready'>● <span>ready</span></span> — this page runs the show",
                  Role.STARTING: "starting…", Role.STANDBY: "standing by", Role.VIEWER: "read-only view",
                  Role.BLOCKED: "read-only: uploads not received"}[role]
-        return (f"<div>{state}</div><div>{counts['participants']} participants · {counts['recordings']} "
-                f"recordings · {counts['samples']} sounds</div><div>{html.escape(osc)}</div>"
+        return (f"<div>{state}</div><div>{plural(counts['participants'], 'participant')} · "
+                f"{plural(counts['recordings'], 'recording')} · {plural(counts['samples'], 'sound')}</div>"
+                f"<div>{html.escape(osc)}</div>"
                 f"<div class='exs-model exs-model-{model.state}'>{_model_html(model)}</div>")
 
     @staticmethod
@@ -141,16 +143,32 @@ class Header(widgets.HBox):
         self.mode_toggle.disabled = change["new"]
 
 
+def plural(n: int, noun: str) -> str:
+    """``1 participant``, ``2 participants``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def summary(text: str, limit: int = 80) -> str:
+    """The first line of ``text``, cut at ``limit`` characters; "…" says something was left out."""
+    lines = text.strip().splitlines()
+    first = lines[0] if lines else ""
+    if len(first) > limit:
+        return first[:limit].rsplit(" ", 1)[0].rstrip(" ,;:(") + " …"
+    return first + (" …" if len(lines) > 1 else "")
+
+
 def _model_html(model: ModelLoader) -> str:
-    """The header's model line: loading (sounds wait, stored), ready (with what it was trained on and its scores),
-    failed (the red line below says why), or none."""
+    """The header's model line: loading (sounds wait, stored), ready (what it was trained on, cut to one line, the
+    whole on hover, and its scores), failed (the red line below says why), or none."""
     info = model.info
     if model.state == ModelState.LOADING and info is not None:
         return f"model {html.escape(info.name)} loading… (sounds are taken and wait for it)"
     if model.state == ModelState.READY and info is not None:
+        described = info.trained_on or "no description"
         scores = ", ".join(f"{k} {v:.2f}" for k, v in info.metrics.items() if isinstance(v, (int, float)))
-        return f"model {html.escape(info.name)} ready ({html.escape(info.trained_on or 'no description')})" + (
-            f" · {html.escape(scores)}" if scores else "")
+        # the header holds one line; the whole training history is the hover text (and the model card)
+        return (f"<span title='{html.escape(described, quote=True)}'>model {html.escape(info.name)} ready "
+                f"({html.escape(summary(described))})</span>" + (f" · {html.escape(scores)}" if scores else ""))
     if model.state == ModelState.FAILED:
         return "⚠ model failed to load (see below): sounds are kept and wait for it"
     return "no model"

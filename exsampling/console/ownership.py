@@ -36,6 +36,7 @@ from ..config import Config
 from ..records import utc_now
 from ..show_state import OwnerRecord, ShowState
 from ..stage import Stage
+from .environment import served_query
 from .handover import ask_to_release, serve_control
 
 #: How long a new owner keeps trying to bind the upload port while the previous owner lets go, in seconds.
@@ -90,6 +91,8 @@ class ShowOwnership(traitlets.HasTraits):
         self._secret = secrets.token_urlsafe(16)
         self._taking_over = False
         self._tasks: set[asyncio.Task[Any]] = set()  # kept until done: the loop holds tasks only weakly
+        #: the record of the console this one took the show from (alive or dead), or None
+        self.predecessor: OwnerRecord | None = None
         state.listeners.append(self._on_state)
         self._on_state(state)
 
@@ -152,7 +155,9 @@ class ShowOwnership(traitlets.HasTraits):
             if self.stage is not None:  # waits, like the upload port, while the previous owner lets go of it
                 await self.stage.start(patience_s=BIND_PATIENCE_S)
             self._control, control_port = serve_control(self._secret, self.release)
-            server = self.server
+            server, previous = self.server, self.state.owner
+            if previous is not None and previous.console != self.console_id:
+                self.predecessor = previous
             self.state.claim(OwnerRecord(
                 console=self.console_id, kernel=self.kernel_id, pid=os.getpid(), control_port=control_port,
                 secret=self._secret, since=utc_now(), started=time.time(), live_coding=self.live_coding,
@@ -227,18 +232,21 @@ class ShowOwnership(traitlets.HasTraits):
     async def _wait_for_page(self) -> None:
         """A pre-heated kernel learns from Voilà when a page is served from it; then it runs the show (unless
         the page asked for ``?view``)."""
-        port, base = os.environ.get("VOILA_APP_PORT", "8866"), os.environ.get("VOILA_SERVER_URL", "/")
-        url = f"ws://127.0.0.1:{port}{base}voila/query/{self.kernel_id}"
-        try:
-            connection = await tornado.websocket.websocket_connect(url)
-            message = await connection.read_message()
-            connection.close()
-        except Exception as exc:  # any failure: stand by rather than take the show from the performer's page
-            self.problems["standby"] = f"this standby console cannot hear from Voilà ({exc})"
-            return
-        if message is None:
-            return
-        query = parse_qs(json.loads(message).get("QUERY_STRING", ""), keep_blank_values=True)
+        query_string = served_query(os.environ)  # Voilà tells a kernel once: maybe it told load_page_config
+        if query_string is None:
+            port, base = os.environ.get("VOILA_APP_PORT", "8866"), os.environ.get("VOILA_SERVER_URL", "/")
+            url = f"ws://127.0.0.1:{port}{base}voila/query/{self.kernel_id}"
+            try:
+                connection = await tornado.websocket.websocket_connect(url)
+                message = await connection.read_message()
+                connection.close()
+            except Exception as exc:  # any failure: stand by rather than take the show from the performer's page
+                self.problems["standby"] = f"this standby console cannot hear from Voilà ({exc})"
+                return
+            if message is None:
+                return
+            query_string = json.loads(message).get("QUERY_STRING", "")
+        query = parse_qs(query_string, keep_blank_values=True)
         if "view" in query or self._defers_to(self.live_owner()):
             self.role = Role.VIEWER
         elif self.role != Role.OWNER:

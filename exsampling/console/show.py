@@ -33,7 +33,7 @@ from .environment import (
     ENV_UPLOAD_PORT,
     config_path,
     current_kernel_id,
-    load_config,
+    load_page_config,
     native_stderr_to_log,
 )
 from .header import CSS, Header, RoleBanner, Warnings, stage_problems
@@ -134,7 +134,7 @@ class Console(PageActions, LiveCoding, widgets.VBox):
 
         environ = os.environ if environ is None else environ
         path = config_path(environ.get(ENV_CONFIG) or None)
-        cfg = load_config(path)
+        cfg = load_page_config(path, environ)
         port = environ.get(ENV_UPLOAD_PORT)
         # TensorFlow's native start-up notices go to the kernel's log, not the page
         pipeline = build(cfg, wait=False, around=native_stderr_to_log)
@@ -204,14 +204,34 @@ class Console(PageActions, LiveCoding, widgets.VBox):
 
     def _refresh(self) -> None:
         """Redraw the banner, the header and the warnings."""
-        owner = self.state.owner
+        owner, recent, sender = self.state.owner, self.library.samples(limit=RECENT_SAMPLES), self.pipeline.sender
+        # only the owner sends; another console says when the owner last sent a sound, from the library
+        last_sent = (sender.last_sent if self.role == Role.OWNER or sender is None
+                     else max((s.stage.sent_at for s in recent if s.stage is not None), default=None))
         self.banner.show(self.role, owner, self.ownership.problems.get("server", ""))
-        self.header.show(owner, self.role, self.library.counts(), self.pipeline.sender, self.pipeline.model,
-                         self.stage.status())
+        self.header.show(owner, self.role, self.library.counts(), sender, self.pipeline.model, self.stage.status(),
+                         last_sent)
         self.warnings.show([*self.ownership.problems.values(), *self.store.problems.values(),
                             *self.problems.values(), *stage_problems(self.cfg, self.pipeline, self.library.root),
-                            *answers_owed(self.library.samples(limit=RECENT_SAMPLES), self.stage, time.time())])
+                            *answers_owed(recent, self.stage, time.time()), *self._lost_rules()])
         self.asking.show()
+
+    def _rule_names(self) -> list[str]:
+        return [getattr(rule, "__name__", repr(rule)) for rule in self.store.rules]
+
+    def _lost_rules(self) -> list[str]:
+        """The live-coded rules of the console this one took the show from that do not run here, said loudly: a
+        rule is Python code in that console's kernel, which no other kernel can run (nor the library keep)."""
+        before = self.ownership.predecessor
+        if self.role != Role.OWNER or before is None:
+            return []
+        lost = [name for name in before.rules if name not in self._rule_names()]
+        if not lost:
+            return []
+        where = "the live-coding notebook" if before.live_coding else "the console"
+        return [f"Live-coded rule(s) {', '.join(lost)} ran in {where} that ran the show before and do NOT run "
+                "here: the mapping table decides every sound now. A rule is code in that kernel; run its cell again "
+                "in a notebook (after await show.take_over()) to bring it back."]
 
     # -- events ---------------------------------------------------------------------------------------
 
@@ -219,6 +239,7 @@ class Console(PageActions, LiveCoding, widgets.VBox):
         """A console that takes the show over shows it whole and tells the stage its names; every role change is
         said on the page."""
         if change["new"] == Role.OWNER:
+            self.state.record_rules(self.ownership.console_id, self._rule_names())
             self._announce(force=True)
             self.reset()
         else:
@@ -248,8 +269,11 @@ class Console(PageActions, LiveCoding, widgets.VBox):
         self._announce()
 
     def _on_rules(self, _change: object) -> None:
-        """A rule was added, removed or failed: list them."""
+        """A rule was added, removed or failed: list them, and note their names in the owner's record."""
         self.live.show(self.store.rules, self.store.failures)
+        if self.role == Role.OWNER:
+            self.state.record_rules(self.ownership.console_id, self._rule_names())
+        self._refresh()
 
     def _on_saved(self, change: dict[str, Any]) -> None:
         """The mapping was saved: say when."""

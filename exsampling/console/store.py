@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, MutableMapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import traitlets
 
-from ..config import Config, ConfigError, load, save
+from ..config import Config, ConfigError, load, save_mapping
 from ..mapping import DEFAULT_MAPPING, MappingError, Rule, check_instrument_name, check_label, check_mapping
 
 Failures = dict[str, tuple[int, str, float]]
@@ -109,13 +108,13 @@ class MappingStore(traitlets.HasTraits):
     def save(self) -> Path:
         """Write the mapping in use to the config file and return its path.
 
-        The file's other settings are kept as the file has them (the performer may have edited them); a new
-        file gets the running configuration.
+        The file stays as the performer wrote it: only the mapping's keys that changed are added or changed
+        (:func:`~exsampling.config.save_mapping`); a new file gets them and what the running configuration sets
+        differently from the defaults.
         """
         self._guard()
         check_mapping(self.mapper.table, self.mapper.melodic)
-        base = load(self.config_file) if self.config_file.exists() else self.cfg  # keep the file's other settings
-        path = save(replace(base, mapping=dict(self.mapper.table), melodic=dict(self.mapper.melodic)), self.config_file)
+        path = save_mapping(self.config_file, dict(self.mapper.table), dict(self.mapper.melodic), self.cfg)
         self._stamp = self._file_stamp()
         self.saved_at = time.time()
         return path

@@ -71,6 +71,9 @@ CHUNK_BYTES = 256 * 1024
 class PortInUse(OSError):
     """The server's port is taken (often: another console kernel, or an earlier ``exsampling serve``)."""
 
+    def __str__(self) -> str:
+        return str(self.strerror)  # what to do about it, without OSError's "[Errno 98]" before it
+
 
 def make_app(cfg: Config, pipeline: Pipeline, show: ShowState) -> tornado.web.Application:
     """The upload server's application (routes in docs/http.md); ``app.settings["exsampling"]`` is its
