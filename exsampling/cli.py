@@ -128,10 +128,9 @@ def _serve(args: argparse.Namespace) -> int:
     from .show_state import ShowState
 
     cfg = _config(args)
-    pipeline = build(cfg, actor="serve")
-    if pipeline.classifier is None:
-        print("exsampling: no model found: recordings are stored and pitched but get no class or instrument",
-              flush=True)
+    # the model loads in the background: phones are answered (and their recordings stored) from the first second
+    pipeline = build(cfg, actor="serve", wait=False)
+    print(f"exsampling: {pipeline.model.line()}", flush=True)
     show = ShowState(cfg, pipeline.library, token=args.token, actor="serve")
     pipeline.mode = show.mode  # the show's mode as its console last left it
     try:
@@ -144,11 +143,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 async def _serve_until_stopped(cfg: Config, pipeline: Pipeline, show: ShowState, host: str | None,
                                port: int | None, require_tunnel: bool = False) -> None:
+    from .model_loader import ModelLoader, ModelState
     from .server import fingerprint, qr_text, start
     from .stage import Stage
 
     server = await start(cfg, pipeline, show, host, port, require_tunnel=require_tunnel)
+    pipeline.start_model()  # now that phones are answered
     print(server.tunnel_line, flush=True)
+    loop = asyncio.get_running_loop()
+    if pipeline.model.state == ModelState.LOADING:  # say what became of it, once, when it has
+
+        def settled(model: ModelLoader) -> None:
+            with contextlib.suppress(RuntimeError):  # the server stopped first: nobody is listening
+                loop.call_soon_threadsafe(lambda: print(f"exsampling: {model.line()}", flush=True))
+
+        pipeline.model.on_settled(settled)
     stage = Stage.from_config(cfg, pipeline.library, pipeline.sender)  # the stage's answers reach the phones
     await stage.start()
     stage.announce(pipeline.mapper.instruments(), force=True)
@@ -161,7 +170,6 @@ async def _serve_until_stopped(cfg: Config, pipeline: Pipeline, show: ShowState,
               f"{fingerprint(server.certificate)}); phones pass one warning, explained on the join page.")
     print(f"\nParticipants scan this ({server.recorder_url}):\n{qr_text(server.recorder_url)}", flush=True)
     stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopped.set)
     await stopped.wait()

@@ -234,8 +234,14 @@ class Library:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "library.sqlite3"
         self.worker = this_worker()
+        # Held open, and idle, for the library's life. Closing the last connection to a WAL database checkpoints
+        # it and removes the WAL, syncing the whole database: ≈ 12 ms on every call here, each call having its own
+        # connection (≈ 7 per 5-s piece). With this one open, the others close at once and SQLite checkpoints as
+        # usual every 1000 pages. Commits stay as durable (the WAL is synced at each).
+        self._keeper = sqlite3.connect(self.db_path, check_same_thread=False)
+        self._keeper.execute("PRAGMA journal_mode=WAL")
+        self._keeper.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # a read opens the WAL's index
         with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
             if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
                 return  # opened before by this version: nothing to write
             new = db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0

@@ -15,6 +15,9 @@ faster than one after another; so recordings are heard side by side, not batched
 For each recording the labelling chain is: the model's probabilities per piece → :meth:`Pipeline._adapt` (the
 performer's corrections have their say) → the recording's judgement (:mod:`exsampling.judgement`: pooled over its
 pieces) → :meth:`Pipeline._label` (each piece's label, confidence and "unsure").
+
+Its model may still be loading (:class:`~exsampling.model_loader.ModelLoader`): uploads are stored meanwhile, and
+processing waits for it (:meth:`Pipeline.wait_until_ready`).
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,12 +38,13 @@ import numpy as np
 
 from . import audio, features, judgement, pitch
 from .adapt import Head, HeadAdapter
-from .classifier import Classifier, top_k
+from .classifier import Classifier, ModelMissing, leave_the_cores_to_the_model, top_k
 from .config import Config, Mode, Unsure
 from .diskspace import is_disk_full
 from .library import Library, Received
 from .mapping import LABELS, Mapper, RuleFailure, check_label
 from .memory import Recall, RelabelMemory, Vote
+from .model_loader import ModelLoader, ModelState
 from .osc import OscSender
 from .records import Judgement, LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now
 from .unsure import track_probability
@@ -87,6 +92,7 @@ class _Cut:
     samples: list[Sample] = field(default_factory=list)
     heard: tuple[np.ndarray, np.ndarray] | None = None
     problem: Exception | None = None
+    ready: bool = True  # False: the model failed to load or the pipeline closed first; the recording stays received
 
 
 @dataclass
@@ -105,33 +111,39 @@ class Pipeline:
     ----------
     cfg : Config — the running configuration.
     library : Library — where everything is kept.
-    classifier : Classifier or None — None runs without a model: samples are stored, pitched and
-        shown, but get no class, no instrument and never reach OSC (a class is never invented).
+    classifier : Classifier, ModelLoader or None — None runs without a model: samples are stored, pitched and
+        shown, but get no class, no instrument and never reach OSC (a class is never invented). With a
+        :class:`~exsampling.model_loader.ModelLoader` the pipeline takes recordings at once and processes them
+        once the model is loaded and the chain warm (:meth:`start_model`, :meth:`wait_until_ready`).
     sender : OscSender or None — None keeps everything off the network (``exsampling classify``
         without ``--send``).
     mapper : Mapper or None — defaults to the config's table.
     actor : str — who runs this chain, as the library's history names it (``console:<id>``, ``cli``, …); the
         performer's decisions may name another.
     workers : int or None — recordings prepared and heard side by side (:meth:`submit`); None: one per core.
+    around : the context the model loads in (see :meth:`ModelLoader.start`).
     """
 
-    def __init__(self, cfg: Config, library: Library, classifier: Classifier | None = None,
+    def __init__(self, cfg: Config, library: Library, classifier: Classifier | ModelLoader | None = None,
                  sender: OscSender | None = None, mapper: Mapper | None = None, actor: str = "",
-                 workers: int | None = None) -> None:
+                 workers: int | None = None,
+                 around: Callable[[], AbstractContextManager[object]] | None = None) -> None:
         self.cfg = cfg
         self.actor = actor
         self.library = library
-        self.classifier = classifier
+        self.model = classifier if isinstance(classifier, ModelLoader) else ModelLoader.loaded(classifier)
         self.sender = sender
-        # the model's sidecar says which features it needs, and so at which rate the chain works
-        self.params = classifier.info.features if classifier is not None else features.FeatureParams.from_config(cfg)
+        # the model's sidecar says which features it needs, and so at which rate the chain works: known before
+        # TensorFlow is even imported
+        info = self.model.info
+        self.params = info.features if info is not None else features.FeatureParams.from_config(cfg)
         self.rate = self.params.sample_rate
         self.mapper = mapper or Mapper(dict(cfg.mapping), dict(cfg.melodic), on_rule_error=self._rule_failed)
         self.mode = Mode(cfg.show.mode)
         self.memory_enabled = cfg.classifier.memory
-        self.memory = RelabelMemory(classifier.info.labels if classifier is not None else LABELS,
+        self.memory = RelabelMemory(info.labels if info is not None else LABELS,
                                     cfg.classifier.memory_max_distance, cfg.classifier.memory_strength,
-                                    adapter=self._adapter(cfg, classifier))
+                                    adapter=self._adapter(cfg, self.classifier))  # a loading model's: once loaded
         for sample_id, label, vector, at in library.memory():
             self.memory.add(sample_id, label, vector, at)
         self.memory.refit()  # the adapted layer, derived from the library's corrections alone
@@ -146,6 +158,43 @@ class Pipeline:
         self._finisher: threading.Thread | None = None
         self._workers = ThreadPoolExecutor(max_workers=workers or cores(), thread_name_prefix="exsampling-worker")
         self.closed = False
+        self._wake = threading.Event()  # set once the model has settled, or the pipeline closed
+        self.model.on_settled(lambda _model: self._wake.set())
+        self._around = around
+
+    @property
+    def classifier(self) -> Classifier | None:
+        """The loaded model; None without one, while it loads, or when it failed to load (``model.state``)."""
+        return self.model.classifier
+
+    def start_model(self) -> None:
+        """Load the model and warm the chain up, on the loader's thread; returns at once, a no-op once started.
+
+        Callers start what must come first (the upload server) before: TensorFlow's import holds the interpreter
+        for seconds and slows everything else in the process meanwhile. Processing starts it if nobody has.
+        """
+        self.model.start(self._warm_with, self._around)
+
+    def wait_until_ready(self, timeout: float | None = None) -> bool:
+        """Block until the model is loaded and the chain warm (or there is no model), starting them if needed:
+        whether recordings can be processed now. False when the model failed to load, the pipeline closed, or
+        ``timeout`` s passed first: recordings then stay "received" in the library, for :meth:`unfinished` at the
+        next start."""
+        if not self.closed:
+            self.start_model()
+        self._wake.wait(timeout)
+        return self.model.settled and self.model.state != ModelState.FAILED and not self.closed
+
+    def _warm_with(self, classifier: Classifier | None) -> None:
+        """The loader's last step, on its thread: the corrections' adapter for the model just loaded, every stage
+        warmed, then numpy's BLAS kept off the model's cores (once TensorFlow and the stages' libraries have loaded
+        theirs)."""
+        if classifier is not None and self.memory.adapter is None:
+            self.memory.adapter = self._adapter(self.cfg, classifier)
+            self.memory.refit()
+        self.warm_up()
+        if classifier is not None:
+            leave_the_cores_to_the_model()
 
     @staticmethod
     def _adapter(cfg: Config, classifier: Classifier | None) -> HeadAdapter | None:
@@ -253,8 +302,12 @@ class Pipeline:
 
         Returns the samples in recording order (none when another worker has claimed the recording). In
         "auto" mode mapped samples go to OSC at once (except those :meth:`holds`); in "preview" mode they wait
-        (status "new") for :meth:`accept`. Raises what failed the recording (it is then marked "failed").
+        (status "new") for :meth:`accept`. Raises what failed the recording (it is then marked "failed"). Waits
+        for the model first (:meth:`wait_until_ready`); when it cannot be had, processes nothing and the recording
+        stays "received".
         """
+        if not self.wait_until_ready():
+            return []
         if not self.library.claim(intake.recording.id):
             return []  # already processed, or being processed by another worker
         samples = self._finish(self._prepare(intake))
@@ -306,10 +359,10 @@ class Pipeline:
             if not job.done.set_running_or_notify_cancel():
                 continue  # its caller stopped waiting (a server stopping): it stays "received", for the next start
             try:
-                if self.library.claim(job.intake.recording.id):
+                if cut.ready and self.library.claim(job.intake.recording.id):
                     job.done.set_result(self._finish(cut))
                 else:
-                    job.done.set_result([])  # another worker has it
+                    job.done.set_result([])  # another worker has it, or no model could be had: it stays received
             except Exception as exc:  # the finisher outlives every recording; the caller hears what failed it
                 job.done.set_exception(exc)
 
@@ -317,6 +370,9 @@ class Pipeline:
         """Decode (when not yet decoded), trim, cut, pitch, and let the model hear each piece (one call for the
         recording); what fails is kept in ``problem``, for :meth:`_finish` to tell."""
         cut = _Cut(intake)
+        if not self.wait_until_ready():  # the model failed to load, or the pipeline closed
+            cut.ready = False
+            return cut
         rec, sr = intake.recording, self.rate
         try:
             y = intake.y if intake.y is not None else self._decode(rec.path, self.cfg.audio.max_duration_s)
@@ -532,6 +588,7 @@ class Pipeline:
         :meth:`unfinished` at the next start (whoever waits on them sees them cancelled)."""
         with self._lock:
             self.closed = True
+            self._wake.set()  # workers waiting for the model give up (their recordings stay "received")
             self._lock.notify_all()
             left, finisher = list(self._jobs), self._finisher
             self._jobs.clear()
@@ -542,24 +599,29 @@ class Pipeline:
             job.done.cancel()
 
 
-def build(cfg: Config, *, send: bool = True, require_model: bool = False, actor: str = "") -> Pipeline:
+def build(cfg: Config, *, send: bool = True, require_model: bool = False, actor: str = "", wait: bool = True,
+          around: Callable[[], AbstractContextManager[object]] | None = None) -> Pipeline:
     """A pipeline from the config: its library, its model (if present) and its OSC target; ``actor`` names it in
     the library's history.
 
+    The model loads and the chain warms up on a thread (see :class:`~exsampling.model_loader.ModelLoader`,
+    ``around`` is the context it runs in). With ``wait`` (the default) this returns once they are ready and raises
+    :class:`exsampling.classifier.ModelError` when the model cannot be loaded. Without, it returns at once, having
+    read only the model's sidecar; the caller starts the upload server, then the loading
+    (:meth:`Pipeline.start_model`); a model that fails to load is ``pipeline.model.state`` "failed".
     With ``require_model`` a missing model raises :class:`exsampling.classifier.ModelMissing`;
     otherwise the pipeline runs without classes (see :class:`Pipeline`).
     """
-    from .classifier import ModelMissing, leave_the_cores_to_the_model
-
-    try:
-        classifier = Classifier.from_config(cfg)
-    except ModelMissing:
-        if require_model:
-            raise
-        classifier = None
-    else:
-        leave_the_cores_to_the_model()
-    pipeline = Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg) if send else None,
-                        actor=actor)
-    pipeline.warm_up()
+    model = ModelLoader.from_config(cfg)
+    if model.state == ModelState.NONE and require_model:
+        raise ModelMissing(model.error)
+    if model.failure is not None and wait:
+        raise model.failure
+    pipeline = Pipeline(cfg, Library.from_config(cfg), model, OscSender.from_config(cfg) if send else None,
+                        actor=actor, around=around)
+    if wait:
+        pipeline.wait_until_ready()
+        if model.failure is not None:
+            pipeline.close()
+            raise model.failure
     return pipeline

@@ -22,6 +22,7 @@ from exsampling import console as console_module
 from exsampling.config import ConfigError, load, save
 from exsampling.console import POOL_SIZE, Console, ReadOnlyConsole, Role, fit_view
 from exsampling.library import Library
+from exsampling.model_loader import ModelLoader
 from exsampling.osc import OscSender
 from exsampling.pipeline import Pipeline
 from exsampling.records import Location, Sample
@@ -587,10 +588,10 @@ def test_the_header_counts_in_words_and_a_view_says_when_the_owner_sent(local_cf
 
     history = ("a corpus of 120 clips per label and three supplements: SoundFonts, freepats, drum kits and effects, "
                "GCompris, Tux Paint; then the head fine-tuned on a CPU")
-    view.pipeline.classifier = type("Model", (), {"info": ModelInfo(tmp_path / "m.keras", (), (), FeatureParams(),
-                                                                    "embedding", history, {})})()
+    view.pipeline.model = ModelLoader.loaded(type("Model", (), {"info": ModelInfo(
+        tmp_path / "m.keras", (), (), FeatureParams(), "embedding", history, {})})())
     view.tick()
-    [line] = [d for d in re.findall(r"<div>(.*?)</div>", view.header.status.value) if "model m" in d]
+    [line] = [d for d in re.findall(r"<div[^>]*>(.*?)</div>", view.header.status.value) if "model m" in d]
     assert "(a corpus of 120 clips per label and three supplements: SoundFonts, freepats …)" in line
     assert f"title='{history}'" in line  # the whole history on hover
 

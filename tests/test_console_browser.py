@@ -109,8 +109,9 @@ def upload(port: int, token: str, wav: Path, name="", lat=None, lon=None, photo:
         return json.loads(response.read())
 
 
-def recording(port: int, token: str, recording_id: int, timeout=30.0) -> dict:
-    """GET /api/recordings/<id> until it is processed."""
+def recording(port: int, token: str, recording_id: int, timeout=120.0) -> dict:
+    """GET /api/recordings/<id> until it is processed (the page says "ready" before its model has loaded: the
+    first recording waits for TensorFlow's import, seconds, more on a busy machine)."""
     deadline = time.monotonic() + timeout
     while True:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/recordings/{recording_id}?token={token}") as r:

@@ -9,6 +9,7 @@ import ipywidgets as widgets
 import traitlets
 
 from ..diskspace import DiskSpace
+from ..model_loader import ModelLoader, ModelState
 from ..show_state import OwnerRecord
 from ..stage import StageStatus
 from .cards import clock
@@ -73,14 +74,14 @@ class Header(widgets.HBox):
         super().__init__(children=[self.qr_box, info],
                          layout=widgets.Layout(align_items="flex-start"))
 
-    def show(self, owner: OwnerRecord | None, role: Role, counts: dict[str, int], sender: Any, info: Any,
+    def show(self, owner: OwnerRecord | None, role: Role, counts: dict[str, int], sender: Any, model: ModelLoader,
              stage: StageStatus | None = None, last_sent: float | None = None) -> None:
         """Show the recorder's addresses and QR code from the ``owner``'s record as a console in ``role`` may,
-        the library's ``counts``, the OSC ``sender`` (None: OSC off), the model's ``info`` (None: no model),
-        what the ``stage`` answers (None: not shown) and when the show last sent (POSIX time; None: never)."""
+        the library's ``counts``, the OSC ``sender`` (None: OSC off), the ``model``'s state, what the ``stage``
+        answers (None: not shown) and when the show last sent (POSIX time; None: never)."""
         self._set_qr(owner.recorder_url if owner else "")
         self.url.value = self._urls_html(owner, role)
-        self.status.value = self._status_html(role, counts, sender, info, last_sent) + self._stage_html(stage)
+        self.status.value = self._status_html(role, counts, sender, model, last_sent) + self._stage_html(stage)
 
     def _set_qr(self, url: str) -> None:
         if url and url != self._qr_url:
@@ -108,22 +109,17 @@ class Header(widgets.HBox):
         return "".join(lines)
 
     @staticmethod
-    def _status_html(role: Role, counts: dict[str, int], sender: Any, info: Any, last_sent: float | None) -> str:
+    def _status_html(role: Role, counts: dict[str, int], sender: Any, model: ModelLoader,
+                     last_sent: float | None) -> str:
         osc = (f"OSC → {sender.host}:{sender.port} · last sent {clock(last_sent) or 'never'}"
                if sender is not None else "OSC off")
-        model = "no model"
-        if info is not None:
-            described = info.trained_on or "no description"
-            scores = ", ".join(f"{k} {v:.2f}" for k, v in info.metrics.items() if isinstance(v, (int, float)))
-            # the header holds one line; the whole training history is the hover text (and the model card)
-            model = (f"<span title='{html.escape(described, quote=True)}'>model {html.escape(info.name)} "
-                     f"({html.escape(summary(described))})</span>" + (f" · {html.escape(scores)}" if scores else ""))
         state = {Role.OWNER: "<span class='exs-ready'>● <span>ready</span></span> — this page runs the show",
                  Role.STARTING: "starting…", Role.STANDBY: "standing by", Role.VIEWER: "read-only view",
                  Role.BLOCKED: "read-only: uploads not received"}[role]
         return (f"<div>{state}</div><div>{plural(counts['participants'], 'participant')} · "
                 f"{plural(counts['recordings'], 'recording')} · {plural(counts['samples'], 'sound')}</div>"
-                f"<div>{html.escape(osc)}</div><div>{model}</div>")
+                f"<div>{html.escape(osc)}</div>"
+                f"<div class='exs-model exs-model-{model.state}'>{_model_html(model)}</div>")
 
     @staticmethod
     def _stage_html(stage: StageStatus | None) -> str:
@@ -159,6 +155,23 @@ def summary(text: str, limit: int = 80) -> str:
     if len(first) > limit:
         return first[:limit].rsplit(" ", 1)[0].rstrip(" ,;:(") + " …"
     return first + (" …" if len(lines) > 1 else "")
+
+
+def _model_html(model: ModelLoader) -> str:
+    """The header's model line: loading (sounds wait, stored), ready (what it was trained on, cut to one line, the
+    whole on hover, and its scores), failed (the red line below says why), or none."""
+    info = model.info
+    if model.state == ModelState.LOADING and info is not None:
+        return f"model {html.escape(info.name)} loading… (sounds are taken and wait for it)"
+    if model.state == ModelState.READY and info is not None:
+        described = info.trained_on or "no description"
+        scores = ", ".join(f"{k} {v:.2f}" for k, v in info.metrics.items() if isinstance(v, (int, float)))
+        # the header holds one line; the whole training history is the hover text (and the model card)
+        return (f"<span title='{html.escape(described, quote=True)}'>model {html.escape(info.name)} ready "
+                f"({html.escape(summary(described))})</span>" + (f" · {html.escape(scores)}" if scores else ""))
+    if model.state == ModelState.FAILED:
+        return "⚠ model failed to load (see below): sounds are kept and wait for it"
+    return "no model"
 
 
 class RoleBanner(widgets.HBox):
@@ -197,14 +210,17 @@ class Warnings(widgets.HTML):
 
 
 def stage_problems(cfg: Any, pipeline: Any, library_root: Any) -> list[str]:
-    """What is wrong beyond the console itself: OSC unreachable, no model, the library's disk nearly full."""
+    """What is wrong beyond the console itself: OSC unreachable, no model or one that failed to load, the library's
+    disk nearly full."""
     problems = []
     sender = pipeline.sender
     if sender is not None and sender.last_error:
         problems.append(f"OSC unreachable: {sender.last_error}")
-    if pipeline.classifier is None:
+    if pipeline.model.state == ModelState.NONE:
         problems.append(f"No model at {cfg.resolve(cfg.classifier.model)}: sounds are kept and pitched "
                         "but get no class and never reach the stage (docs/training.md)")
+    elif pipeline.model.state == ModelState.FAILED:
+        problems.append(pipeline.model.line())
     disk = DiskSpace(library_root, int(cfg.server.disk_reserve_mb * 2 ** 20))
     if disk.nearly_full():
         free = f"Disk nearly full: {disk.free_bytes() / 2 ** 30:.1f} GiB free for the library at {library_root}"

@@ -128,16 +128,16 @@ class Console(PageActions, LiveCoding, widgets.VBox):
 
     @classmethod
     def from_env(cls, environ: MutableMapping[str, str] | None = None) -> Console:
-        """A console from the environment ``exsampling console`` sets (:mod:`exsampling.console.environment`);
-        loads the model."""
+        """A console from the environment ``exsampling console`` sets (:mod:`exsampling.console.environment`); its
+        model loads in the background once it runs (:meth:`start`; the header says how far it got)."""
         from ..pipeline import build
 
         environ = os.environ if environ is None else environ
         path = config_path(environ.get(ENV_CONFIG) or None)
         cfg = load_page_config(path, environ)
         port = environ.get(ENV_UPLOAD_PORT)
-        with native_stderr_to_log():
-            pipeline = build(cfg)  # loads and warms the model and every stage
+        # TensorFlow's native start-up notices go to the kernel's log, not the page
+        pipeline = build(cfg, wait=False, around=native_stderr_to_log)
         return cls(cfg, pipeline, config_file=path, upload_port=int(port) if port else None,
                    token=environ.get(ENV_TOKEN) or None, tiles=environ.get(ENV_TILES, ""),
                    kernel_id=current_kernel_id(environ), preheated=environ.get("VOILA_PREHEAT") == "True",
@@ -158,10 +158,13 @@ class Console(PageActions, LiveCoding, widgets.VBox):
         self._refresh()
 
     async def start(self) -> None:
-        """Run: follow the library every second, and take the show over (see :meth:`ShowOwnership.start`)."""
+        """Run: follow the library every second, take the show over (see :meth:`ShowOwnership.start`), then load
+        the model in the background: the page and the phones need not wait for TensorFlow, and its import, which
+        holds the interpreter for seconds, does not slow the console's own start."""
         self._ticker = PeriodicCallback(self.tick, TICK_MS)
         self._ticker.start()
         await self.ownership.start()
+        self.pipeline.start_model()
 
     def close(self) -> None:
         """Stop following and serving; the show's record is cleared if this console owned it."""
@@ -206,8 +209,8 @@ class Console(PageActions, LiveCoding, widgets.VBox):
         last_sent = (sender.last_sent if self.role == Role.OWNER or sender is None
                      else max((s.stage.sent_at for s in recent if s.stage is not None), default=None))
         self.banner.show(self.role, owner, self.ownership.problems.get("server", ""))
-        self.header.show(owner, self.role, self.library.counts(), sender,
-                         getattr(self.pipeline.classifier, "info", None), self.stage.status(), last_sent)
+        self.header.show(owner, self.role, self.library.counts(), sender, self.pipeline.model, self.stage.status(),
+                         last_sent)
         self.warnings.show([*self.ownership.problems.values(), *self.store.problems.values(),
                             *self.problems.values(), *stage_problems(self.cfg, self.pipeline, self.library.root),
                             *answers_owed(recent, self.stage, time.time()), *self._lost_rules()])
