@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import clips, model_path, percentiles
-from uploads import REPOSITORY, source_tree
+from uploads import compared_trees
 
 from exsampling.audio import wav_bytes
 from exsampling.classifier import read_info
@@ -100,11 +100,7 @@ def main() -> None:
             files.append(Path(tmp) / f"clip{i:02d}.wav")
             files[-1].write_bytes(wav_bytes(y, sr))
         print(f"model: {what}; {args.files} files of 10 s at {sr} Hz; {args.rounds} round(s), in turns")
-        trees = [("this tree", REPOSITORY, model)]
-        if args.baseline:
-            tree = source_tree(args.baseline, Path(tmp) / "baseline")
-            own = tree / "models" / "default.keras"
-            trees.append((f"baseline {args.baseline}", tree, own if own.exists() else model))
+        trees = compared_trees(model, args.baseline, Path(tmp) / "baseline")
         times: dict[str, list[float]] = {label: [] for label, _, _ in trees}
         stages: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in trees}
         for round_ in range(args.rounds):

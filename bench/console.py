@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import clips, model_path, percentiles
-from uploads import REPOSITORY, source_tree
+from uploads import compared_trees
 
 from exsampling.audio import wav_bytes
 
@@ -173,11 +173,7 @@ def main() -> None:
     model, model_note = model_path()
     print(f"model: {model_note}")
     with tempfile.TemporaryDirectory() as tmp:
-        consoles = [("this tree", REPOSITORY, model)]
-        if args.baseline:
-            tree = source_tree(args.baseline, Path(tmp))
-            own = tree / "models" / "default.keras"  # that commit's own model: an older console may not read ours
-            consoles.append((f"baseline {args.baseline}", tree, own if own.exists() else model))
+        consoles = compared_trees(model, args.baseline, Path(tmp))
         runs: dict[str, list[Figures]] = {label: [] for label, _, _ in consoles}
         for round_ in range(args.rounds):  # in turns: a shared machine's bad moment hits both
             for label, tree, its_model in consoles:

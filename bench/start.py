@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import urllib3
 from _common import clips, model_path
-from uploads import REPOSITORY, Arrivals, free_tcp_port, source_tree
+from uploads import Arrivals, compared_trees, free_tcp_port
 
 from exsampling.audio import wav_bytes
 from exsampling.classifier import read_info
@@ -100,11 +100,7 @@ def main() -> None:
     wav = wav_bytes(clips(1, sr, seconds=5.0)[0], sr)
     print(f"model: {what}; one 5-s 16-bit WAV at {sr} Hz, loopback; {args.rounds} start(s) of each server, in turns")
     with tempfile.TemporaryDirectory() as tmp:
-        servers = [("this tree", REPOSITORY, model)]
-        if args.baseline:
-            tree = source_tree(args.baseline, Path(tmp))
-            own = tree / "models" / "default.keras"  # that commit's own model: an older server may not read ours
-            servers.append((f"baseline {args.baseline}", tree, own if own.exists() else model))
+        servers = compared_trees(model, args.baseline, Path(tmp))
         figures: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in servers}
         for round_ in range(args.rounds):  # in turns: a shared machine's bad moment hits both
             for label, tree, its_model in servers:

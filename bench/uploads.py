@@ -167,6 +167,18 @@ def source_tree(ref: str, folder: Path) -> Path:
     return folder
 
 
+def compared_trees(model: Path, baseline: str | None, folder: Path) -> list[tuple[str, Path, Path]]:
+    """``(label, source tree, model)`` to run: this tree with ``model``; with ``baseline``, that commit unpacked into
+    ``folder`` with its own bundled model (an older tree may not read this tree's model files), else ``model``."""
+    out = [("this tree", REPOSITORY, model)]
+    if baseline:
+        tree = source_tree(baseline, folder)
+        own = tree / "models" / "default.keras"
+        out.append((f"baseline {baseline}" + (" (its own models/default.keras)" if own.exists() else ""), tree,
+                    own if own.exists() else model))
+    return out
+
+
 def report(label: str, r: Run, n: int) -> None:
     ack50, ack95 = percentiles(r.acks) if r.acks else (float("nan"),) * 2
     e2e50, e2e95 = percentiles(r.e2e) if r.e2e else (float("nan"),) * 2
@@ -196,13 +208,7 @@ def main() -> None:
     print(f"model: {what}")
     print(f"{n} participants at once, 5-s 16-bit WAVs at {sr} Hz ({len(warm[1]) / 1024:.0f} KiB each), loopback")
     with tempfile.TemporaryDirectory() as tmp:
-        servers = [("this tree", REPOSITORY, model)]
-        if args.baseline:
-            tree = source_tree(args.baseline, Path(tmp))
-            # that commit's own bundled model: an older server may not read this tree's model files
-            own = tree / "models" / "default.keras"
-            servers.append((f"baseline: {args.baseline} (its own models/default.keras)" if own.exists() else
-                            f"baseline: {args.baseline}", tree, own if own.exists() else model))
+        servers = compared_trees(model, args.baseline, Path(tmp))
         p95s: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in servers}
         for round_ in range(args.rounds):  # the servers take turns: a shared machine's bad moment hits both
             for label, tree, its_model in servers:
