@@ -28,6 +28,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qs
 
+import tornado.httpclient
 import tornado.httpserver
 import tornado.websocket
 import traitlets
@@ -41,6 +42,8 @@ from .handover import ask_to_release, serve_control
 
 #: How long a new owner keeps trying to bind the upload port while the previous owner lets go, in seconds.
 BIND_PATIENCE_S = 6.0
+#: How long a standby kernel waits for Voilà to answer its connection, and how often it tries, before it says so.
+VOILA_PATIENCE_S, VOILA_TRIES = 60.0, 5
 
 
 class Role(StrEnum):
@@ -229,23 +232,36 @@ class ShowOwnership(traitlets.HasTraits):
             except RuntimeError:  # no loop running (closing from plain code)
                 control.stop()
 
+    async def _hear_page(self) -> str | None:
+        """The query string of the page Voilà serves from this kernel, once it does; None (with the problem said)
+        when Voilà cannot be heard. The kernel may be busy for seconds (TensorFlow's import holds the interpreter
+        while the model loads), so a connection Voilà was slow to answer, or closed, is tried again."""
+        port, base = os.environ.get("VOILA_APP_PORT", "8866"), os.environ.get("VOILA_SERVER_URL", "/")
+        request = tornado.httpclient.HTTPRequest(f"ws://127.0.0.1:{port}{base}voila/query/{self.kernel_id}",
+                                                 connect_timeout=VOILA_PATIENCE_S, request_timeout=VOILA_PATIENCE_S)
+        failure = "it closed the connection"
+        for _ in range(VOILA_TRIES):
+            try:
+                connection = await tornado.websocket.websocket_connect(request)
+                message = await connection.read_message()
+                connection.close()
+            except Exception as exc:  # any failure: stand by rather than take the show from the performer's page
+                failure = str(exc)
+                await asyncio.sleep(1.0)
+                continue
+            if message is not None:
+                return str(json.loads(message).get("QUERY_STRING", ""))
+        self.problems["standby"] = f"this standby console cannot hear from Voilà ({failure})"
+        return None
+
     async def _wait_for_page(self) -> None:
         """A pre-heated kernel learns from Voilà when a page is served from it; then it runs the show (unless
         the page asked for ``?view``)."""
         query_string = served_query(os.environ)  # Voilà tells a kernel once: maybe it told load_page_config
         if query_string is None:
-            port, base = os.environ.get("VOILA_APP_PORT", "8866"), os.environ.get("VOILA_SERVER_URL", "/")
-            url = f"ws://127.0.0.1:{port}{base}voila/query/{self.kernel_id}"
-            try:
-                connection = await tornado.websocket.websocket_connect(url)
-                message = await connection.read_message()
-                connection.close()
-            except Exception as exc:  # any failure: stand by rather than take the show from the performer's page
-                self.problems["standby"] = f"this standby console cannot hear from Voilà ({exc})"
+            query_string = await self._hear_page()
+            if query_string is None:
                 return
-            if message is None:
-                return
-            query_string = json.loads(message).get("QUERY_STRING", "")
         query = parse_qs(query_string, keep_blank_values=True)
         if "view" in query or self._defers_to(self.live_owner()):
             self.role = Role.VIEWER
