@@ -1,5 +1,6 @@
 """The console object without a browser: cards, buttons, mapping ↔ TOML, the card pool, live rules, ownership."""
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -9,7 +10,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -402,6 +405,24 @@ def card_of(show, sample_id):
     return next(card for card in show.sounds.cards if card.sample_id == sample_id)
 
 
+@contextlib.asynccontextmanager
+async def pd_on_stage(show, pd_port: int, tmp_path: Path) -> AsyncIterator[PdTwin]:
+    """The Pure Data twin on ``pd_port``, answering ``show``'s stage, once the console has heard its hello."""
+    pd = subprocess.Popen(
+        [PD, "-nogui", "-nosound", "-nomidi", "-nrt", "-stderr", "-r", "44100", "-send",
+         f"exsampling-port {pd_port}", "-send", f"exsampling-reply 127.0.0.1 {show.stage.port}",
+         "-open", str(PATCH_DIR / "exsampling.pd")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        twin = PdTwin(pd, pd_port, tmp_path)
+        await asyncio.to_thread(twin.wait_for, f"listening on port {pd_port}")
+        await until(lambda: "stage: 1 device, 9 tracks, heard" in show.header.status.value)
+        yield twin
+    finally:
+        pd.kill()
+        pd.wait(10)
+
+
 @pytest.mark.puredata
 @pytest.mark.skipif(PD is None, reason="needs puredata-core")
 def test_the_console_shows_what_pure_data_answers_and_nothing_else(local_cfg, classifier, tmp_path):
@@ -412,48 +433,39 @@ def test_the_console_shows_what_pure_data_answers_and_nothing_else(local_cfg, cl
         show = make_console(cfg, classifier, tmp_path, upload_port=0)
         await show.start()
         assert show.role == "owner" and show.stage.port
-        pd = subprocess.Popen(
-            [PD, "-nogui", "-nosound", "-nomidi", "-nrt", "-stderr", "-r", "44100", "-send",
-             f"exsampling-port {pd_port}", "-send", f"exsampling-reply 127.0.0.1 {show.stage.port}",
-             "-open", str(PATCH_DIR / "exsampling.pd")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            twin = PdTwin(pd, pd_port, tmp_path)
-            await asyncio.to_thread(twin.wait_for, f"listening on port {pd_port}")
-            await until(lambda: "stage: 1 device, 9 tracks, heard" in show.header.status.value)
+            async with pd_on_stage(show, pd_port, tmp_path) as twin:
 
-            # a track added in the console's mapping panel: the twin makes it, with no edit of the patch
-            show.mapping_panel.new_name.value = "Lead"
-            show.mapping_panel.add.click()
-            await asyncio.to_thread(twin.wait_for, "new track Lead on MIDI channel 10")
-            await until(lambda: "10 tracks" in show.header.status.value)
+                # a track added in the console's mapping panel: the twin makes it, with no edit of the patch
+                show.mapping_panel.new_name.value = "Lead"
+                show.mapping_panel.add.click()
+                await asyncio.to_thread(twin.wait_for, "new track Lead on MIDI channel 10")
+                await until(lambda: "10 tracks" in show.header.status.value)
 
-            @show.rule
-            def lead(sample):  # live code sends every sound to the new track
-                return "Lead"
+                @show.rule
+                def lead(sample):  # live code sends every sound to the new track
+                    return "Lead"
 
-            write(tmp_path / "a.wav", tone(440, 2.0))
-            [sample] = await asyncio.to_thread(show.pipeline.process, show.pipeline.ingest_file(tmp_path / "a.wav"))
-            assert sample.instrument == "Lead" and sample.status == "sent"
-            await until(lambda: ">loaded<" in card_of(show, sample.id).note.value)
-            assert show.library.sample(sample.id).stage.state == "loaded"
-            await asyncio.sleep(0.5)  # no note yet: still loaded, never "played"
-            assert "played" not in card_of(show, sample.id).note.value
+                write(tmp_path / "a.wav", tone(440, 2.0))
+                [sample] = await asyncio.to_thread(show.pipeline.process, show.pipeline.ingest_file(tmp_path / "a.wav"))
+                assert sample.instrument == "Lead" and sample.status == "sent"
+                await until(lambda: ">loaded<" in card_of(show, sample.id).note.value)
+                assert show.library.sample(sample.id).stage.state == "loaded"
+                await asyncio.sleep(0.5)  # no note yet: still loaded, never "played"
+                assert "played" not in card_of(show, sample.id).note.value
 
-            await asyncio.to_thread(subprocess.run, [
-                sys.executable, "-m", "exsampling.cli", "note", "Lead", "72", "--hold-s", "0.1", "--osc-port",
-                str(pd_port)], check=True, timeout=60)
-            await until(lambda: "played ×1" in card_of(show, sample.id).note.value)
+                await asyncio.to_thread(subprocess.run, [
+                    sys.executable, "-m", "exsampling.cli", "note", "Lead", "72", "--hold-s", "0.1", "--osc-port",
+                    str(pd_port)], check=True, timeout=60)
+                await until(lambda: "played ×1" in card_of(show, sample.id).note.value)
 
-            # a file the stage cannot read: "not loaded" with pd's reason
-            os.unlink(sample.path)
-            show.resend(sample.id)
-            await until(lambda: "not loaded: not found: " in card_of(show, sample.id).note.value)
-            assert sample.path in card_of(show, sample.id).note.value
-            assert "Not loaded by the stage" not in show.warnings.value and "No device" not in show.warnings.value
+                # a file the stage cannot read: "not loaded" with pd's reason
+                os.unlink(sample.path)
+                show.resend(sample.id)
+                await until(lambda: "not loaded: not found: " in card_of(show, sample.id).note.value)
+                assert sample.path in card_of(show, sample.id).note.value
+                assert "Not loaded by the stage" not in show.warnings.value and "No device" not in show.warnings.value
         finally:
-            pd.kill()
-            pd.wait(10)
             show.close()
         again = make_console(cfg, classifier, tmp_path)  # a restart: the cards say what the stage said
         assert "not loaded: not found: " in card_of(again, sample.id).note.value
@@ -596,6 +608,8 @@ def test_the_header_counts_in_words_and_a_view_says_when_the_owner_sent(local_cf
     assert f"title='{history}'" in line  # the whole history on hover
 
 
+@pytest.mark.puredata
+@pytest.mark.skipif(PD is None, reason="needs puredata-core")
 def test_a_rule_s_new_track_gets_its_first_sound_on_pure_data(local_cfg, classifier, tmp_path):
     pd_port = free_udp_port()
     cfg = local_cfg.with_changes(osc={"port": pd_port})
@@ -603,23 +617,14 @@ def test_a_rule_s_new_track_gets_its_first_sound_on_pure_data(local_cfg, classif
     async def scenario():
         show = make_console(cfg, classifier, tmp_path, upload_port=0)
         await show.start()
-        pd = subprocess.Popen(
-            [PD, "-nogui", "-nosound", "-nomidi", "-nrt", "-stderr", "-r", "44100", "-send",
-             f"exsampling-port {pd_port}", "-send", f"exsampling-reply 127.0.0.1 {show.stage.port}",
-             "-open", str(PATCH_DIR / "exsampling.pd")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            twin = PdTwin(pd, pd_port, tmp_path)
-            await asyncio.to_thread(twin.wait_for, f"listening on port {pd_port}")
-            await until(lambda: "stage: 1 device, 9 tracks, heard" in show.header.status.value)
-            show.rule(lambda sample: "Ghost")  # a name nobody announced: the first sound must still load
-            write(tmp_path / "a.wav", tone(440, 2.0))
-            [sample] = await asyncio.to_thread(show.pipeline.process, show.pipeline.ingest_file(tmp_path / "a.wav"))
-            assert sample.instrument == "Ghost" and sample.status == "sent"
-            await until(lambda: ">loaded<" in card_of(show, sample.id).note.value, 10)
+            async with pd_on_stage(show, pd_port, tmp_path):
+                show.rule(lambda sample: "Ghost")  # a name nobody announced: the first sound must still load
+                write(tmp_path / "a.wav", tone(440, 2.0))
+                [sample] = await asyncio.to_thread(show.pipeline.process, show.pipeline.ingest_file(tmp_path / "a.wav"))
+                assert sample.instrument == "Ghost" and sample.status == "sent"
+                await until(lambda: ">loaded<" in card_of(show, sample.id).note.value, 10)
         finally:
-            pd.kill()
-            pd.wait(10)
             show.close()
 
     asyncio.run(scenario())
