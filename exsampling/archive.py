@@ -34,7 +34,8 @@ import tomlkit
 
 from . import __version__
 from .config import Config, ConfigError, changed_settings, from_dict, to_dict
-from .library import SCHEMA_VERSION, Library
+from .durable import fsync_dir
+from .library import DATABASE, SCHEMA_VERSION, Library, holds_library
 
 FORMAT = "exsampling-show"
 #: The zip format's version (manifest ``version``).
@@ -531,11 +532,11 @@ def import_show(zip_path: str | Path, target: str | Path, *, limits: Limits = Li
                 library.load_dump(tables)
             except (ValueError, sqlite3.Error) as exc:
                 raise ArchiveError(f"the show's tables do not fit this library: {exc}") from None
-            _fsync_dir(staging)
+            fsync_dir(staging, subfolders=True)
             if target.exists():
                 target.rmdir()
             os.rename(staging, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -571,15 +572,6 @@ def _existing_parent(path: Path) -> Path:
     return path
 
 
-def _fsync_dir(path: Path) -> None:
-    for folder in (path, *(p for p in path.iterdir() if p.is_dir())):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 # -- reading a show for the report and the replay -----------------------------------------------------
 
 
@@ -611,8 +603,8 @@ class OpenedShow:
         path = Path(path).expanduser().resolve()
         self._tmp: tempfile.TemporaryDirectory | None = None
         if path.is_dir():
-            if not (path / "library.sqlite3").is_file():
-                raise ArchiveError(f"{path} is not a library folder (no library.sqlite3)")
+            if not holds_library(path):
+                raise ArchiveError(f"{path} is not a library folder (no {DATABASE})")
             self.library, self.info = Library(path), ShowInfo(path, None, None, None, None)
             return
         self._tmp = tempfile.TemporaryDirectory(prefix="exsampling-show-")
@@ -681,8 +673,8 @@ def _export(args) -> int:
 
     cfg = show_config(args)
     root = cfg.resolve(cfg.library.path)
-    if not (root / "library.sqlite3").is_file():
-        print(f"exsampling: {root} holds no library (no library.sqlite3); name one with --library", file=sys.stderr)
+    if not holds_library(root):
+        print(f"exsampling: {root} holds no library (no {DATABASE}); name one with --library", file=sys.stderr)
         return 2
     limit = None if args.no_audio_over is None else int(args.no_audio_over * 2 ** 20)
     try:

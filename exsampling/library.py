@@ -22,7 +22,6 @@ state and the event that tells it are written in one transaction, so history and
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import uuid
@@ -38,6 +37,7 @@ import numpy as np
 import psutil
 
 from .audio import wav_bytes
+from .durable import fsync_dir, move_file, write_file
 from .records import (
     EVENT_KINDS,
     Event,
@@ -119,6 +119,8 @@ CREATE INDEX IF NOT EXISTS events_by_sample ON events(sample_id);
 #: 3: ``recordings.upload_id`` (unique) and ``recordings.worker``, and the ``incoming`` table (issue 11).
 #: 4: ``recordings.label``, ``confidence`` and ``pieces``: the recording's judgement over its pieces (issue 19).
 SCHEMA_VERSION = 4
+#: The database's file name in a library folder.
+DATABASE = "library.sqlite3"
 #: Files written (and fsync'd) at once when many recordings are stored together.
 WRITERS = 8
 
@@ -147,39 +149,9 @@ class LibraryError(RuntimeError):
     """The library cannot be used by this version of ExSampling (e.g. a newer schema)."""
 
 
-def _fsync_dir(folder: Path) -> None:
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def _fsync_write(path: Path, data: bytes, sync_dir: bool = True) -> None:
-    """Write ``data`` to ``path`` durably (``sync_dir=False``: the caller syncs the folder once for many files)."""
-    tmp = path.with_name(path.name + ".part")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:  # a full disk: no half-written file is left behind
-        tmp.unlink(missing_ok=True)
-        raise
-    tmp.replace(path)
-    if sync_dir:
-        _fsync_dir(path.parent)
-
-
-def _fsync_move(source: Path, path: Path) -> None:
-    """Move ``source``, a file written already on the same file system, to ``path`` durably (the caller syncs
-    the folder)."""
-    fd = os.open(source, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    source.replace(path)
+def holds_library(folder: Path) -> bool:
+    """Whether ``folder`` is a library (holds its database), without creating anything there."""
+    return (folder / DATABASE).is_file()
 
 
 def this_worker() -> str:
@@ -232,7 +204,7 @@ class Library:
         self.root = Path(root).expanduser().resolve()
         for sub in ("recordings", "samples", "photos"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
-        self.db_path = self.root / "library.sqlite3"
+        self.db_path = self.root / DATABASE
         self.worker = this_worker()
         # Held open, and idle, for the library's life. Closing the last connection to a WAL database checkpoints
         # it and removes the WAL, syncing the whole database: ≈ 12 ms on every call here, each call having its own
@@ -371,11 +343,11 @@ class Library:
             data = items[i].data
             try:
                 if isinstance(data, Path):
-                    _fsync_move(data, path)
+                    move_file(data, path)
                 else:
-                    _fsync_write(path, data, sync_dir=False)
+                    write_file(path, data, sync_dir=False)
                 if photo_path is not None and photo is not None:
-                    _fsync_write(photo_path, photo[0], sync_dir=False)
+                    write_file(photo_path, photo[0], sync_dir=False)
             except OSError as exc:
                 refused[i] = exc
 
@@ -385,7 +357,7 @@ class Library:
             with ThreadPoolExecutor(min(WRITERS, len(files)), thread_name_prefix="exsampling-fsync") as writers:
                 list(writers.map(write, files))
             for folder in {p.parent for p in announced}:
-                _fsync_dir(folder)
+                fsync_dir(folder)
             with self._transaction() as db:
                 for i, (path, photo_path) in files.items():
                     item = items[i]
@@ -525,7 +497,7 @@ class Library:
             )
             sample_id = _row_id(cur)
             path = self.root / "samples" / f"{sample_id:06d}.wav"
-            _fsync_write(path, wav_bytes(y, sr))
+            write_file(path, wav_bytes(y, sr))
             db.execute("UPDATE samples SET path=? WHERE id=?", (str(path), sample_id))
             _insert_event(db, Event(0, "classified", event_time(), sample.recording_id, sample_id, actor,
                                     classified_data(sample, model)))
@@ -758,6 +730,15 @@ class Library:
             rows = db.execute("SELECT * FROM memory ORDER BY created_at, sample_id").fetchall()
         return [(r["sample_id"], r["label"], np.frombuffer(r["embedding"], dtype=np.float32), r["created_at"])
                 for r in rows]
+
+    def labelled_samples(self) -> list[tuple[int, Path, str]]:
+        """``(sample_id, WAV path, label)`` of every sample the performer labelled (a re-label, or an entry in the
+        re-label memory), oldest first: what ``exsampling train --from-library`` learns from."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT s.id, s.path, COALESCE(s.relabel, m.label) FROM samples s LEFT JOIN memory m"
+                " ON m.sample_id = s.id WHERE s.relabel IS NOT NULL OR m.label IS NOT NULL ORDER BY s.id").fetchall()
+        return [(sample_id, self.root / path, label) for sample_id, path, label in rows]  # an absolute path wins
 
     def forget(self, sample_id: int) -> None:
         with self._transaction() as db:

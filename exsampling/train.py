@@ -35,6 +35,7 @@ import numpy as np
 
 from . import audio, features
 from .features import FeatureParams
+from .library import DATABASE, Library, holds_library
 from .mapping import DEFAULT_MAPPING, LABELS, MappingError, check_label
 from .records import utc_now
 
@@ -155,25 +156,14 @@ def read_folders(root: Path) -> list[Clip]:
 
 def read_library(library_dir: Path) -> list[Clip]:
     """The console's samples that the performer labelled: a re-label, or an entry in the re-label memory."""
-    db_path = library_dir / "library.sqlite3"
-    if not db_path.is_file():
-        raise TrainError(f"{library_dir} is not an ExSampling library (no library.sqlite3)")
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    if not holds_library(library_dir):
+        raise TrainError(f"{library_dir} is not an ExSampling library (no {DATABASE})")
     try:
-        rows = db.execute(
-            "SELECT s.id, s.path, COALESCE(s.relabel, m.label) FROM samples s LEFT JOIN memory m ON m.sample_id = s.id"
-            " WHERE s.relabel IS NOT NULL OR m.label IS NOT NULL ORDER BY s.id"
-        ).fetchall()
+        labelled = Library(library_dir).labelled_samples()
     except sqlite3.Error as exc:
-        raise TrainError(f"{db_path}: cannot read samples ({exc})") from exc
-    finally:
-        db.close()
-    clips = []
-    for sample_id, path, label in rows:
-        p = Path(path) if Path(path).is_absolute() else library_dir / path
-        if label in LABELS and p.is_file():
-            clips.append(Clip(p, label, "", f"sample-{sample_id}", f"library {library_dir.name}", "the performer's"))
-    return clips
+        raise TrainError(f"{library_dir}: cannot read samples ({exc})") from exc
+    return [Clip(path, label, "", f"sample-{sample_id}", f"library {library_dir.name}", "the performer's")
+            for sample_id, path, label in labelled if label in LABELS and path.is_file()]
 
 
 def discover(data: Path, verified_only: bool = False) -> list[Clip]:
