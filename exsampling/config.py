@@ -14,6 +14,9 @@ import tomlkit
 from .mapping import DEFAULT_MAPPING, DEFAULT_MELODIC, MappingError, check_mapping
 from .resources import default_model
 
+#: The config file the console and the show commands read when none is named (relative to the working directory).
+DEFAULT_CONFIG_NAME = "exsampling.toml"
+
 
 class ConfigError(ValueError):
     """The configuration file cannot be read or holds a value out of range."""
