@@ -33,7 +33,7 @@ import tomli_w
 import tomlkit
 
 from . import __version__
-from .config import Config, ConfigError, changed_settings, from_dict, to_dict
+from .config import DEFAULT_CONFIG_NAME, Config, ConfigError, changed_settings, from_dict, load, to_dict
 from .durable import fsync_dir
 from .library import DATABASE, SCHEMA_VERSION, Library, holds_library
 
@@ -49,8 +49,9 @@ PATH_COLUMNS = {"recordings": ("path", "photo_path"), "samples": ("path",)}
 PRIVATE_SETTINGS = ("console.owner", "show.token")
 #: The library setting remembering audio an import did not get (left out with ``--no-audio-over``).
 OMITTED_KEY = "archive.omitted"
-#: The config file an import writes into the library folder: the show's settings and mapping at export.
-SHOW_CONFIG_NAME = "exsampling.toml"
+#: The config file an import writes into the library folder: the show's settings and mapping at export (the
+#: console's default name, so ``exsampling console`` run in that folder plays the show as it was).
+SHOW_CONFIG_NAME = DEFAULT_CONFIG_NAME
 
 META_FILES = ("README.txt", "manifest.json", "config.toml", "mapping.json", "model.json", *TABLE_FILES.values())
 _FILE_NAME = re.compile(r"(recordings|samples|photos)/[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
@@ -658,9 +659,6 @@ def register(sub, add_config: Callable) -> None:
 def show_config(args) -> Config:
     """The config for a command about a show: ``--config``, else the console's ./exsampling.toml if it exists,
     else the defaults; ``--library`` overrides ``[library] path``."""
-    from .config import load
-    from .console.environment import DEFAULT_CONFIG_NAME
-
     default = Path(DEFAULT_CONFIG_NAME)
     cfg = load(args.config or (default if default.is_file() else None))
     if getattr(args, "library", None):
