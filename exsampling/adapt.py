@@ -21,11 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 #: The most L-BFGS steps a fit takes (a show's consistent corrections need 30–90).
 MAX_STEPS = 200
+
+#: The format :meth:`Head.save` writes.
+HEAD_FORMAT = 1
 
 #: Keras' Normalization layer divides by max(√variance, this).
 _KERAS_EPSILON = 1e-7
@@ -79,6 +84,45 @@ class Head:
         """The output layer's logits (before the softmax) for ``embeddings``."""
         w, b = self.last
         return self.features(embeddings) @ w + b
+
+    def save(self, path: Path, source_sha256: str) -> None:
+        """Write the head to ``path`` (``.npz``, the float64 it computes in), naming the ``.keras`` it was
+        copied from by its SHA-256 so that :meth:`read` refuses it once that model changes."""
+        arrays: dict[str, Any] = {"format": np.array(HEAD_FORMAT), "source_sha256": np.array(source_sha256),
+                                         "last_w": self.last[0], "last_b": self.last[1]}
+        if self.standardise is not None:
+            arrays["standardise_mean"], arrays["standardise_scale"] = self.standardise
+        if self.layer_norm is not None:
+            gamma, beta, eps = self.layer_norm
+            arrays |= {"layer_norm_gamma": gamma, "layer_norm_beta": beta, "layer_norm_eps": np.array(eps)}
+        for i, (w, b) in enumerate(self.hidden):
+            arrays[f"hidden{i}_w"], arrays[f"hidden{i}_b"] = w, b
+        with open(path, "wb") as f:
+            np.savez(f, **arrays)
+
+    @classmethod
+    def read(cls, path: Path, source_sha256: str) -> Head | None:
+        """The head :meth:`save` wrote to ``path``; None when there is none, or it was copied from another
+        ``.keras`` than the one whose SHA-256 is ``source_sha256``, or it cannot be read."""
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                if int(f["format"]) != HEAD_FORMAT or str(f["source_sha256"]) != source_sha256:
+                    return None
+                a = {k: np.asarray(f[k], dtype=np.float64) for k in f.files if k not in ("format", "source_sha256")}
+        except (OSError, ValueError, KeyError):
+            return None
+        hidden: list[tuple[np.ndarray, np.ndarray]] = []
+        while f"hidden{len(hidden)}_w" in a:
+            hidden.append((a[f"hidden{len(hidden)}_w"], a[f"hidden{len(hidden)}_b"]))
+        standardise = (a["standardise_mean"], a["standardise_scale"]) if "standardise_mean" in a else None
+        layer_norm = ((a["layer_norm_gamma"], a["layer_norm_beta"], float(a["layer_norm_eps"]))
+                      if "layer_norm_gamma" in a else None)
+        return cls(standardise, tuple(hidden), (a["last_w"], a["last_b"]), layer_norm)
+
+    @staticmethod
+    def path_for(model_path: str | Path) -> Path:
+        """Where the head of ``model_path`` (``NAME.keras``) is kept: ``NAME.head.npz`` beside it."""
+        return Path(model_path).with_suffix(".head.npz")
 
     @classmethod
     def of(cls, model, embedding_layer: str) -> Head | None:

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from . import audio, features, judgement, pitch
-from .adapt import Head, HeadAdapter
+from .adapt import HeadAdapter
 from .classifier import Classifier, ModelMissing, leave_the_cores_to_the_model, top_k
 from .config import Config, Mode, Unsure
 from .diskspace import is_disk_full
@@ -199,8 +199,7 @@ class Pipeline:
     @staticmethod
     def _adapter(cfg: Config, classifier: Classifier | None) -> HeadAdapter | None:
         """The offset the corrections fit (``[classifier] adapt``), if the model's head is one it can replay."""
-        head = Head.of(classifier.model, classifier.info.embedding_layer) if classifier and cfg.classifier.adapt \
-            else None
+        head = classifier.head if classifier and cfg.classifier.adapt else None
         if head is None or classifier is None:
             return None
         trained = np.array([label in classifier.info.trained_labels for label in classifier.info.labels])

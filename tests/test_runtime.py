@@ -118,3 +118,46 @@ def test_damaged_artifact_is_refused(converted, tmp_path, caplog):
 def test_unknown_quantization_is_refused(converted):
     with pytest.raises(ValueError, match="int8"):
         runtime.convert(converted, quantization="int4")
+
+
+def test_a_derived_model_loads_without_tensorflow_and_adapts_as_its_keras_head_does(tmp_path):
+    import subprocess
+    import sys
+
+    from exsampling.adapt import Head, HeadAdapter
+    from exsampling.classifier import derive_runtime
+
+    model = build_tiny_model(tmp_path, prototypes=sounds(0))
+    derive_runtime(model)
+    code = ("import sys; from exsampling.classifier import Classifier; c = Classifier.load(sys.argv[1]); "
+            "assert c.head is not None; print(c.runtime, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(model)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["LiteRT,", f"{model.stem}.int8.tflite", "False", "False"], out.stderr[-2000:]
+
+    lite = Classifier.load(model, PARAMS)
+    kept, copied = lite.head, Head.of(lite.model, lite.info.embedding_layer)  # the model: Keras, loaded on demand
+    assert kept is not None and copied is not None
+    probs, embeddings = lite.classify(np.stack([image(y, PARAMS) for ys in sounds(1).values() for y in ys]))
+    assert np.array_equal(kept.logits(embeddings), copied.logits(embeddings))
+    trained = np.array([label in lite.info.trained_labels for label in lite.info.labels])
+    bark = lite.info.labels.index("Bark")
+    adapted = [HeadAdapter(head, trained, 0.01, 0.3) for head in (kept, copied)]
+    for adapter in adapted:
+        adapter.fit(embeddings[:2], [bark, bark])
+    answers = [adapter.adapt(probs[0], embeddings[0]) for adapter in adapted]
+    assert np.array_equal(*answers) and answers[0].argmax() == bark
+
+
+def test_a_head_kept_from_another_keras_is_not_used(tmp_path):
+    from exsampling.adapt import Head
+    from exsampling.classifier import derive_runtime
+
+    model = build_tiny_model(tmp_path, prototypes=sounds(0))
+    derive_runtime(model)
+    record = runtime.read_record(model)
+    assert Head.read(Head.path_for(model), record.source_sha256) is not None
+    assert Head.read(Head.path_for(model), "0" * 64) is None  # the model was retrained since
+    Head.path_for(model).write_bytes(b"PK not an npz")
+    assert Head.read(Head.path_for(model), record.source_sha256) is None
+    clf = Classifier.load(model, PARAMS)  # the runtime still runs; the head comes from the Keras model
+    assert clf.runtime.startswith("LiteRT") and clf.head is not None

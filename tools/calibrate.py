@@ -54,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exsampling.adapt import Head, HeadAdapter
+from exsampling.adapt import HeadAdapter
 from exsampling.mapping import DEFAULT_MAPPING, LABELS
 from exsampling.memory import RelabelMemory
 from exsampling.unsure import choose_threshold, energy, flag_curve, track_probability
@@ -120,7 +120,7 @@ def classify_real(model: Path, items: list[dict]) -> dict[str, np.ndarray]:
 
     a = Config().audio
     classifier = Classifier.load(model)
-    head = Head.of(classifier.model, classifier.info.embedding_layer)
+    head = classifier.head
     sr = classifier.info.features.sample_rate
     rows: dict[str, list] = {k: [] for k in ("probs", "emb", "y", "recording", "source", "seconds")}
     for r, item in enumerate(items):

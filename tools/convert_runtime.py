@@ -1,10 +1,11 @@
 """Derive a model's fast runtime from its .keras: TensorFlow Lite with int8 weights, checked against Keras.
 
-Writes ``NAME.int8.tflite`` and ``NAME.runtime.json`` (the SHA-256 of the .keras it came from) beside
-``NAME.keras``; the classifier uses them while that hash matches and falls back to Keras, saying so, once the
-.keras changes. Run it again after every retraining. With ``--manifest``, it also classifies the held-out
-(split=test) clips of a corpus with both, prints what the runtime keeps and loses, and keeps those figures in the
-record (tools/model_card.py prints them in the model card).
+Writes ``NAME.int8.tflite``, ``NAME.runtime.json`` (the SHA-256 of the .keras it came from) and ``NAME.head.npz``
+(the layers after the embedding, for in-show adaptation) beside ``NAME.keras``; the classifier uses them, without
+TensorFlow, while that hash matches and falls back to Keras, saying so, once the .keras changes. Run it again
+after every retraining. With ``--manifest``, it also classifies the held-out (split=test) clips of a corpus with
+both, prints what the runtime keeps and loses, and keeps those figures in the record (tools/model_card.py prints
+them in the model card).
 
     .venv/bin/python tools/convert_runtime.py models/default.keras --manifest data/corpus/manifest.csv
 """
@@ -17,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from exsampling import runtime, train
-from exsampling.classifier import Classifier, ModelError, read_info
+from exsampling.adapt import Head
+from exsampling.classifier import Classifier, ModelError, derive_runtime, read_info
 from exsampling.mapping import DEFAULT_MAPPING
 
 
@@ -57,13 +59,13 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "exsampling" / "features")
     args = ap.parse_args()
     try:
-        info = read_info(args.model)
+        read_info(args.model)
     except ModelError as exc:
         print(f"convert_runtime: {exc}", file=sys.stderr)
         return 1
-    record = runtime.convert(args.model, info.embedding_layer, args.quantization)
+    record = derive_runtime(args.model, args.quantization)
     size = args.model.with_name(record.artifact).stat().st_size
-    print(f"wrote {args.model.with_name(record.artifact)} ({size / 1e6:.1f} MB) and "
+    print(f"wrote {args.model.with_name(record.artifact)} ({size / 1e6:.1f} MB), {Head.path_for(args.model)} and "
           f"{runtime.record_path(args.model)} (from {record.source}, sha256 {record.source_sha256[:12]}…)")
     if args.manifest:
         figures = heldout(args.model, args.manifest, args.cache)

@@ -191,7 +191,9 @@ def runtime_lines(model: Path) -> list[str]:
             f"(`ai-edge-litert`) with its XNNPACK kernels. `{record.source}` stays the training format; the "
             f"runtime was derived from this very file (SHA-256 {record.source_sha256[:12]}…, checked at every load: "
             "a runtime converted from another `.keras` is refused, with what to run, and the Keras model runs "
-            "instead).")]
+            f"instead). Beside it, `{Path(record.source).stem}.head.npz` keeps the layers after the embedding in "
+            "numpy (for the in-show adaptation), copied from the same file: with both, the classifier loads without "
+            "TensorFlow.")]
     h = record.heldout
     if not h:
         return [*out, "", f"Not measured on held-out clips: run {again}."]
