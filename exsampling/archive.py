@@ -3,7 +3,8 @@ byte, ``open_show`` reads a zip or a library folder for the report and the repla
 
 The zip's layout and manifest are a contract (docs/shows.md). An export is a pure function of the library, the
 config and the model: exporting the same show twice gives the same bytes (fixed entry times, sorted JSON), so a
-show exported, imported and exported again is the same file. Import trusts nothing in the zip: names, types,
+show exported, imported and exported again is the same file. It keeps the show, never its secrets or its machine
+(:data:`~exsampling.show_state.EXPORTED_SETTINGS`). Import trusts nothing in the zip: names, types,
 sizes, compression ratios and every file's SHA-256 are checked before anything is written, and the library
 appears under its final name only once it is complete.
 """
@@ -36,6 +37,7 @@ from . import __version__
 from .config import Config, ConfigError, changed_settings, from_dict, to_dict
 from .durable import fsync_dir
 from .library import DATABASE, SCHEMA_VERSION, Library, holds_library
+from .show_state import EXPORTED_SETTINGS, OMITTED_KEY
 
 FORMAT = "exsampling-show"
 #: The zip format's version (manifest ``version``).
@@ -45,10 +47,6 @@ VERSION = 1
 TABLE_FILES = {table: f"show/{table}.jsonl" for table in ("recordings", "samples", "events", "memory", "settings")}
 #: Columns holding a path of the library's own files: absolute in SQLite, relative to the library in the zip.
 PATH_COLUMNS = {"recordings": ("path", "photo_path"), "samples": ("path",)}
-#: Settings never exported: the owner console's private control secret, the live show token, the archive's own.
-PRIVATE_SETTINGS = ("console.owner", "show.token")
-#: The library setting remembering audio an import did not get (left out with ``--no-audio-over``).
-OMITTED_KEY = "archive.omitted"
 #: The config file an import writes into the library folder: the show's settings and mapping at export.
 SHOW_CONFIG_NAME = "exsampling.toml"
 
@@ -92,7 +90,8 @@ class Exported:
 
 
 def export_show(library: Library, cfg: Config, out: str | Path, *, no_audio_over: int | None = None) -> Exported:
-    """Write the show in ``library`` to the zip ``out`` (atomically: a failed export leaves no file).
+    """Write the show in ``library`` to the zip ``out`` (atomically: a failed export leaves no file). Of its
+    settings only :data:`~exsampling.show_state.EXPORTED_SETTINGS` go in: no token, owner, tunnel or stage address.
 
     Parameters
     ----------
@@ -115,8 +114,7 @@ def export_show(library: Library, cfg: Config, out: str | Path, *, no_audio_over
             omitted[rel] = {"bytes": path.stat().st_size, "sha256": _sha256_file(path),
                             "why": f"larger than {no_audio_over} bytes (--no-audio-over)"}
             del files[rel]
-    tables["settings"] = [r for r in tables["settings"]
-                          if r["key"] not in PRIVATE_SETTINGS and not r["key"].startswith("archive.")]
+    tables["settings"] = [r for r in tables["settings"] if r["key"] in EXPORTED_SETTINGS]
     stamp = _zip_time(tables["events"])
     texts = {
         "config.toml": _config_text(cfg),
@@ -284,7 +282,8 @@ show/samples.jsonl     one JSON object per sample (class, top labels, instrument
 show/events.jsonl      the history: received, classified, relabelled, accepted, rejected, sent, withdrawn,
                        loaded, played, ... each with its time (UTC), its actor and its data (a JSON text)
 show/memory.jsonl      the re-label memory: the embeddings of re-labelled samples (float32, base64)
-show/settings.jsonl    the show's settings (prompt, open/closed, mode), each value a JSON text
+show/settings.jsonl    the show's settings (prompt, open/closed, mode), each value a JSON text; never its
+                       token, its console, its tunnel or the stage addresses it trusted (they stay home)
 recordings/            what participants sent, byte for byte
 samples/               the samples cut from them: mono 16-bit WAV at the chain's rate
 photos/                participants' photos
@@ -497,13 +496,16 @@ def import_show(zip_path: str | Path, target: str | Path, *, limits: Limits = Li
 
     Every check runs before anything is written: a refused zip raises :class:`ArchiveError` with the reason
     and leaves ``target`` as it was. Files come back byte for byte (each checked against the manifest's
-    SHA-256 as it is written), rows with their ids; the library appears at ``target`` only when complete.
+    SHA-256 as it is written), rows with their ids; the library appears at ``target`` only when complete. Of
+    the zip's settings only :data:`~exsampling.show_state.EXPORTED_SETTINGS` are taken, as an export writes them.
     """
     target = Path(target).expanduser().resolve()
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ArchiveError(f"{target} is not empty: import into a new or empty folder")
     with _checked_zip(zip_path, limits) as checked:
         tables = _tables(checked)
+        # the show's settings only: a zip cannot plant a token, an owner, a tunnel or a trusted address
+        tables["settings"] = [r for r in tables["settings"] if r.get("key") in EXPORTED_SETTINGS]
         files = {i.filename: i for i in checked.zf.infolist() if i.filename not in META_FILES}
         needed = sum(i.file_size for i in files.values())
         free = shutil.disk_usage(_existing_parent(target)).free
