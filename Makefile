@@ -1,6 +1,7 @@
 # ExSampling: `make console` installs and starts the console; `make test` installs what the tests need, checks the
-# code (ruff, mypy, requirements.txt) and runs every test; `make test-fast` runs the tests that need no browser,
-# Pure Data, training or TensorFlow in a second process (under a minute); `make lint` only checks the code;
+# code (ruff, mypy, the import layers of pyproject.toml, requirements.txt) and runs every test; `make test-fast` runs
+# the tests that need no browser, Pure Data, training or TensorFlow in a second process (under a minute); `make lint`
+# only checks the code;
 # `make check-install` installs with `pip install .` into a clean venv and starts the commands from elsewhere (CI).
 PYTHON ?= python3
 VENV := .venv
@@ -46,6 +47,7 @@ system-deps:
 lint: install
 	$(BIN)/ruff check exsampling tests bench tools maxpatch
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/python tools/requirements.py --check
 
 requirements: install

@@ -11,12 +11,26 @@ from typing import Any
 import tomli_w
 import tomlkit
 
-from .mapping import DEFAULT_MAPPING, DEFAULT_MELODIC, MappingError, check_mapping
+from .mapping import (
+    DEFAULT_MAPPING,
+    DEFAULT_MELODIC,
+    MappingError,
+    check_instrument_name,
+    check_label,
+    check_mapping,
+)
 from .resources import default_model
+
+#: The config file the console and the show commands read when none is named (relative to the working directory).
+DEFAULT_CONFIG_NAME = "exsampling.toml"
 
 
 class ConfigError(ValueError):
-    """The configuration file cannot be read or holds a value out of range."""
+    """The configuration file cannot be read or holds a value out of range.
+
+    The message names the key, quotes the bad value as the file writes it and says what is allowed, e.g.
+    ``osc.port = 70000: must be a UDP port, 1-65535``.
+    """
 
     def _render_traceback_(self) -> list[str]:
         # IPython (the console's page) shows this instead of a traceback: what to fix, not where it was noticed
@@ -244,85 +258,121 @@ class Config:
         return cfg
 
 
+def _shown(value: Any) -> str:
+    """``value`` as the TOML file writes it: strings in double quotes, ``true``/``false``, lists in brackets."""
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    if isinstance(value, str | bool | int | float):
+        plain = str(value) if isinstance(value, str) else value  # a StrEnum member is written as its value
+        return tomli_w.dumps({"v": plain}).removeprefix("v = ").rstrip("\n")
+    return repr(value)
+
+
+def _key(key: str) -> str:
+    """A key of the file, quoted as TOML quotes it when it is not a bare key (``mapping."Bass drum"``)."""
+    return tomli_w.dumps({key: 0}).removesuffix(" = 0\n")
+
+
+_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
 _SECTION_TYPES = {
     "audio": AudioConfig, "features": FeaturesConfig, "classifier": ClassifierConfig, "pitch": PitchConfig,
     "osc": OscConfig, "library": LibraryConfig, "server": ServerConfig, "show": ShowConfig,
 }
 
 
-def _coerce(section: str, cls: type, raw: Any) -> Any:
+def _table(section: str, raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        raise ConfigError(f"[{section}] must be a table, got {raw!r}")
+        raise ConfigError(f"{section} = {_shown(raw)}: must be a table ([{section}] and its keys)")
+    return raw
+
+
+def _coerce(section: str, cls: type, raw: Any) -> Any:
     known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(raw) - set(known))
+    unknown = sorted(set(_table(section, raw)) - set(known))
     if unknown:
-        raise ConfigError(f"[{section}] has unknown key(s) {unknown}; known: {sorted(known)}")
+        raise ConfigError(f"{section}.{_key(unknown[0])}: unknown key; the keys of [{section}] are {sorted(known)}")
     defaults = cls()
     values = {}
     for key, value in raw.items():
         want = type(getattr(defaults, key))
+        where = f"{section}.{key} = {_shown(value)}"
         if issubclass(want, StrEnum) and isinstance(value, str) and value in {m.value for m in want}:
             value = want(value)
         if want is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if want is tuple and isinstance(value, list):  # TOML arrays: lists of strings
             if not all(isinstance(v, str) for v in value):
-                raise ConfigError(f"[{section}] {key} = {value!r} should be a list of strings")
+                raise ConfigError(f"{where}: must be a list of strings")
             value = tuple(value)
         if issubclass(want, StrEnum) and not isinstance(value, want):
-            raise ConfigError(f"[{section}] {key} = {value!r} should be one of {[str(m) for m in want]}")
+            raise ConfigError(f"{where}: must be one of {', '.join(_shown(str(m)) for m in want)}")
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
-            raise ConfigError(f"[{section}] {key} = {value!r} should be a {want.__name__}")
+            raise ConfigError(f"{where}: must be {_TYPE_WORDS.get(want, want.__name__)}")
         values[key] = value
     return cls(**values)
 
 
 def validate(cfg: Config) -> None:
-    """Raise :class:`ConfigError` naming the first value out of range."""
-    checks = [
-        (cfg.audio.sample_rate >= 8000, "audio.sample_rate must be at least 8000 Hz"),
-        (cfg.audio.max_duration_s > 0, "audio.max_duration_s must be > 0"),
-        (cfg.audio.trim_top_db > 0, "audio.trim_top_db must be > 0 dB"),
-        (cfg.audio.silence_floor_dbfs < 0, "audio.silence_floor_dbfs must be < 0 dBFS"),
-        (cfg.audio.segment_s >= 0.5, "audio.segment_s must be at least 0.5 s"),
-        (0 < cfg.audio.min_tail_s <= cfg.audio.segment_s, "audio.min_tail_s must be in (0, segment_s]"),
-        (cfg.features.n_fft >= 256 and cfg.features.hop_length >= 64, "features.n_fft >= 256, hop_length >= 64"),
-        (cfg.features.n_mels >= 32, "features.n_mels must be at least 32 (MobileNetV2 needs 32 rows)"),
-        (0 <= cfg.features.fmin_hz < cfg.features.fmax_hz <= cfg.audio.sample_rate / 2,
-         "features need 0 <= fmin_hz < fmax_hz <= sample_rate/2"),
-        (cfg.classifier.top_k >= 1, "classifier.top_k must be >= 1"),
-        (0 <= cfg.classifier.unsure_below <= 1, "classifier.unsure_below must be in [0, 1]"),
-        (0 < cfg.classifier.memory_max_distance <= 2 and cfg.classifier.memory_strength > 0,
-         "classifier.memory_max_distance must be in (0, 2] and memory_strength > 0"),
-        (cfg.classifier.adapt_anchor > 0 and cfg.classifier.adapt_width > 0,
-         "classifier.adapt_anchor and adapt_width must be > 0"),
-        (0 <= cfg.classifier.own_label_above <= 1, "classifier.own_label_above must be in [0, 1]"),
-        (0 < cfg.pitch.fmin_hz < cfg.pitch.fmax_hz < cfg.audio.sample_rate / 2,
-         "pitch needs 0 < fmin_hz < fmax_hz < sample_rate/2"),
-        (0 < cfg.osc.port < 65536, f"osc.port {cfg.osc.port} is not a UDP port"),
-        (cfg.osc.prefix.startswith("/") and not cfg.osc.prefix.endswith("/"),
-         f"osc.prefix {cfg.osc.prefix!r} must start with '/' and not end with it"),
-        (0 <= cfg.osc.listen_port < 65536, f"osc.listen_port {cfg.osc.listen_port} is not a UDP port"),
-        (cfg.osc.listen_port != cfg.osc.port, "osc.listen_port must differ from osc.port (the stage listens there)"),
-        (not any(c.isspace() for c in cfg.osc.reply_host), f"osc.reply_host {cfg.osc.reply_host!r} is not a host"),
-        (all(h and not any(c.isspace() for c in h) for h in cfg.osc.stage_hosts),
-         f"osc.stage_hosts {list(cfg.osc.stage_hosts)!r} must be host names or addresses"),
-        (0 <= cfg.server.port < 65536, f"server.port {cfg.server.port} is not a TCP port"),
-        (cfg.server.max_upload_mb > 0 and cfg.server.max_recording_s > 0, "server limits must be > 0"),
-        (cfg.server.rate_limit >= 1 and cfg.server.rate_limit_per_address >= 1,
-         "server.rate_limit and rate_limit_per_address must be >= 1"),
-        (cfg.server.max_connections >= 8, "server.max_connections must be at least 8"),
-        (cfg.server.idle_timeout_s > 0 and cfg.server.body_timeout_s > 0, "server timeouts must be > 0"),
-        (0 <= cfg.server.disk_reserve_mb < math.inf, "server.disk_reserve_mb must be >= 0 and finite"),
-        (cfg.show.mode in set(Mode), f"show.mode {cfg.show.mode!r} must be 'auto' or 'preview'"),
-        (cfg.show.unsure in set(Unsure), f"show.unsure {cfg.show.unsure!r} must be 'send' or 'hold'"),
+    """Raise :class:`ConfigError` naming the first value out of range, quoting it and saying what is allowed."""
+    a, f, c, p, o, sv, sh = cfg.audio, cfg.features, cfg.classifier, cfg.pitch, cfg.osc, cfg.server, cfg.show
+    nyquist = a.sample_rate / 2
+    checks: list[tuple[bool, str, Any, str]] = [  # (holds, key, value, what is allowed)
+        (a.sample_rate >= 8000, "audio.sample_rate", a.sample_rate, "must be at least 8000 (Hz)"),
+        (0 < a.max_duration_s < math.inf, "audio.max_duration_s", a.max_duration_s, "must be > 0 and finite (s)"),
+        (a.trim_top_db > 0, "audio.trim_top_db", a.trim_top_db, "must be > 0 (dB)"),
+        (a.silence_floor_dbfs < 0, "audio.silence_floor_dbfs", a.silence_floor_dbfs, "must be < 0 (dBFS)"),
+        (0.5 <= a.segment_s < math.inf, "audio.segment_s", a.segment_s, "must be at least 0.5 and finite (s)"),
+        (0 < a.min_tail_s <= a.segment_s, "audio.min_tail_s", a.min_tail_s,
+         f"must be > 0 and at most audio.segment_s ({_shown(a.segment_s)} s)"),
+        (f.n_fft >= 256, "features.n_fft", f.n_fft, "must be at least 256 (samples)"),
+        (f.hop_length >= 64, "features.hop_length", f.hop_length, "must be at least 64 (samples)"),
+        (f.n_mels >= 32, "features.n_mels", f.n_mels, "must be at least 32 (a MobileNetV2 model needs 32 rows)"),
+        (0 <= f.fmin_hz < f.fmax_hz, "features.fmin_hz", f.fmin_hz,
+         f"must be >= 0 and below features.fmax_hz ({_shown(f.fmax_hz)} Hz)"),
+        (f.fmax_hz <= nyquist, "features.fmax_hz", f.fmax_hz,
+         f"must be at most half audio.sample_rate ({_shown(nyquist)} Hz)"),
+        (c.top_k >= 1, "classifier.top_k", c.top_k, "must be at least 1"),
+        (0 <= c.unsure_below <= 1, "classifier.unsure_below", c.unsure_below, "must be in [0, 1]"),
+        (0 < c.memory_max_distance <= 2, "classifier.memory_max_distance", c.memory_max_distance,
+         "must be in (0, 2] (a cosine distance)"),
+        (c.memory_strength > 0, "classifier.memory_strength", c.memory_strength, "must be > 0"),
+        (c.adapt_anchor > 0, "classifier.adapt_anchor", c.adapt_anchor, "must be > 0"),
+        (c.adapt_width > 0, "classifier.adapt_width", c.adapt_width, "must be > 0 (a cosine distance)"),
+        (0 <= c.own_label_above <= 1, "classifier.own_label_above", c.own_label_above, "must be in [0, 1]"),
+        (0 < p.fmin_hz < p.fmax_hz, "pitch.fmin_hz", p.fmin_hz,
+         f"must be > 0 and below pitch.fmax_hz ({_shown(p.fmax_hz)} Hz)"),
+        (p.fmax_hz < nyquist, "pitch.fmax_hz", p.fmax_hz,
+         f"must be below half audio.sample_rate ({_shown(nyquist)} Hz)"),
+        (0 < o.port < 65536, "osc.port", o.port, "must be a UDP port, 1-65535"),
+        (o.prefix.startswith("/") and not o.prefix.endswith("/"), "osc.prefix", o.prefix,
+         "must start with '/' and not end with it, e.g. \"/exsampling\""),
+        (0 <= o.listen_port < 65536, "osc.listen_port", o.listen_port, "must be a UDP port, 1-65535, or 0 (any)"),
+        (o.listen_port != o.port, "osc.listen_port", o.listen_port,
+         f"must differ from osc.port ({o.port}), where the stage listens"),
+        (not any(ch.isspace() for ch in o.reply_host), "osc.reply_host", o.reply_host,
+         "must be a host name or address (no spaces), or \"\" for the console's own address"),
+        (all(h and not any(ch.isspace() for ch in h) for h in o.stage_hosts), "osc.stage_hosts", o.stage_hosts,
+         "must be host names or addresses (not empty, no spaces)"),
+        (0 <= sv.port < 65536, "server.port", sv.port, "must be a TCP port, 1-65535, or 0 (any)"),
+        (sv.max_upload_mb > 0, "server.max_upload_mb", sv.max_upload_mb, "must be > 0 (MiB)"),
+        (sv.max_recording_s > 0, "server.max_recording_s", sv.max_recording_s, "must be > 0 (s)"),
+        (sv.rate_limit >= 1, "server.rate_limit", sv.rate_limit, "must be at least 1"),
+        (sv.rate_limit_per_address >= 1, "server.rate_limit_per_address", sv.rate_limit_per_address,
+         "must be at least 1"),
+        (sv.max_connections >= 8, "server.max_connections", sv.max_connections, "must be at least 8"),
+        (sv.idle_timeout_s > 0, "server.idle_timeout_s", sv.idle_timeout_s, "must be > 0 (s)"),
+        (sv.body_timeout_s > 0, "server.body_timeout_s", sv.body_timeout_s, "must be > 0 (s)"),
+        (0 <= sv.disk_reserve_mb < math.inf, "server.disk_reserve_mb", sv.disk_reserve_mb,
+         "must be >= 0 and finite (MiB)"),
+        (sh.mode in set(Mode), "show.mode", sh.mode, f"must be one of {', '.join(_shown(str(m)) for m in Mode)}"),
+        (sh.unsure in set(Unsure), "show.unsure", sh.unsure,
+         f"must be one of {', '.join(_shown(str(m)) for m in Unsure)}"),
     ]
-    for ok, message in checks:
+    for ok, key, value, allowed in checks:
         if not ok:
-            raise ConfigError(message)
-    for name in ("max_duration_s", "segment_s"):
-        if not math.isfinite(getattr(cfg.audio, name)):
-            raise ConfigError(f"audio.{name} must be finite")
+            raise ConfigError(f"{key} = {_shown(value)}: {allowed}")
     try:
         check_mapping(cfg.mapping, cfg.melodic)
     except MappingError as exc:
@@ -334,18 +384,24 @@ def from_dict(raw: dict[str, Any], source: Path | None = None) -> Config:
     allowed = set(_SECTION_TYPES) | {"mapping", "instruments"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
-        raise ConfigError(f"unknown section(s) {unknown}; known: {sorted(allowed)}")
+        raise ConfigError(f"[{_key(unknown[0])}]: unknown section; the sections are {sorted(allowed)}")
     values: dict[str, Any] = {name: _coerce(name, cls, raw[name])
                               for name, cls in _SECTION_TYPES.items() if name in raw}
     mapping = dict(DEFAULT_MAPPING)
-    for label, instrument in raw.get("mapping", {}).items():
+    for label, instrument in _table("mapping", raw.get("mapping", {})).items():
+        where = f"mapping.{_key(label)} = {_shown(instrument)}"
         if not isinstance(instrument, str):
-            raise ConfigError(f"[mapping] {label} = {instrument!r} should be an instrument name")
+            raise ConfigError(f"{where}: must be an instrument name (a string)")
+        try:
+            check_label(label)
+            check_instrument_name(instrument)
+        except MappingError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
         mapping[label] = instrument
     melodic = dict(DEFAULT_MELODIC)
-    for instrument, rule in raw.get("instruments", {}).items():
+    for instrument, rule in _table("instruments", raw.get("instruments", {})).items():
         if rule not in ("melodic", "percussive"):
-            raise ConfigError(f"[instruments] {instrument} = {rule!r} should be \"melodic\" or \"percussive\"")
+            raise ConfigError(f"instruments.{_key(instrument)} = {_shown(rule)}: must be \"melodic\" or \"percussive\"")
         melodic[instrument] = rule == "melodic"
     for instrument in set(mapping.values()) - set(melodic):  # a new track starts percussive, as in live coding
         melodic[instrument] = False

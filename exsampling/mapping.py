@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,17 @@ DEFAULT_MELODIC: dict[str, bool] = {
     "Bass": True, "Piano": True, "Wind": True, "Chorus": True,
     "BD": False, "Snare": False, "HH": False, "T": False, "TT": False,
 }
+
+#: The colour of each Fig. 5 track (CSS ``#rrggbb``): the console's cards and map and a show's report draw a track
+#: in the same colour.
+INSTRUMENT_COLOURS: dict[str, str] = {
+    "Bass": "#1f77b4", "BD": "#d62728", "Chorus": "#9467bd", "HH": "#bcbd22", "Piano": "#2ca02c",
+    "Snare": "#ff7f0e", "T": "#17becf", "TT": "#8c564b", "Wind": "#e377c2",
+}
+#: Colours of the tracks a performer adds (none of them a Fig. 5 track's), and of "no instrument".
+EXTRA_COLOURS: tuple[str, ...] = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#31a354",
+                                  "#756bb1")
+NO_INSTRUMENT_COLOUR = "#888888"
 
 _INSTRUMENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -145,6 +157,17 @@ class Mapper:
     def instruments(self) -> list[str]:
         """All instrument names known to the table and the playing rules, sorted."""
         return sorted(set(self.table.values()) | set(self.melodic))
+
+
+def instrument_colour(instrument: str | None) -> str:
+    """The CSS colour (``#rrggbb``) of the track ``instrument``; grey for None or "".
+
+    A Fig. 5 track has its own colour; a track the performer adds gets one of :data:`EXTRA_COLOURS`, chosen by the
+    CRC-32 of its name, so it is the same in every process and every show.
+    """
+    if not instrument:
+        return NO_INSTRUMENT_COLOUR
+    return INSTRUMENT_COLOURS.get(instrument) or EXTRA_COLOURS[zlib.crc32(instrument.encode()) % len(EXTRA_COLOURS)]
 
 
 def invert(mapping: Mapping[str, str]) -> dict[str, list[str]]:

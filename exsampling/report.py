@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .library import Library
+from .mapping import instrument_colour
 from .pitch import note_name
 from .records import Event, Recording, Sample
 
@@ -24,20 +25,6 @@ from .records import Event, Recording, Sample
 TIMELINE_WIDTH, LANE_HEIGHT, MAP_WIDTH, MAP_HEIGHT = 960, 26, 960, 420
 
 STATUS_WORDS = {"sent": "on stage", "accepted": "accepted", "rejected": "rejected", "new": "waiting"}
-
-# Instrument colours shared with the console's cards and map (a track is the same colour everywhere).
-_COLOURS: Callable[[str | None], str] | None = None
-
-
-def instrument_colour(instrument: str | None) -> str:
-    """The console's colour for ``instrument`` (imported on first use: the console's module is heavy)."""
-    global _COLOURS
-    if _COLOURS is None:
-        from .console.cards import instrument_colour as colour
-
-        _COLOURS = colour
-    return _COLOURS(instrument)
-
 
 @dataclass(frozen=True)
 class ShowFacts:

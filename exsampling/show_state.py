@@ -75,6 +75,8 @@ class OwnerRecord:
     (see :class:`exsampling.server.Server`).
     rules: the names of its live-coded rules (code in its kernel: a console that takes over cannot run them, and
     says so).
+    interim: the ``exsampling console`` command itself, storing what phones send while the console's kernel starts
+    (:mod:`exsampling.console.interim`): any console takes the show from it at once.
     """
 
     console: str
@@ -91,6 +93,7 @@ class OwnerRecord:
     map_url: str = ""
     tunnel: str = ""
     rules: list[str] = field(default_factory=list)
+    interim: bool = False
 
     @classmethod
     def from_json(cls, value: Any) -> OwnerRecord | None:

@@ -46,23 +46,47 @@ def test_partial_file_keeps_defaults_and_resolves_paths_next_to_it(tmp_path):
 
 
 @pytest.mark.parametrize("text,message", [
-    ("[osc]\nport = 70000\n", "not a UDP port"),
-    ("[osc]\nport = \"x\"\n", "should be a int"),
-    ("[oscc]\nport = 1\n", "unknown section"),
-    ("[osc]\nprot = 1\n", "unknown key"),
-    ("[osc]\nlisten_port = 70000\n", "listen_port 70000 is not a UDP port"),
-    ("[osc]\nlisten_port = 7400\n", "must differ from osc.port"),
-    ("[osc]\nreply_host = \"my laptop\"\n", "is not a host"),
-    ("[mapping]\nBarking = \"Bass\"\n", "unknown label"),
-    ("[mapping]\nBark = \"Bass drum\"\n", "not allowed"),
-    ("[instruments]\nKazoo = \"loud\"\n", "melodic"),
-    ("[show]\nmode = \"wild\"\n", "auto"),
-    ("not toml = = =", "not valid TOML"),
+    ("[osc]\nport = 70000\n", "osc.port = 70000: must be a UDP port, 1-65535"),
+    ("[osc]\nport = \"x\"\n", 'osc.port = "x": must be an integer'),
+    ("[server]\ntls = 1\n", "server.tls = 1: must be true or false"),
+    ("[oscc]\nport = 1\n", "[oscc]: unknown section; the sections are ['audio', "),
+    ("[osc]\nprot = 1\n", "osc.prot: unknown key; the keys of [osc] are ['host', "),
+    ("osc = 1\n", "osc = 1: must be a table"),
+    ("[osc]\nlisten_port = 70000\n", "osc.listen_port = 70000: must be a UDP port, 1-65535, or 0 (any)"),
+    ("[osc]\nlisten_port = 7400\n", "osc.listen_port = 7400: must differ from osc.port (7400), where the stage"),
+    ("[osc]\nreply_host = \"my laptop\"\n", 'osc.reply_host = "my laptop": must be a host name or address'),
+    ("[osc]\nstage_hosts = [\"a b\", \"c\"]\n", 'osc.stage_hosts = ["a b", "c"]: must be host names'),
+    ("[audio]\nsample_rate = 4000\n", "audio.sample_rate = 4000: must be at least 8000 (Hz)"),
+    ("[audio]\nsegment_s = inf\n", "audio.segment_s = inf: must be at least 0.5 and finite (s)"),
+    ("[audio]\nmin_tail_s = 6\n", "audio.min_tail_s = 6.0: must be > 0 and at most audio.segment_s (5.0 s)"),
+    ("[features]\nfmax_hz = 20000\n", "features.fmax_hz = 20000.0: must be at most half audio.sample_rate (11025.0"),
+    ("[pitch]\nfmin_hz = 5000\n", "pitch.fmin_hz = 5000.0: must be > 0 and below pitch.fmax_hz (4400.0 Hz)"),
+    ("[server]\ndisk_reserve_mb = nan\n", "server.disk_reserve_mb = nan: must be >= 0 and finite (MiB)"),
+    ("[mapping]\nBarking = \"Bass\"\n", 'mapping.Barking = "Bass": unknown label \'Barking\''),
+    ("[mapping]\nBark = \"Bass drum\"\n", 'mapping.Bark = "Bass drum": instrument name \'Bass drum\' is not allowed'),
+    ("[mapping]\n\"Bass drum\" = 3\n", 'mapping."Bass drum" = 3: must be an instrument name (a string)'),
+    ("mapping = [\"Bark\"]\n", 'mapping = ["Bark"]: must be a table'),
+    ("[instruments]\nKazoo = \"loud\"\n", 'instruments.Kazoo = "loud": must be "melodic" or "percussive"'),
+    ("[show]\nmode = \"wild\"\n", 'show.mode = "wild": must be one of "auto", "preview"'),
 ])
-def test_bad_values_are_named(tmp_path, text, message):
+def test_a_bad_value_is_named_quoted_and_what_is_allowed_said(tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    with pytest.raises(config.ConfigError, match=message):
+    with pytest.raises(config.ConfigError) as raised:
+        config.load(path)
+    assert str(raised.value).startswith(message)
+
+
+def test_a_live_change_out_of_range_is_named_and_quoted():
+    with pytest.raises(config.ConfigError) as raised:
+        config.load().with_changes(classifier={"unsure_below": 1.5})
+    assert str(raised.value) == "classifier.unsure_below = 1.5: must be in [0, 1]"
+
+
+def test_a_file_that_is_not_toml_is_named(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("not toml = = =")
+    with pytest.raises(config.ConfigError, match=f"config file {path} is not valid TOML"):
         config.load(path)
 
 

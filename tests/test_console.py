@@ -164,7 +164,10 @@ def test_every_live_coding_change_is_refused_on_a_read_only_console(local_cfg, t
     assert (fresh.prompt, fresh.is_open, fresh.mode) == ("", True, "auto")
     assert path.read_bytes() == saved and path.stat().st_mtime_ns == 10**9
     assert len(osc_peer.for_tracks(2, timeout=0.3)) == 1  # nothing more reached the stage
-    assert isinstance(ReadOnlyConsole("x"), RuntimeError)
+    with pytest.raises(RuntimeError) as raised:  # what a live-coding cell catches: a RuntimeError ...
+        show.prompt = "once more"
+    shown = f"{type(raised.value).__name__}: {raised.value}"  # ... and reads: the line docs/live-coding.md quotes
+    assert shown in (Path(__file__).resolve().parent.parent / "docs" / "live-coding.md").read_text(encoding="utf-8")
 
 
 def test_the_page_s_controls_on_a_read_only_console_change_nothing(local_cfg, tmp_path):

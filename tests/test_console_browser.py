@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -38,11 +39,11 @@ if not Path(CHROMIUM).exists():
 class RunningConsole:
     """``exsampling console --no-browser`` as a performer starts it, with its output collected."""
 
-    def __init__(self, config: Path, port: int, upload_port: int) -> None:
+    def __init__(self, config: Path, port: int, upload_port: int, token: str | None = None) -> None:
         self.port, self.upload_port, self.lines = port, upload_port, []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "exsampling.cli", "console", "--no-browser", "--port", str(port),
-             "--upload-port", str(upload_port), "--config", str(config)],
+             "--upload-port", str(upload_port), "--config", str(config), *(["--token", token] if token else [])],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
         threading.Thread(target=self._collect, daemon=True).start()
 
@@ -150,6 +151,38 @@ def images(tmp_path) -> Path:
 @pytest.fixture
 def ports():
     return free_port(socket.SOCK_STREAM), free_port(socket.SOCK_STREAM)
+
+
+def test_the_command_takes_sounds_before_the_console_starts_and_the_console_plays_them(tmp_path, tiny_model,
+                                                                                        osc_peer, ports):
+    from exsampling.library import Library
+    from exsampling.show_state import read_owner
+
+    token, wav = "early-bird-1", write(tmp_path / "tone.wav", tone(440.0, 2.0))
+    running = RunningConsole(show_config(tmp_path, tiny_model, osc_peer.port, mode="auto"), *ports, token=token)
+    try:
+        while True:  # a phone that scanned the QR code before the console was up
+            try:
+                early = upload(ports[1], token, wav, name="early")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert running.proc.poll() is None, running.output[-3000:]
+                time.sleep(0.05)
+        assert "console ready" not in running.output  # answered by the command itself, before the console
+        assert "ExSampling takes sounds after" in running.output, running.output
+        assert early["status"] == "received"
+        running.wait_ready()
+        owner = read_owner(Library(tmp_path / "library"))
+        assert owner is not None and not owner.interim and owner.kernel  # the console's kernel runs the show now
+        later = upload(ports[1], token, wav, name="later")
+        for acked in (early, later):  # the console processes what the command stored, first in first out
+            assert recording(ports[1], token, acked["id"])["status"] == "done"
+        sent = [args[0] for address, args in osc_peer.for_tracks(2, timeout=60)
+                if address.startswith("/exsampling/sample/")]
+        assert len(sent) == 2 and sent == sorted(sent), osc_peer.messages  # the early one's sample first
+    finally:
+        running.stop()
+    assert "Traceback" not in running.log
 
 
 def test_live_show_in_the_browser(tmp_path, tiny_model, osc_peer, ports, images):

@@ -1,5 +1,17 @@
-"""Mapping: the table, live-coded rules, and rules that fail without stopping the show."""
-from exsampling.mapping import DEFAULT_MAPPING, DEFAULT_MELODIC, Mapper
+"""Mapping: the table, live-coded rules, rules that fail without stopping the show, and the tracks' colours."""
+import os
+import re
+import subprocess
+import sys
+
+from exsampling.mapping import (
+    DEFAULT_MAPPING,
+    DEFAULT_MELODIC,
+    EXTRA_COLOURS,
+    NO_INSTRUMENT_COLOUR,
+    Mapper,
+    instrument_colour,
+)
 
 
 def mapper(failures=None):
@@ -40,3 +52,18 @@ def test_a_failing_rule_is_reported_and_skipped():
 
 def test_unmapped_label_has_no_instrument():
     assert mapper().instrument_for(None) is None
+
+
+def test_every_track_has_its_own_colour_and_an_added_track_keeps_one():
+    fig5 = sorted(set(DEFAULT_MAPPING.values()))
+    colours = [instrument_colour(track) for track in fig5]
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in colours)
+    assert len(set(colours)) == len(fig5) and NO_INSTRUMENT_COLOUR not in colours
+    assert instrument_colour(None) == instrument_colour("") == NO_INSTRUMENT_COLOUR
+    added = instrument_colour("Bells")
+    assert added in EXTRA_COLOURS and added not in colours
+    # the same in another process whatever its string hashing: a show's report is drawn later, by another process
+    code = "from exsampling.mapping import instrument_colour; print(instrument_colour('Bells'))"
+    other = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": "7"},
+                           capture_output=True, text=True, check=True)
+    assert other.stdout.strip() == added

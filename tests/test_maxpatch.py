@@ -393,11 +393,19 @@ def test_hub_and_tracks_share_the_buses(track, hub):
 def test_per_track_names_are_private_to_each_device(track):
     voice = Patcher(MAXPATCH / "exsampling-voice.maxpat")
     local = ("buffer~", "info~", "groove~", "v", "send", "receive")
-    for patcher in (track, voice):
+
+    def named(patcher: Patcher) -> set[str]:
+        """The names the patcher's buffers, values and sends use, besides the buses shared with the hub."""
+        names = set()
         for box in patcher.boxes.values():
             words = patcher.code(box).split()
             if words and words[0] in local and words[1] not in BUSES:
                 assert words[1].startswith("---"), f"{patcher.path.name}: {box['text']!r} would be shared by all tracks"
+                names.add(words[1])
+        return names
+
+    # Max gives "---" names one id per device: the track's voices (its poly~) read exactly what the track writes
+    assert named(track) == named(voice) == {"---sample", "---root", "---dur", "---release"}
 
 
 def test_poly_voice_abstraction_is_shipped_beside_the_device(track):

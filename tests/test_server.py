@@ -1,5 +1,6 @@
 """The upload server over real HTTP: a live server on free ports, a real library, pipeline and OSC peer."""
 import asyncio
+import contextlib
 import io
 import math
 import select
@@ -230,6 +231,25 @@ def test_upload_is_stored_before_the_answer_then_classified_mapped_and_sent(serv
     messages = osc_peer.wait_for(2)
     assert [m[1][0] for m in messages] == [s["id"] for s in done["samples"]]
     assert messages[0][1][8:12] == [pytest.approx(35.39), pytest.approx(139.43), 12.5, "Aiko"]
+
+
+def test_a_hand_over_stores_what_arrived_then_ends_every_connection(serve, loop):
+    """What ``exsampling console`` does before its console's kernel listens in its place: after ``hand_over``
+    nothing more is acknowledged here; an upload still arriving gets no answer (the phone sends it again)."""
+    live = serve()
+    assert live.post(data={"upload_id": "before-the-hand-over"}).status_code == 201
+    idle = socket.create_connection(("127.0.0.1", live.server.port), timeout=10)
+    arriving = socket.create_connection(("127.0.0.1", live.server.port), timeout=10)
+    arriving.sendall(f"POST /api/recordings?token={TOKEN} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+                     "boundary=b\r\nContent-Length: 100000\r\n\r\n--b\r\n".encode())
+    time.sleep(0.3)
+    assert on_loop(loop, live.server.hand_over) is True
+    for sock in (idle, arriving):
+        with sock, contextlib.suppress(ConnectionResetError):  # closed without an answer
+            assert sock.recv(4096) == b""
+    with pytest.raises(requests.ConnectionError):
+        live.post()  # and nobody listens here any more
+    assert live.pipeline.library.counts()["recordings"] == 1
 
 
 def test_recording_status_of_an_unknown_id_is_404(serve):

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ..config import Config
+from ..config import DEFAULT_CONFIG_NAME, Config, load
 from ..library import DATABASE, Library, holds_library
 from .export import export_show
 from .layout import ArchiveError
@@ -32,9 +32,6 @@ def register(sub, add_config: Callable) -> None:
 def show_config(args) -> Config:
     """The config for a command about a show: ``--config``, else the console's ./exsampling.toml if it exists,
     else the defaults; ``--library`` overrides ``[library] path``."""
-    from ..config import load
-    from ..console.environment import DEFAULT_CONFIG_NAME
-
     default = Path(DEFAULT_CONFIG_NAME)
     cfg = load(args.config or (default if default.is_file() else None))
     if getattr(args, "library", None):

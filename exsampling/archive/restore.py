@@ -12,15 +12,16 @@ from pathlib import Path
 
 import tomlkit
 
-from ..config import ConfigError, changed_settings, from_dict
+from ..config import DEFAULT_CONFIG_NAME, ConfigError, changed_settings, from_dict
 from ..durable import fsync_dir
 from ..library import Library
 from ..show_state import EXPORTED_SETTINGS, OMITTED_KEY
 from .checks import checked_zip, read_checked, read_tables
 from .layout import META_FILES, PATH_COLUMNS, ArchiveError, Limits
 
-#: The config file an import writes into the library folder: the show's settings and mapping at export.
-SHOW_CONFIG_NAME = "exsampling.toml"
+#: The config file an import writes into the library folder: the show's settings and mapping at export (the
+#: console's default name, so ``exsampling console`` run in that folder plays the show as it was).
+SHOW_CONFIG_NAME = DEFAULT_CONFIG_NAME
 
 
 def import_show(zip_path: str | Path, target: str | Path, *, limits: Limits = Limits()) -> Library:

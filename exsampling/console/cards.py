@@ -1,7 +1,7 @@
 """The incoming sounds: what a card shows, :class:`SampleCard`, and :class:`SoundsPanel`, which pools the cards.
 
 The pictures, audio and photos come from the library through :class:`Media`; the small text helpers (clock,
-pitch, top guesses, status, instrument colour) are shared with the other panels.
+pitch, top guesses, status) are shared with the other panels.
 """
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import html
 import io
 import time
 import warnings
-import zlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -21,20 +20,13 @@ import traitlets
 
 from ..config import Mode
 from ..library import Library
-from ..mapping import LABELS
+from ..mapping import LABELS, instrument_colour
 from ..pitch import note_name
 from ..records import LabelSource, Sample, SampleStatus, StageState
 from ..stage import LOAD_WARNING_S, unconfirmed
 
 #: Card widgets on the page: a show can bring hundreds of sounds, the page only ever holds these.
 POOL_SIZE = 12
-
-INSTRUMENT_COLOURS = {
-    "Bass": "#1f77b4", "BD": "#d62728", "Chorus": "#9467bd", "HH": "#bcbd22", "Piano": "#2ca02c",
-    "Snare": "#ff7f0e", "T": "#17becf", "TT": "#8c564b", "Wind": "#e377c2",
-}
-_EXTRA_COLOURS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#31a354", "#756bb1")
-_NO_INSTRUMENT_COLOUR = "#888888"
 
 
 @functools.lru_cache(maxsize=64)
@@ -91,12 +83,6 @@ def clock(iso_or_epoch: str | float | None) -> str:
         moment = datetime.fromtimestamp(iso_or_epoch)
     return moment.strftime("%H:%M:%S")
 
-
-def instrument_colour(instrument: str | None) -> str:
-    """The colour of an instrument track on the map and in cards (stable for names the user adds)."""
-    if not instrument:
-        return _NO_INSTRUMENT_COLOUR
-    return INSTRUMENT_COLOURS.get(instrument) or _EXTRA_COLOURS[zlib.crc32(instrument.encode()) % len(_EXTRA_COLOURS)]
 
 
 def pitch_text(sample: Sample) -> str:

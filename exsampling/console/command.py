@@ -20,7 +20,7 @@ from typing import Any
 
 from ..library import Library
 from ..resources import notebook
-from ..show_state import OwnerRecord, read_owner
+from ..show_state import OwnerRecord, ShowState, read_owner
 from .environment import ENV_CONFIG, ENV_TILES, ENV_TOKEN, ENV_UPLOAD_PORT, config_path, load_config
 
 NOTEBOOK = notebook()
@@ -77,7 +77,7 @@ def _wait_until_ready(voila: subprocess.Popen, library: Library, upload_port: in
         if voila.poll() is not None:
             return None
         record = read_owner(library)
-        if record is not None and record.started >= since and record.upload_port == upload_port:
+        if record is not None and not record.interim and record.started >= since and record.upload_port == upload_port:
             return record
         time.sleep(0.2)
     raise TimeoutError(f"the console did not start within {timeout_s:.0f} s (see Voilà's messages above)")
@@ -98,6 +98,7 @@ def _run(args: Any) -> int:
            ENV_TILES: args.tiles or os.environ.get(ENV_TILES, "")}
     started = time.time()
     library = Library(cfg.resolve(cfg.library.path))
+    state = ShowState(cfg, library, token=args.token)  # the token, chosen once for the door and the console
     log = None if args.verbose else library.root / LOG_NAME
     with contextlib.ExitStack() as stack:
         stack.callback(_end_tunnel, library)  # last, once Voilà and its kernels have stopped
@@ -106,6 +107,12 @@ def _run(args: Any) -> int:
         voila = subprocess.Popen(voila_command(args.port), cwd=NOTEBOOK.parent, env=env, stdin=subprocess.DEVNULL,
                                  stdout=out, stderr=None if out is None else subprocess.STDOUT)
         stack.callback(_stop, voila)
+        from .interim import InterimDoor
+
+        door = InterimDoor(cfg, state, upload_port)  # phones are answered while Voilà and the console start
+        stack.callback(door.close)
+        if door.open():
+            print(f"ExSampling takes sounds after {time.time() - started:.1f} s; the console starts…", flush=True)
         return _serve_console(args, voila, library, upload_port, started, path, log)
 
 

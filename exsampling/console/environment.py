@@ -19,15 +19,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from ..config import Config, ConfigError, load
+from ..config import DEFAULT_CONFIG_NAME, Config, ConfigError, load
 
 ENV_CONFIG = "EXSAMPLING_CONFIG"
 ENV_UPLOAD_PORT = "EXSAMPLING_UPLOAD_PORT"
 ENV_TOKEN = "EXSAMPLING_TOKEN"
 ENV_TILES = "EXSAMPLING_TILES"
-
-#: Where the console keeps its config when none is named (relative to the kernel's working directory).
-DEFAULT_CONFIG_NAME = "exsampling.toml"
 
 
 def config_path(given: str | os.PathLike | None = None) -> Path:

@@ -118,7 +118,7 @@ class ShowOwnership(traitlets.HasTraits):
         """Take the show over now — or, for a pre-heated kernel that somebody else's console already runs, once a
         page is served from this kernel; a page opened while a live-coding notebook runs the show only follows."""
         owner = self.live_owner()
-        if self.preheated and owner is not None:
+        if self.preheated and owner is not None and not owner.interim:
             self.role = Role.STANDBY
             self._spawn(self._wait_for_page())
         elif self._defers_to(owner):

@@ -17,9 +17,9 @@ import ipyleaflet
 import ipywidgets as widgets
 import traitlets
 
-from ..mapping import LABELS
+from ..mapping import LABELS, instrument_colour
 from ..records import Sample
-from .cards import clock, instrument_colour
+from .cards import clock
 
 
 def fit_view(points: list[tuple[float, float]], width_px: int = 520, height_px: int = 360,

@@ -171,6 +171,16 @@ class Server:
             await asyncio.sleep(0.05)
         return ctx.receiving == 0
 
+    async def hand_over(self, timeout_s: float = DRAIN_S) -> bool:
+        """Stop for good before another process listens in this server's place: stop listening, store the uploads
+        whose body had arrived (at most ``timeout_s``), then end every connection, so that nothing is acknowledged
+        here once this returns (a phone whose upload was still arriving sends it again, to the new server, with
+        its upload id). True if every arrived upload was stored."""
+        self.stop()
+        drained = await self.drain(timeout_s)
+        self._guard.close_all()
+        return await self.drain(timeout_s) and drained  # an upload whose body completed just before the close
+
 
 async def start(cfg: Config, pipeline: Pipeline, show: ShowState, host: str | None = None, port: int | None = None,
                 tunnel: bool | None = None, tunnel_agent: Agent | None = None, require_tunnel: bool = False) -> Server:

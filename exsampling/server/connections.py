@@ -97,8 +97,13 @@ class ConnectionGuard:
 
     def __init__(self, max_connections: int) -> None:
         self.max_connections = max_connections
-        self.open = 0
+        self._open: set[Any] = set()
         self._idle: OrderedDict[Any, None] = OrderedDict()
+
+    @property
+    def open(self) -> int:
+        """How many connections are open."""
+        return len(self._open)
 
     def admit(self) -> bool:
         """Make room for one more connection: True if there is room (an idle one may have been closed)."""
@@ -125,8 +130,13 @@ class ConnectionGuard:
             stream.close()
         self._idle.clear()
 
+    def close_all(self) -> None:
+        """Close every connection, busy or not (when another process takes the show over)."""
+        for stream in list(self._open):
+            stream.close()
+
     def opened(self, stream: Any) -> None:
-        self.open += 1
+        self._open.add(stream)
         self.idle(stream)
 
     def idle(self, stream: Any) -> None:
@@ -138,7 +148,7 @@ class ConnectionGuard:
 
     def closed(self, stream: Any) -> None:
         self._idle.pop(stream, None)
-        self.open -= 1
+        self._open.discard(stream)
 
 
 class _Watched(tornado.httputil.HTTPMessageDelegate):
