@@ -2,7 +2,9 @@
 
 The upload server (what phones see), every console (what the performer sees and live-codes) and the
 ``exsampling console`` command read and write the show only through this module, so a kernel restart, a second
-console or another process finds the same show. No other module reads or writes a show setting key.
+console or another process finds the same show. Every key of the library's settings lives here, with
+``EXPORTED_SETTINGS``: which of them a show's zip keeps (the show), and so which stay on this machine (its secrets,
+its processes and network).
 
 API
 ---
@@ -18,6 +20,8 @@ API
 ``read_owner(library)``
     the owner's record without a ``ShowState`` (no token is made or written): for Voilà's kernel manager and the
     ``exsampling console`` command.
+``*_KEY``, ``EXPORTED_SETTINGS``
+    the settings' keys (the tunnel's, the stage's and the archive's too), and the ones a show's zip keeps.
 """
 from __future__ import annotations
 
@@ -38,6 +42,23 @@ PROMPT_KEY = "show.prompt"
 OPEN_KEY = "show.open"
 MODE_KEY = "show.mode"
 OWNER_KEY = "console.owner"
+#: The show's ngrok tunnel (:mod:`exsampling.server.tunnel`): its public URL, its agent's API address and pid.
+TUNNEL_KEY = "show.tunnel"
+#: The stage devices heard and when (:mod:`exsampling.stage`), so a console that takes the show over (a reload, a
+#: restart) or only views it knows who was there.
+DEVICES_KEY = "stage.devices"
+#: The addresses the performer accepted stage answers from (besides loopback and ``[osc]``'s stage hosts), so a
+#: reload or a restart keeps trusting them.
+ACCEPTED_KEY = "stage.accepted"
+#: The audio an import did not get (left out with ``--no-audio-over``; :mod:`exsampling.archive`).
+OMITTED_KEY = "archive.omitted"
+
+#: The settings that are the show itself, the only ones an export writes and an import takes from a zip. Every
+#: other key is a secret or this machine's: the token (a zip must not hand out, or plant, the key to uploads), the
+#: owner console's record (process, kernel, control port and secret), the tunnel (public URL, agent address,
+#: pid), the stage's addresses heard and trusted on this network; and ``archive.omitted``, which the manifest
+#: carries. A key added later stays home until it is named here (docs/shows.md).
+EXPORTED_SETTINGS = frozenset({PROMPT_KEY, OPEN_KEY, MODE_KEY})
 
 Listener = Callable[["ShowState"], None]
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pythonosc.osc_packet import OscPacket
 
 from .records import StageAnswer
+from .show_state import ACCEPTED_KEY, DEVICES_KEY
 
 if TYPE_CHECKING:
     from .config import Config
@@ -47,12 +48,6 @@ MAX_DEVICES = 32
 MAX_TEXT = 300
 #: Tracks kept per device.
 MAX_TRACKS = 128
-#: Library setting holding the devices heard and when, so a console that takes the show over (a reload, a restart)
-#: or only views it knows who was there.
-DEVICES_KEY = "stage.devices"
-#: Library setting holding the addresses the performer accepted answers from (besides loopback and ``[osc]``'s
-#: stage hosts), so a reload or a restart keeps trusting them.
-ACCEPTED_KEY = "stage.accepted"
 #: Highest ``played`` count believed (a 3-hour show at 90 notes a second stays under it).
 MAX_PLAYED = 1_000_000
 

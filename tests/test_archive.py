@@ -8,14 +8,27 @@ import subprocess
 import sys
 import warnings
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 from test_library import _load_v0
 
-from exsampling.archive import OMITTED_KEY, ArchiveError, Limits, export_show, import_show, open_show
+from exsampling.archive import ArchiveError, Limits, export_show, import_show, open_show
 from exsampling.config import Config, load
 from exsampling.library import RUNTIME_COLUMNS, SCHEMA_VERSION, Library
+from exsampling.show_state import (
+    ACCEPTED_KEY,
+    DEVICES_KEY,
+    EXPORTED_SETTINGS,
+    MODE_KEY,
+    OMITTED_KEY,
+    OWNER_KEY,
+    PROMPT_KEY,
+    TOKEN_KEY,
+    TUNNEL_KEY,
+    OwnerRecord,
+)
 
 
 def exsampling(*args, timeout=180):
@@ -55,8 +68,7 @@ def test_export_import_export_is_byte_for_byte(made_show, tmp_path):
     assert first.read_bytes() == second.read_bytes()
 
     original = portable_rows(made_show.library)
-    private = {"console.owner", "show.token"}
-    original["settings"] = [row for row in original["settings"] if row[0] not in private]
+    original["settings"] = [row for row in original["settings"] if row[0] in EXPORTED_SETTINGS]
     assert portable_rows(restored) == original  # ids, times, history, memory, upload ids: all of it
     with sqlite3.connect(restored / "library.sqlite3") as db:
         assert all(u for (u,) in db.execute("SELECT upload_id FROM recordings"))  # compared above, and there
@@ -102,6 +114,70 @@ def test_the_manifest_and_readme_say_what_is_inside(made_show, tmp_path):
     assert len(received) == 6 and {r["source"] for r in received} == {"upload"}
     assert [json.loads(e["data"])["text"] for e in events if e["kind"] == "prompt"] == [
         "something that rings", "now something soft"]
+
+
+#: What a running show keeps in its library that belongs to its secrets or its machine, every value recognisable.
+TUNNEL_URL = "https://quiet-owl-4521.ngrok-free.app"
+MACHINE = {
+    TOKEN_KEY: "tok-Zq8hiddenToken",
+    OWNER_KEY: asdict(OwnerRecord(
+        console="console-7f3e11", pid=987_654_321, kernel="kernel-5a1d22", control_port=48_123,
+        secret="owner-secret-9c2b33", since="2026-12-07T20:00:00Z", started=1_796_000_000.0, upload_port=8765,
+        urls={"lan": "https://192.0.2.77:8765/r/tok-Zq8hiddenToken"}, recorder_url="https://192.0.2.77:8765/",
+        map_url="https://192.0.2.77:8765/map", tunnel=TUNNEL_URL, rules=["bells_to_piano_rule"])),
+    TUNNEL_KEY: {"public_url": TUNNEL_URL, "api": "http://127.0.0.1:40417", "pid": 876_543_219,
+                 "addr": "127.0.0.1:58765", "domain": "quiet-owl-4521.ngrok-free.app"},
+    ACCEPTED_KEY: ["198.51.100.23"],
+    DEVICES_KEY: [{"name": "max-live-set-b", "host": "198.51.100.24", "version": 1, "tracks": ["Bass"],
+                   "last_heard": 1_796_000_123.5}],
+}
+#: The values none of the zip's members may hold (numbers of four digits or fewer could be anything).
+NEEDLES = ["tok-Zq8hiddenToken", "console-7f3e11", "987654321", "kernel-5a1d22", "owner-secret-9c2b33",
+           "192.0.2.77", "bells_to_piano_rule", "quiet-owl-4521", "127.0.0.1:40417", "876543219", "127.0.0.1:58765",
+           "198.51.100.23", "198.51.100.24", "max-live-set-b", "1796000123"]
+
+
+def test_an_export_keeps_the_show_and_none_of_its_secrets_or_its_machine(made_show, tmp_path, capsys):
+    from exsampling.cli import main
+
+    cfg = load(made_show.config)
+    library = import_show(export_show(Library(made_show.library), cfg, tmp_path / "plain.zip").path,
+                          tmp_path / "running")  # a library of its own to write the machine's settings into
+    for key, value in MACHINE.items():
+        library.set_setting(key, value)
+    library.set_setting(PROMPT_KEY, "something that rings")
+    assert not set(MACHINE) & EXPORTED_SETTINGS
+    done = export_show(library, cfg, tmp_path / "show.zip")
+    raw = done.path.read_bytes()
+    with zipfile.ZipFile(done.path) as zf:
+        members = {info.filename: zf.read(info) for info in zf.infolist()}
+    assert len(members) == done.files and any(n.startswith("recordings/") for n in members)
+    for name, data in [("(the zip's own bytes)", raw), *members.items()]:
+        for needle in NEEDLES:
+            assert needle.encode() not in data, f"{needle} is in {name}"
+            assert needle not in name
+    settings = [json.loads(line) for line in members["show/settings.jsonl"].decode().splitlines()]
+    assert {s["key"] for s in settings} == {PROMPT_KEY, MODE_KEY}  # the show's own, as it was
+
+    again = import_show(done.path, tmp_path / "again")  # the show is all there
+    assert again.counts() == library.counts() and again.setting(PROMPT_KEY) == "something that rings"
+    assert all(again.setting(key) is None for key in MACHINE)
+    today = tmp_path / "today.toml"
+    today.write_text(f'[library]\npath = "today"\n[classifier]\nmodel = "{made_show.model}"\n[osc]\nport = 9\n')
+    assert main(["replay", str(done.path), "--speed", "inf", "--config", str(today), "--library",
+                 str(tmp_path / "replayed"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "replayed 6 recordings" in out and "decisions that differ from the show: 0 of 7 samples" in out
+
+
+def test_an_import_takes_no_secret_or_machine_setting_a_zip_carries(good_zip, tmp_path):
+    """A zip written elsewhere (or by hand) cannot plant a token, an owner, a tunnel or a trusted address."""
+    items = entries(good_zip)
+    planted = "".join(json.dumps({"key": key, "value": json.dumps(value)}) + "\n" for key, value in MACHINE.items())
+    items = [(i, d + planted.encode() if i.filename == "show/settings.jsonl" else d) for i, d in items]
+    library = import_show(rezip(tmp_path / "planted.zip", items, relist=True), tmp_path / "lib")
+    assert all(library.setting(key) is None for key in MACHINE)
+    assert library.setting(PROMPT_KEY) == "something that rings" and library.counts()["samples"] == 4
 
 
 def test_audio_left_out_keeps_its_rows_and_round_trips(made_show, tmp_path):

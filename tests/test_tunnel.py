@@ -12,7 +12,8 @@ from conftest import tone
 from serving import wav
 
 from exsampling.library import Library
-from exsampling.server.tunnel import TUNNEL_KEY, NgrokAgent, ShowTunnel, TunnelError
+from exsampling.server.tunnel import NgrokAgent, ShowTunnel, TunnelError
+from exsampling.show_state import TUNNEL_KEY
 
 
 class StandInAgent:

@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 import psutil
 
-#: The library setting that holds the show's tunnel record.
-TUNNEL_KEY = "show.tunnel"
+from ..show_state import TUNNEL_KEY
+
 #: The name the tunnel has in the agent's API.
 TUNNEL_NAME = "exsampling"
 
@@ -58,7 +58,7 @@ class Agent(Protocol):
 
 
 class ShowTunnel:
-    """The show's tunnel, kept in ``library`` under :data:`TUNNEL_KEY`.
+    """The show's tunnel, kept in ``library`` under :data:`~exsampling.show_state.TUNNEL_KEY`.
 
     Parameters
     ----------
