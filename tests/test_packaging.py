@@ -25,13 +25,15 @@ def test_the_build_maps_every_shipped_file_into_the_package():
     assert tool["package-dir"] == {"exsampling.recorder": "recorder", "exsampling.models": "models",
                                    "exsampling.notebook": "."}
     assert set(tool["package-dir"]) <= set(tool["packages"])
+    subpackages = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "exsampling").rglob("__init__.py")}
+    assert subpackages <= set(tool["packages"]), subpackages - set(tool["packages"])  # else a wheel leaves it out
     data = tool["package-data"]
     served = [p.name for p in (ROOT / "recorder").iterdir() if p.is_file()]
     assert served and all(any(fnmatch.fnmatch(name, pattern) for pattern in data["exsampling.recorder"])
                           for name in served), served
-    # model, sidecar, card, and the stage runtime with its record (exsampling/runtime.py)
-    assert {"default.keras", "default.json", "README.md", "default.int8.tflite", "default.runtime.json"} <= set(
-        data["exsampling.models"])
+    # model, sidecar, card, and the stage runtime with its record and head (exsampling/runtime.py, adapt.py)
+    assert {"default.keras", "default.json", "README.md", "default.int8.tflite", "default.runtime.json",
+            "default.head.npz"} <= set(data["exsampling.models"])
     # every file the model card links to ships beside it, and the third-party weights' attribution ships too
     card = (ROOT / "models" / "README.md").read_text(encoding="utf-8")
     linked = set(re.findall(r"\]\((?!https?:|\.\./|#)([^)\s]+)\)", card))
