@@ -58,6 +58,8 @@ class Library(Recordings, Samples, StageAnswers, History, Settings, Memory, Snap
     """Recordings and samples on disk and in SQLite. Safe to share between threads and processes."""
 
     def __init__(self, root: str | Path) -> None:
+        """Open the library in ``root`` (created if missing); an older one is migrated in place, and one from a
+        newer ExSampling raises :class:`LibraryError`."""
         super().__init__(root)
         with self._connect() as db:
             older = create(db)
