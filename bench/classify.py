@@ -56,14 +56,20 @@ with tempfile.TemporaryDirectory() as tmp:
 print(json.dumps({"per_piece": per_piece, "profiled_pieces": pieces}))
 """
 
-#: Where a piece's time goes, by the functions the chain calls (their file, and name prefixes).
+#: Where a piece's time goes, by the functions the chain calls (their module, and name prefixes).
 STAGES = {
-    "decode + trim": ("audio.py", ("decode", "audible_span")),
-    "features": ("features.py", ("image",)),
-    "model call": ("classifier.py", ("classify",)),
-    "pitch": ("pitch.py", ("detect",)),
-    "library (files, SQLite)": ("library.py", ("",)),
+    "decode + trim": ("audio", ("decode", "audible_span")),
+    "features": ("features", ("image",)),
+    "model call": ("classifier", ("classify",)),
+    "pitch": ("pitch", ("detect",)),
+    "library (files, SQLite)": ("library", ("",)),
 }
+
+
+def in_module(file: str, module: str) -> bool:
+    """Whether ``file`` is ``exsampling.<module>``'s, as a module or a package (a baseline from before the library
+    became a package is profiled alike)."""
+    return file.endswith(f"exsampling/{module}.py") or f"exsampling/{module}/" in file
 
 
 def run(tree: Path, model: Path, files: list[Path]) -> tuple[list[float], dict[str, float]]:
@@ -80,7 +86,7 @@ def run(tree: Path, model: Path, files: list[Path]) -> tuple[list[float], dict[s
     spent = dict.fromkeys(STAGES, 0.0)
     for (file, _, name), (*_, callers) in stats.items():
         for stage, (module, prefixes) in STAGES.items():
-            if file.endswith(f"exsampling/{module}") and name.startswith(prefixes):
+            if in_module(file, module) and name.startswith(prefixes):
                 # the chain's own calls (pipeline.py's): what they call is in their figure already
                 spent[stage] += sum(c[3] for (f, _, _), c in callers.items() if f.endswith("exsampling/pipeline.py"))
     return result["per_piece"], {k: 1000 * v / result["profiled_pieces"] for k, v in spent.items()}

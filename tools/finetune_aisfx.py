@@ -32,8 +32,8 @@ import numpy as np
 from exsampling import aisfx, train
 from exsampling.classifier import mask_untrained
 from exsampling.features import SFX_MEL
-from exsampling.library import utc_now
 from exsampling.mapping import DEFAULT_MAPPING, LABELS
+from exsampling.records import utc_now
 
 #: sfx-mel values (≈ 0–1) are stored as round(200·v) in 8 bits: ±0.0025, far below the map's own noise.
 QUANT = 200.0
