@@ -13,14 +13,15 @@ import warnings
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import ipywidgets as widgets
 import traitlets
 
 from ..config import Mode
+from ..features import FeatureParams
 from ..library import Library
 from ..mapping import LABELS, instrument_colour
+from ..pipeline import Pipeline
 from ..pitch import note_name
 from ..records import LabelSource, Sample, SampleStatus, StageState
 from ..stage import LOAD_WARNING_S, unconfirmed
@@ -30,7 +31,7 @@ POOL_SIZE = 12
 
 
 @functools.lru_cache(maxsize=64)
-def spectrogram_png(path: str, params: Any, width: int = 432, height: int = 96) -> bytes:
+def spectrogram_png(path: str, params: FeatureParams, width: int = 432, height: int = 96) -> bytes:
     """A log-mel picture of the WAV at ``path`` (low pitches at the bottom) as PNG bytes, ``width``×``height`` px.
 
     ``params`` is the chain's :class:`~exsampling.features.FeatureParams`, so the picture is what the model saw.
@@ -144,7 +145,7 @@ def status_badge(sample: Sample, now: float, held: bool = False) -> str:
 class Media:
     """The bytes a card shows, read from the library on demand and cached, so paging back re-reads nothing."""
 
-    def __init__(self, pipeline: Any) -> None:
+    def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self._recalls: dict[int, str] = {}
 

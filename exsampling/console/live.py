@@ -13,6 +13,7 @@ from typing import Any
 from ..config import Mode
 from ..library import Library
 from ..mapping import Rule
+from ..pipeline import Pipeline
 from ..records import Sample
 from ..show_state import ShowState
 from .cards import POOL_SIZE
@@ -23,7 +24,7 @@ from .store import LiveTable, MappingStore
 class LiveCoding:
     """The live-coding handle; the console that inherits it provides the show it acts on."""
 
-    pipeline: Any
+    pipeline: Pipeline
     library: Library
     state: ShowState
     ownership: ShowOwnership
