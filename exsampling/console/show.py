@@ -39,7 +39,6 @@ from .environment import (
 )
 from .header import CSS, Header, RoleBanner, Warnings, stage_problems
 from .kept import KeptShowPanel
-from .live import LiveCoding
 from .ownership import Role, ShowOwnership
 from .panels import LiveCodingPanel, MapPanel, MappingPanel, PromptPanel
 from .replaying import Replayer
@@ -50,7 +49,7 @@ from .store import MappingStore
 TICK_MS = 1000
 
 
-class Console(PageActions, LiveCoding, widgets.VBox):
+class Console(PageActions, widgets.VBox):
     """The performer's console and the live-coding handle (``show`` in console.ipynb).
 
     Parameters
