@@ -39,8 +39,8 @@ import psutil
 from .audio import wav_bytes
 from .durable import fsync_dir, move_file, write_file
 from .records import (
-    EVENT_KINDS,
     Event,
+    EventKind,
     Judgement,
     LabelSource,
     Location,
@@ -374,7 +374,7 @@ class Library:
                         (str(path), utc_now(), item.participant, loc.lat if loc else None, loc.lon if loc else None,
                          loc.accuracy_m if loc else None, str(photo_path) if photo_path else None, item.source,
                          item.duration_s, item.upload_id)))
-                    _insert_event(db, Event(0, "received", event_time(), row_ids[i], None, item.actor, {
+                    _insert_event(db, Event(0, EventKind.RECEIVED, event_time(), row_ids[i], None, item.actor, {
                         "source": item.source, "participant": item.participant,
                         "duration_s": None if item.duration_s is None else round(float(item.duration_s), 3),
                         "located": loc is not None, "photo": photo_path is not None}))
@@ -474,7 +474,8 @@ class Library:
                 (status, error, duration_s, recording_id),
             )
             if status in (RecordingStatus.SILENT, RecordingStatus.FAILED):
-                _insert_event(db, Event(0, status, event_time(), recording_id, None, actor, {"error": error}))
+                _insert_event(db, Event(0, EventKind(status), event_time(), recording_id, None, actor,
+                                        {"error": error}))
 
     # -- samples ------------------------------------------------------------------------------
 
@@ -499,7 +500,7 @@ class Library:
             path = self.root / "samples" / f"{sample_id:06d}.wav"
             write_file(path, wav_bytes(y, sr))
             db.execute("UPDATE samples SET path=? WHERE id=?", (str(path), sample_id))
-            _insert_event(db, Event(0, "classified", event_time(), sample.recording_id, sample_id, actor,
+            _insert_event(db, Event(0, EventKind.CLASSIFIED, event_time(), sample.recording_id, sample_id, actor,
                                     classified_data(sample, model)))
         return self.sample(sample_id)
 
@@ -552,7 +553,7 @@ class Library:
                 recording_id = _recording_of(db, sample_id)
                 at = event_time()
                 for kind, data in events:
-                    _insert_event(db, Event(0, kind, at, recording_id, sample_id, actor, dict(data)))
+                    _insert_event(db, Event(0, EventKind(kind), at, recording_id, sample_id, actor, dict(data)))
         return self.sample(sample_id)
 
     def counts(self) -> dict[str, int]:
@@ -587,8 +588,8 @@ class Library:
             data = {"instrument": track, "ok": ok, "reason": reason}
             latest = _latest_stage_event(db, sample_id, "loaded", actor)
             if changed and (latest is None or json.loads(latest["data"]) != data):
-                _insert_event(db, Event(0, "loaded", event_time(), _recording_of(db, sample_id), sample_id, actor,
-                                        data))
+                _insert_event(db, Event(0, EventKind.LOADED, event_time(), _recording_of(db, sample_id), sample_id,
+                                        actor, data))
         return self.stage_answers([sample_id]).get(sample_id)
 
     def stage_played(self, sample_id: int, count: int, track: str, at: float,
@@ -611,7 +612,7 @@ class Library:
                     db.execute("UPDATE events SET data = ?, actor = ? WHERE id = ?",
                                (json.dumps(data, sort_keys=True), actor, latest["id"]))
                 else:
-                    _insert_event(db, Event(0, "played", event_time(), _recording_of(db, sample_id), sample_id,
+                    _insert_event(db, Event(0, EventKind.PLAYED, event_time(), _recording_of(db, sample_id), sample_id,
                                             actor, data))
         return self.stage_answers([sample_id]).get(sample_id)
 
@@ -626,7 +627,7 @@ class Library:
 
     # -- the show's history ----------------------------------------------------------------------
 
-    def add_event(self, kind: str, *, recording_id: int | None = None, sample_id: int | None = None,
+    def add_event(self, kind: EventKind, *, recording_id: int | None = None, sample_id: int | None = None,
                   actor: str = "", data: dict[str, Any] | None = None) -> Event:
         """Record that ``kind`` happened now (e.g. the stage's ``loaded``/``played``) and return the event.
 
@@ -643,7 +644,7 @@ class Library:
             return replace(event, id=_insert_event(db, event))
 
     def events(self, *, recording_id: int | None = None, sample_id: int | None = None,
-               kinds: Sequence[str] | None = None, after_id: int = 0, limit: int | None = None) -> list[Event]:
+               kinds: Sequence[EventKind] | None = None, after_id: int = 0, limit: int | None = None) -> list[Event]:
         """The history, oldest first: all of it, or one recording's or sample's, of some ``kinds``, after an id."""
         clauses: list[str] = ["id > ?"]
         args: list[Any] = [after_id]
@@ -675,7 +676,7 @@ class Library:
             db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, json.dumps(value)))
             at = event_time()
             for kind, data in events:
-                _insert_event(db, Event(0, kind, at, None, None, actor, dict(data)))
+                _insert_event(db, Event(0, EventKind(kind), at, None, None, actor, dict(data)))
 
     # -- the whole library as rows (exsampling.archive keeps a show with them) ---------------------
 
@@ -782,8 +783,7 @@ def _age_s(at: str) -> float:
 
 
 def _insert_event(db: sqlite3.Connection, event: Event) -> int:
-    if event.kind not in EVENT_KINDS:
-        raise ValueError(f"unknown event kind {event.kind!r}; kinds: {', '.join(EVENT_KINDS)}")
+    EventKind(event.kind)  # raises ValueError for an unknown kind, whatever the caller's types said
     try:
         data = json.dumps(event.data, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -795,7 +795,7 @@ def _insert_event(db: sqlite3.Connection, event: Event) -> int:
 
 
 def _event(row: sqlite3.Row) -> Event:
-    return Event(id=row["id"], kind=row["kind"], at=row["at"], recording_id=row["recording_id"],
+    return Event(id=row["id"], kind=EventKind(row["kind"]), at=row["at"], recording_id=row["recording_id"],
                  sample_id=row["sample_id"], actor=row["actor"], data=json.loads(row["data"]))
 
 
@@ -816,11 +816,11 @@ def _history_of(db: sqlite3.Connection) -> list[Event]:
     story: list[tuple[str, int, int, Event]] = []
     for r in db.execute("SELECT * FROM recordings ORDER BY id"):
         at = _ms(r["received_at"])
-        story.append((at, r["id"], 0, Event(0, "received", at, r["id"], None, "", {
+        story.append((at, r["id"], 0, Event(0, EventKind.RECEIVED, at, r["id"], None, "", {
             "source": r["source"], "participant": r["participant"], "duration_s": r["duration_s"],
             "located": r["lat"] is not None, "photo": r["photo_path"] is not None, "backfilled": True})))
         if r["status"] in ("silent", "failed"):
-            story.append((at, r["id"], 1 << 30, Event(0, r["status"], at, r["id"], None, "",
+            story.append((at, r["id"], 1 << 30, Event(0, EventKind(r["status"]), at, r["id"], None, "",
                                                        {"error": r["error"], "backfilled": True})))
     for s in db.execute("SELECT * FROM samples ORDER BY id"):
         sample = _sample(s, with_recording=False)
@@ -842,7 +842,7 @@ def _history_of(db: sqlite3.Connection) -> list[Event]:
         for i, (kind, when, data) in enumerate(steps):
             at = max(at, _ms(when)) if when else at  # a story's events never go back in time
             story.append((at, s["recording_id"], s["id"] * 16 + i + 1,
-                          Event(0, kind, at, s["recording_id"], s["id"], "", data | {"backfilled": True})))
+                          Event(0, EventKind(kind), at, s["recording_id"], s["id"], "", data | {"backfilled": True})))
     return [event for *_, event in sorted(story, key=lambda item: item[:3])]
 
 

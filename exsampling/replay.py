@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .library import Library
-from .records import Location, Recording, Sample
+from .records import EventKind, Location, Recording, Sample
 from .show_state import ShowState, read_owner
 
 #: How long a replay waits for one recording's outcome from a running show, in seconds.
@@ -95,13 +95,13 @@ def plan(library: Library, start: str | None = None) -> list[Cue | PromptCue]:
     arrived = {r.id: _when(r.received_at) for r in recordings}
     chain: dict[int, Decision] = {}
     changed: set[int] = set()
-    prompts = [(_when(e.at), e.data.get("text", "")) for e in events if e.kind == "prompt"]
+    prompts = [(_when(e.at), e.data.get("text", "")) for e in events if e.kind == EventKind.PROMPT]
     for e in events:
-        if e.kind == "received" and e.recording_id in arrived:
+        if e.kind == EventKind.RECEIVED and e.recording_id in arrived:
             arrived[e.recording_id] = _when(e.at)  # milliseconds, where the row has seconds
-        elif e.kind == "classified" and e.sample_id is not None:
+        elif e.kind == EventKind.CLASSIFIED and e.sample_id is not None:
             chain[e.sample_id] = Decision(e.data.get("label"), e.data.get("instrument"))
-        elif e.kind in ("relabelled", "rejected") and e.sample_id is not None:
+        elif e.kind in (EventKind.RELABELLED, EventKind.REJECTED) and e.sample_id is not None:
             changed.add(e.sample_id)
     if not recordings:
         return []
