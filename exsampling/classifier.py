@@ -93,7 +93,7 @@ def read_info(model_path: str | Path) -> ModelInfo:
         raise ModelError(f"{meta_path}: {exc}") from exc
     try:
         features = FeatureParams(**meta["features"])
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{meta_path}: bad or missing 'features': {exc}") from exc
     return ModelInfo(
         path=path, labels=labels, trained_labels=tuple(meta.get("trained_labels", labels)), features=features,

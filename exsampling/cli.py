@@ -260,10 +260,10 @@ def parser() -> argparse.ArgumentParser:
     train.register(sub, add_config)
     from . import console
     console.register(sub, add_config)
-    from . import archive, replay, report
+    from . import archive, replay_cli, report
     archive.register(sub, add_config)
     report.register(sub, add_config)
-    replay.register(sub, add_config)
+    replay_cli.register(sub, add_config)
     return top
 
 

@@ -1,7 +1,7 @@
 """Feature images for the CNN: one function, :func:`image`, serves live classification and training.
 
-Two front ends, named by ``FeatureParams.frontend`` (stored in each model's sidecar, so a model always
-gets the features it was trained on):
+Two front ends (:class:`Frontend`), named by ``FeatureParams.frontend`` (stored in each model's sidecar, so a
+model always gets the features it was trained on):
 
 * ``"logmel-delta"`` — the paper's: log-mel in dB re the segment's peak, with its time deltas, as a
   3-channel image ``(n_mels, n_frames, 3)`` for MobileNetV2;
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import librosa
@@ -22,14 +23,25 @@ if TYPE_CHECKING:
     from .config import Config
 
 
+class Frontend(StrEnum):
+    """How a segment becomes the model's input (see the module's docstring); the value is what a sidecar keeps."""
+
+    LOGMEL_DELTA = "logmel-delta"
+    SFX_MEL = "sfx-mel"
+
+    @classmethod
+    def _missing_(cls, value: object) -> None:
+        raise ValueError(f"unknown feature front end {value!r}; known: {', '.join(cls)}")
+
+
 @dataclass(frozen=True)
 class FeatureParams:
     """Everything that shapes a feature image; stored beside a model and checked at load.
 
     sample_rate: Hz. segment_s: seconds per image (shorter audio is padded with silence).
     n_fft, hop_length: samples. n_mels: mel bands. fmin_hz, fmax_hz: Hz.
-    frontend: ``"logmel-delta"`` or ``"sfx-mel"`` (see the module's docstring); sidecars written before
-    it existed are ``"logmel-delta"``.
+    frontend: a :class:`Frontend` (its string, as a sidecar gives it, is taken; another raises ValueError);
+    sidecars written before it existed are ``"logmel-delta"``.
     """
 
     sample_rate: int = 22050
@@ -39,7 +51,10 @@ class FeatureParams:
     n_mels: int = 64
     fmin_hz: float = 20.0
     fmax_hz: float = 11025.0
-    frontend: str = "logmel-delta"
+    frontend: Frontend = Frontend.LOGMEL_DELTA
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "frontend", Frontend(self.frontend))  # a sidecar's JSON gives the plain string
 
     @property
     def n_samples(self) -> int:
@@ -54,7 +69,7 @@ class FeatureParams:
     @property
     def shape(self) -> tuple[int, int, int]:
         """Image shape: ``(n_mels, n_frames, 3)`` for "logmel-delta", ``(n_frames, n_mels, 1)`` for "sfx-mel"."""
-        if self.frontend == "sfx-mel":
+        if self.frontend == Frontend.SFX_MEL:
             return (self.n_frames, self.n_mels, 1)
         return (self.n_mels, self.n_frames, 3)
 
@@ -73,11 +88,10 @@ class FeatureParams:
 
 #: The aisfx front end (aisfx 0.1.2: inference.py and spectrogram/spectrogram_librosa.py) for 5-s segments.
 SFX_MEL = FeatureParams(sample_rate=44100, segment_s=5.0, n_fft=2048, hop_length=1024, n_mels=96, fmin_hz=0.0,
-                        fmax_hz=22050.0, frontend="sfx-mel")
+                        fmax_hz=22050.0, frontend=Frontend.SFX_MEL)
 
 #: aisfx's "original" normalisation: the largest log10(1 + 10000·S) value over its training data sets.
 SFX_MEL_MAX = 9.457798957824707
-FRONTENDS = ("logmel-delta", "sfx-mel")
 
 
 #: Level floor of the log-mel image, in dB below the segment's peak.
@@ -156,10 +170,8 @@ def image(y: np.ndarray, params: FeatureParams) -> np.ndarray:
     -------
     img : np.ndarray, shape ``params.shape``, float32.
     """
-    if params.frontend == "sfx-mel":
+    if params.frontend == Frontend.SFX_MEL:
         return sfx_mel(y, params)
-    if params.frontend != "logmel-delta":
-        raise ValueError(f"unknown feature front end {params.frontend!r}; known: {', '.join(FRONTENDS)}")
     S = log_mel(y, params) / (DYNAMIC_RANGE_DB / 2) + 1.0
     d1 = librosa.feature.delta(S, order=1, width=9, mode="nearest")
     d2 = librosa.feature.delta(S, order=2, width=9, mode="nearest")

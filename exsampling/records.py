@@ -171,25 +171,47 @@ class Sample:
     judgement: Judgement | None = None
 
 
-#: What the library's history records (docs/shows.md gives each kind's ``data``). Recording events: received,
-#: silent, failed. Sample events: classified, relabelled, accepted, rejected, sent, withdrawn, and the stage's
-#: answers loaded and played. Show events (neither recording nor sample): prompt, opened, closed.
-EVENT_KINDS = ("received", "silent", "failed", "classified", "relabelled", "accepted", "rejected", "sent",
-               "withdrawn", "loaded", "played", "prompt", "opened", "closed")
+class EventKind(StrEnum):
+    """What the library's history records (docs/shows.md gives each kind's ``data``); the value is what the
+    ``events`` table and an exported show keep.
+
+    Recording events: received, silent, failed. Sample events: classified, relabelled, accepted, rejected, sent,
+    withdrawn, and the stage's answers loaded and played. Show events (neither recording nor sample): prompt,
+    opened, closed. ``EventKind("exploded")`` raises ValueError naming the kinds.
+    """
+
+    RECEIVED = "received"
+    SILENT = "silent"
+    FAILED = "failed"
+    CLASSIFIED = "classified"
+    RELABELLED = "relabelled"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    SENT = "sent"
+    WITHDRAWN = "withdrawn"
+    LOADED = "loaded"
+    PLAYED = "played"
+    PROMPT = "prompt"
+    OPENED = "opened"
+    CLOSED = "closed"
+
+    @classmethod
+    def _missing_(cls, value: object) -> None:
+        raise ValueError(f"unknown event kind {value!r}; kinds: {', '.join(cls)}")
 
 
 @dataclass(frozen=True)
 class Event:
     """One thing that happened in a show, as the library's history keeps it.
 
-    kind: one of :data:`EVENT_KINDS`. at: when, ISO 8601 UTC with milliseconds (``2026-11-26T21:04:05.123Z``).
+    kind: what happened (:class:`EventKind`). at: when, ISO 8601 UTC with milliseconds (``2026-11-26T21:04:05.123Z``).
     recording_id/sample_id: what it happened to (a sample event names its recording too; None for show
     events). actor: who did it — ``console:<id>`` for a console, ``cli``, ``serve``, ``replay``, a stage name;
     "" when unknown (events rebuilt from an older library). data: the kind's details, plain JSON values.
     """
 
     id: int
-    kind: str
+    kind: EventKind
     at: str
     recording_id: int | None = None
     sample_id: int | None = None

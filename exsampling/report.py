@@ -19,7 +19,7 @@ from typing import Any
 from .library import Library
 from .mapping import instrument_colour
 from .pitch import note_name
-from .records import Event, Recording, Sample
+from .records import Event, EventKind, Recording, Sample
 
 #: Drawing sizes, in CSS pixels.
 TIMELINE_WIDTH, LANE_HEIGHT, MAP_WIDTH, MAP_HEIGHT = 960, 26, 960, 420
@@ -45,10 +45,10 @@ class ShowFacts:
         events = library.events()
         received = {r.id: _when(r.received_at) for r in recordings}
         for e in events:  # the history's times have milliseconds; the rows' only seconds
-            if e.kind == "received" and e.recording_id in received:
+            if e.kind == EventKind.RECEIVED and e.recording_id in received:
                 received[e.recording_id] = _when(e.at)
         if model is None:
-            used = sorted({e.data.get("model") or "" for e in events if e.kind == "classified"} - {""})
+            used = sorted({e.data.get("model") or "" for e in events if e.kind == EventKind.CLASSIFIED} - {""})
             model = {"classified_by": used} if used else None
         return cls(name, recordings, sorted(library.samples(), key=lambda s: s.id), events, received, model, mapping)
 
@@ -304,7 +304,7 @@ def _per_participant(facts: ShowFacts) -> str:
 
 
 def _relabels(facts: ShowFacts) -> str:
-    relabels = [e for e in facts.events if e.kind == "relabelled"]
+    relabels = [e for e in facts.events if e.kind == EventKind.RELABELLED]
     if not relabels:
         return "<p>None: every class stayed as the model (or the memory) gave it.</p>"
     rows = "".join(
@@ -317,7 +317,7 @@ def _relabels(facts: ShowFacts) -> str:
 
 
 def _prompt_events(facts: ShowFacts) -> list[Event]:
-    return [e for e in facts.events if e.kind == "prompt"]
+    return [e for e in facts.events if e.kind == EventKind.PROMPT]
 
 
 def _prompts(facts: ShowFacts) -> str:

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from exsampling import aisfx, features, torchzip
-from exsampling.features import SFX_MEL, FeatureParams
+from exsampling.features import SFX_MEL, FeatureParams, Frontend
+from exsampling.resources import default_model
 
 CHANNELS = (4, 8, 8, 16)
 
@@ -127,6 +128,10 @@ def test_sfx_mel_front_end():
     assert abs(hz[band] - 1000) < 150  # HTK mel band centred near the tone
     assert np.all(features.image(np.zeros(sr, np.float32), SFX_MEL) == 0)
     assert FeatureParams(**json.loads(json.dumps(SFX_MEL.to_dict()))) == SFX_MEL
+    # the shipped sidecar reads and writes the same JSON
+    shipped = json.loads(default_model().with_suffix(".json").read_text())["features"]
+    assert shipped["frontend"] == "sfx-mel" and FeatureParams(**shipped).frontend is Frontend.SFX_MEL
+    assert json.dumps(FeatureParams(**shipped).to_dict(), sort_keys=True) == json.dumps(shipped, sort_keys=True)
     old_sidecar = {k: v for k, v in FeatureParams().to_dict().items() if k != "frontend"}
     assert FeatureParams(**old_sidecar).frontend == "logmel-delta"  # models saved before front ends existed
 

@@ -55,6 +55,10 @@ def test_bad_sidecars(tmp_path, tiny_model):
     model.with_suffix(".json").write_text(json.dumps({**sidecar, "labels": ["Bark", "Meow"]}))
     with pytest.raises(ModelMismatch, match="41 outputs"):
         Classifier.load(model)
+    model.with_suffix(".json").write_text(json.dumps({**sidecar, "features": {**sidecar["features"],
+                                                                            "frontend": "mfcc"}}))
+    with pytest.raises(ModelError, match="unknown feature front end 'mfcc'; known: logmel-delta, sfx-mel"):
+        Classifier.load(model)
 
 
 @pytest.mark.slow  # builds and saves a second network

@@ -65,11 +65,12 @@ def test_a_sample_makes_a_card_and_the_buttons_drive_library_and_osc(local_cfg, 
     assert osc_peer.for_tracks(1, timeout=0.3) == []  # preview: nothing reaches the stage before accept
 
     card.accept.click()
+    card.resend.click()
     card.relabel.value = "Bark"
     card.reject.click()
-    messages = osc_peer.for_tracks(3)
-    assert [m[0] for m in messages] == [f"/exsampling/sample/{sample.instrument}", "/exsampling/sample/Bass",
-                                        "/exsampling/withdraw/Bass"]
+    messages = osc_peer.for_tracks(4)
+    assert [m[0] for m in messages] == [f"/exsampling/sample/{sample.instrument}"] * 2 + [
+        "/exsampling/sample/Bass", "/exsampling/withdraw/Bass"]
     assert all(m[1][0] == sample.id for m in messages)
     kept = pipeline.library.sample(sample.id)
     assert (kept.label, kept.relabel, kept.instrument, kept.status) == ("Bark", "Bark", "Bass", "rejected")

@@ -12,7 +12,7 @@ import soundfile as sf
 from conftest import SR, tone, write
 
 from exsampling.library import DuplicateUpload, Library, Received
-from exsampling.records import LabelSource, Location, RecordingStatus, Sample, SampleStatus
+from exsampling.records import EventKind, LabelSource, Location, RecordingStatus, Sample, SampleStatus
 
 
 def test_recording_and_sample_are_stored(tmp_path):
@@ -237,6 +237,10 @@ def test_add_event_for_the_stage_and_the_show(tmp_path):
     with pytest.raises(KeyError):
         lib.add_event("failed", recording_id=999)
     assert [e.kind for e in lib.events()] == ["received", "classified", "loaded", "prompt"]
+    # typed when read, the same plain strings in the table (and so in an exported show)
+    assert all(type(e.kind) is EventKind for e in lib.events())
+    assert [(type(r["kind"]), r["kind"]) for r in lib.dump()["events"]] == [
+        (str, "received"), (str, "classified"), (str, "loaded"), (str, "prompt")]
 
 
 def test_silent_and_failed_recordings_are_events(tmp_path):

@@ -10,17 +10,19 @@ import html
 import io
 import time
 import warnings
-from collections.abc import Callable
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import ipywidgets as widgets
 import traitlets
 
 from ..config import Mode
+from ..features import FeatureParams
 from ..library import Library
 from ..mapping import LABELS, instrument_colour
+from ..pipeline import Pipeline
 from ..pitch import note_name
 from ..records import LabelSource, Sample, SampleStatus, StageState
 from ..stage import LOAD_WARNING_S, unconfirmed
@@ -30,7 +32,7 @@ POOL_SIZE = 12
 
 
 @functools.lru_cache(maxsize=64)
-def spectrogram_png(path: str, params: Any, width: int = 432, height: int = 96) -> bytes:
+def spectrogram_png(path: str, params: FeatureParams, width: int = 432, height: int = 96) -> bytes:
     """A log-mel picture of the WAV at ``path`` (low pitches at the bottom) as PNG bytes, ``width``×``height`` px.
 
     ``params`` is the chain's :class:`~exsampling.features.FeatureParams`, so the picture is what the model saw.
@@ -144,7 +146,7 @@ def status_badge(sample: Sample, now: float, held: bool = False) -> str:
 class Media:
     """The bytes a card shows, read from the library on demand and cached, so paging back re-reads nothing."""
 
-    def __init__(self, pipeline: Any) -> None:
+    def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self._recalls: dict[int, str] = {}
 
@@ -185,11 +187,27 @@ class Media:
         return self._recalls[sample.id]
 
 
+class Action(StrEnum):
+    """What a card's buttons ask of the show: each is the live-coding call of the same name
+    (:class:`~exsampling.console.live.LiveCoding`), made by :class:`~exsampling.console.actions.PageActions`."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
+    RESEND = "resend"
+    RELABEL = "relabel"
+
+
+class ActionHandler(Protocol):
+    """Told a card's :class:`Action` on its sample; ``label`` is the class picked for a re-label ("" otherwise)."""
+
+    def __call__(self, action: Action, sample_id: int, label: str = "") -> None: ...
+
+
 class SampleCard(widgets.VBox):
     """One incoming sound: picture, class, pitch, instrument, player and the performer's buttons.
 
     Cards are pooled: the same card shows whichever sample it is given (``show``), and only what changed is
-    sent to the page. ``on_action(callback)`` registers ``callback(action, sample_id, *args)`` for the buttons.
+    sent to the page. ``on_action(handler)`` registers an :class:`ActionHandler` for the buttons.
     """
 
     sample_id = traitlets.Int(0, help="the sample shown; 0 = an empty, hidden card")
@@ -225,8 +243,11 @@ class SampleCard(widgets.VBox):
                                    buttons], layout=widgets.Layout(display="none"))
         self.add_class("exs-card")
 
-    def on_action(self, callback: Callable[..., None]) -> None:
-        self._actions.register_callback(callback)
+    def on_action(self, handler: ActionHandler) -> None:
+        self._actions.register_callback(handler)
+
+    def _emit(self, action: Action, label: str = "") -> None:
+        self._actions(action, self.sample_id, label)
 
     def show(self, sample: Sample, media: Media) -> None:
         """Show ``sample``; the audio, picture and photo are only re-sent when the card changes sample."""
@@ -296,21 +317,21 @@ class SampleCard(widgets.VBox):
 
     def _on_accept(self, _button: widgets.Button) -> None:
         """Let this sound reach the stage."""
-        self._actions("accept", self.sample_id)
+        self._emit(Action.ACCEPT)
 
     def _on_reject(self, _button: widgets.Button) -> None:
         """Keep this sound off the stage."""
-        self._actions("reject", self.sample_id)
+        self._emit(Action.REJECT)
 
     def _on_resend(self, _button: widgets.Button) -> None:
         """Send this sound over OSC again."""
-        self._actions("resend", self.sample_id)
+        self._emit(Action.RESEND)
 
     def _on_relabel(self, change: dict) -> None:
         """Give this sound the class picked in the dropdown, then reset the dropdown."""
         if change["new"]:
             self.relabel.value = ""
-            self._actions("relabel", self.sample_id, change["new"])
+            self._emit(Action.RELABEL, change["new"])
 
 
 class SoundsPanel(widgets.VBox):
@@ -347,9 +368,9 @@ class SoundsPanel(widgets.VBox):
         super().__init__(children=[widgets.HTML("<h3>Incoming sounds</h3>"), pager, self.empty, self.grid],
                          layout=widgets.Layout(width="100%"))
 
-    def on_action(self, callback: Callable[..., None]) -> None:
+    def on_action(self, handler: ActionHandler) -> None:
         for card in self.cards:
-            card.on_action(callback)
+            card.on_action(handler)
 
     def reset(self) -> None:
         """Back to the newest sounds."""

@@ -3,13 +3,17 @@ code, counts, OSC, model, mode) and the red lines saying what is wrong."""
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 import traitlets
 
+from ..config import Config
 from ..diskspace import DiskSpace
 from ..model_loader import ModelLoader, ModelState
+from ..osc import OscSender
+from ..pipeline import Pipeline
 from ..show_state import OwnerRecord
 from ..stage import StageStatus
 from .cards import clock
@@ -74,8 +78,8 @@ class Header(widgets.HBox):
         super().__init__(children=[self.qr_box, info],
                          layout=widgets.Layout(align_items="flex-start"))
 
-    def show(self, owner: OwnerRecord | None, role: Role, counts: dict[str, int], sender: Any, model: ModelLoader,
-             stage: StageStatus | None = None, last_sent: float | None = None) -> None:
+    def show(self, owner: OwnerRecord | None, role: Role, counts: dict[str, int], sender: OscSender | None,
+             model: ModelLoader, stage: StageStatus | None = None, last_sent: float | None = None) -> None:
         """Show the recorder's addresses and QR code from the ``owner``'s record as a console in ``role`` may,
         the library's ``counts``, the OSC ``sender`` (None: OSC off), the ``model``'s state, what the ``stage``
         answers (None: not shown) and when the show last sent (POSIX time; None: never)."""
@@ -109,7 +113,7 @@ class Header(widgets.HBox):
         return "".join(lines)
 
     @staticmethod
-    def _status_html(role: Role, counts: dict[str, int], sender: Any, model: ModelLoader,
+    def _status_html(role: Role, counts: dict[str, int], sender: OscSender | None, model: ModelLoader,
                      last_sent: float | None) -> str:
         osc = (f"OSC → {sender.host}:{sender.port} · last sent {clock(last_sent) or 'never'}"
                if sender is not None else "OSC off")
@@ -209,7 +213,7 @@ class Warnings(widgets.HTML):
         self.value = "".join(f"<div class='exs-warn'>⚠ {html.escape(p)}</div>" for p in problems)
 
 
-def stage_problems(cfg: Any, pipeline: Any, library_root: Any) -> list[str]:
+def stage_problems(cfg: Config, pipeline: Pipeline, library_root: Path) -> list[str]:
     """What is wrong beyond the console itself: OSC unreachable, no model or one that failed to load, the library's
     disk nearly full."""
     problems = []

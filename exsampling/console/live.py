@@ -8,11 +8,11 @@ owner check (:meth:`~exsampling.console.ownership.ShowOwnership.check`) and rais
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ..config import Mode
 from ..library import Library
 from ..mapping import Rule
+from ..pipeline import Pipeline
 from ..records import Sample
 from ..show_state import ShowState
 from .cards import POOL_SIZE
@@ -23,7 +23,7 @@ from .store import LiveTable, MappingStore
 class LiveCoding:
     """The live-coding handle; the console that inherits it provides the show it acts on."""
 
-    pipeline: Any
+    pipeline: Pipeline
     library: Library
     state: ShowState
     ownership: ShowOwnership
@@ -94,23 +94,22 @@ class LiveCoding:
         """The newest ``limit`` samples, newest first."""
         return self.library.samples(limit=limit)
 
-    def _act(self, name: str, sample_id: int, *args: Any) -> Sample:
-        self.ownership.check()
-        result: Sample = getattr(self.pipeline, name)(sample_id, *args)
-        return result
-
     def accept(self, sample_id: int) -> Sample:
         """Send a sample to the stage."""
-        return self._act("accept", sample_id)
+        self.ownership.check()
+        return self.pipeline.accept(sample_id)
 
     def reject(self, sample_id: int) -> Sample:
         """Keep a sample off the stage (withdrawn if it was sent)."""
-        return self._act("reject", sample_id)
+        self.ownership.check()
+        return self.pipeline.reject(sample_id)
 
     def resend(self, sample_id: int) -> Sample:
         """Send a sample again."""
-        return self._act("resend", sample_id)
+        self.ownership.check()
+        return self.pipeline.resend(sample_id)
 
     def relabel(self, sample_id: int, label: str) -> Sample:
         """Give a sample your label (kept in the library, remembered for similar sounds)."""
-        return self._act("relabel", sample_id, label)
+        self.ownership.check()
+        return self.pipeline.relabel(sample_id, label)

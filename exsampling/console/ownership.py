@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Coroutine
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import tornado.httpclient
@@ -34,11 +34,15 @@ import tornado.websocket
 import traitlets
 
 from ..config import Config
+from ..pipeline import Pipeline
 from ..records import utc_now
 from ..show_state import OwnerRecord, ShowState
 from ..stage import Stage
 from .environment import served_query
 from .handover import ask_to_release, serve_control
+
+if TYPE_CHECKING:  # the upload server is imported when this console first owns the show
+    from ..server import Server
 
 #: How long a new owner keeps trying to bind the upload port while the previous owner lets go, in seconds.
 BIND_PATIENCE_S = 6.0
@@ -81,14 +85,14 @@ class ShowOwnership(traitlets.HasTraits):
 
     role = traitlets.Enum(list(Role), default_value=Role.STARTING, help="what this console does in the show")
 
-    def __init__(self, cfg: Config, pipeline: Any, state: ShowState, *, upload_port: int, kernel_id: str = "",
+    def __init__(self, cfg: Config, pipeline: Pipeline, state: ShowState, *, upload_port: int, kernel_id: str = "",
                  preheated: bool = False, live_coding: bool = False, stage: Stage | None = None) -> None:
         super().__init__()
         self.cfg, self.pipeline, self.state, self.stage = cfg, pipeline, state, stage
         self.upload_port, self.kernel_id = upload_port, kernel_id
         self.preheated, self.live_coding = preheated, live_coding
         self.console_id = uuid.uuid4().hex
-        self.server: Any = None  # exsampling.server.Server while this console owns the show
+        self.server: Server | None = None  # while this console owns the show
         self.problems: dict[str, str] = {}
         self._control: tornado.httpserver.HTTPServer | None = None
         self._secret = secrets.token_urlsafe(16)
@@ -198,7 +202,7 @@ class ShowOwnership(traitlets.HasTraits):
         if self._on_state in self.state.listeners:
             self.state.listeners.remove(self._on_state)
 
-    async def _listen(self) -> Any:
+    async def _listen(self) -> Server | None:
         """Start the upload server, waiting a little while a previous owner lets go of the port."""
         from ..server import CertificateError, PortInUse, start
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from ..archive import OpenedShow, open_show
+from ..pipeline import Pipeline
 from ..replay import ChainFeed, Cue, Replayed, Summary, plan, replay
 from ..show_state import ShowState
 from .kept import KeptShowPanel
@@ -21,7 +21,7 @@ class Replayer:
     """One replay at a time into ``pipeline`` (its prompts into ``state``), shown on ``panel``; ``check`` is the
     console's owner check, run before a replay starts."""
 
-    def __init__(self, pipeline: Any, state: ShowState, panel: KeptShowPanel, check: Callable[[], None]) -> None:
+    def __init__(self, pipeline: Pipeline, state: ShowState, panel: KeptShowPanel, check: Callable[[], None]) -> None:
         self.pipeline, self.state, self.panel, self.check = pipeline, state, panel, check
         self._running: asyncio.Task[list[Replayed]] | None = None
         self._button_task: asyncio.Task[None] | None = None

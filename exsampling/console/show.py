@@ -20,6 +20,7 @@ from tornado.ioloop import PeriodicCallback
 
 from ..archive import OpenedShow
 from ..config import Config
+from ..pipeline import Pipeline, build
 from ..records import Sample, StageAnswer
 from ..replay import Summary
 from ..show_state import ShowState
@@ -38,7 +39,6 @@ from .environment import (
 )
 from .header import CSS, Header, RoleBanner, Warnings, stage_problems
 from .kept import KeptShowPanel
-from .live import LiveCoding
 from .ownership import Role, ShowOwnership
 from .panels import LiveCodingPanel, MapPanel, MappingPanel, PromptPanel
 from .replaying import Replayer
@@ -49,7 +49,7 @@ from .store import MappingStore
 TICK_MS = 1000
 
 
-class Console(PageActions, LiveCoding, widgets.VBox):
+class Console(PageActions, widgets.VBox):
     """The performer's console and the live-coding handle (``show`` in console.ipynb).
 
     Parameters
@@ -69,9 +69,9 @@ class Console(PageActions, LiveCoding, widgets.VBox):
 
     frozen = traitlets.Bool(True, help="read-only (every role but 'owner')")
 
-    def __init__(self, cfg: Config, pipeline: Any, *, config_file: Path | None = None, upload_port: int | None = None,
-                 token: str | None = None, tiles: str = "", kernel_id: str = "", preheated: bool = False,
-                 live_coding: bool = False) -> None:
+    def __init__(self, cfg: Config, pipeline: Pipeline, *, config_file: Path | None = None,
+                 upload_port: int | None = None, token: str | None = None, tiles: str = "", kernel_id: str = "",
+                 preheated: bool = False, live_coding: bool = False) -> None:
         self.cfg, self.pipeline, self.library = cfg, pipeline, pipeline.library
         self.state = ShowState(cfg, self.library, token=token)
         self.stage = Stage.from_config(cfg, self.library, pipeline.sender)
@@ -130,8 +130,6 @@ class Console(PageActions, LiveCoding, widgets.VBox):
     def from_env(cls, environ: MutableMapping[str, str] | None = None) -> Console:
         """A console from the environment ``exsampling console`` sets (:mod:`exsampling.console.environment`); its
         model loads in the background once it runs (:meth:`start`; the header says how far it got)."""
-        from ..pipeline import build
-
         environ = os.environ if environ is None else environ
         path = config_path(environ.get(ENV_CONFIG) or None)
         cfg = load_page_config(path, environ)
@@ -206,7 +204,7 @@ class Console(PageActions, LiveCoding, widgets.VBox):
         """Redraw the banner, the header and the warnings."""
         owner, recent, sender = self.state.owner, self.library.samples(limit=RECENT_SAMPLES), self.pipeline.sender
         # only the owner sends; another console says when the owner last sent a sound, from the library
-        last_sent = (sender.last_sent if self.role == Role.OWNER or sender is None
+        last_sent = (sender.last_sent if self.role == Role.OWNER and sender is not None
                      else max((s.stage.sent_at for s in recent if s.stage is not None), default=None))
         self.banner.show(self.role, owner, self.ownership.problems.get("server", ""))
         self.header.show(owner, self.role, self.library.counts(), sender, self.pipeline.model, self.stage.status(),

@@ -15,6 +15,7 @@ import traitlets
 
 from ..config import Config, ConfigError, load, save_mapping
 from ..mapping import DEFAULT_MAPPING, MappingError, Rule, check_instrument_name, check_label, check_mapping
+from ..pipeline import Pipeline
 
 Failures = dict[str, tuple[int, str, float]]
 
@@ -63,7 +64,7 @@ class MappingStore(traitlets.HasTraits):
     rules_version = traitlets.Int(0)
     saved_at = traitlets.Float(0.0)
 
-    def __init__(self, cfg: Config, pipeline: Any, config_file: Path, guard: Callable[[], None]) -> None:
+    def __init__(self, cfg: Config, pipeline: Pipeline, config_file: Path, guard: Callable[[], None]) -> None:
         super().__init__()
         self.cfg, self.pipeline, self.mapper = cfg, pipeline, pipeline.mapper
         self.config_file, self._guard = config_file, guard

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ..records import EVENT_KINDS, Event, Sample
+from ..records import Event, EventKind, Sample
 from .core import Database, row_id
 from .rows import event_from
 
@@ -38,8 +38,7 @@ def classified_data(sample: Sample, model: str | None) -> dict[str, Any]:
 def insert_event(db: sqlite3.Connection, event: Event) -> int:
     """Write ``event`` in ``db``'s transaction and return its id; ValueError for an unknown kind or data that is
     not plain JSON."""
-    if event.kind not in EVENT_KINDS:
-        raise ValueError(f"unknown event kind {event.kind!r}; kinds: {', '.join(EVENT_KINDS)}")
+    EventKind(event.kind)  # raises ValueError for an unknown kind, whatever the caller's types said
     try:
         data = json.dumps(event.data, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -62,7 +61,7 @@ def recording_of(db: sqlite3.Connection, sample_id: int) -> int:
 class History(Database):
     """The show's history, oldest first."""
 
-    def add_event(self, kind: str, *, recording_id: int | None = None, sample_id: int | None = None,
+    def add_event(self, kind: EventKind, *, recording_id: int | None = None, sample_id: int | None = None,
                   actor: str = "", data: dict[str, Any] | None = None) -> Event:
         """Record that ``kind`` happened now (e.g. the stage's ``loaded``/``played``) and return the event.
 
@@ -79,7 +78,7 @@ class History(Database):
             return replace(event, id=insert_event(db, event))
 
     def events(self, *, recording_id: int | None = None, sample_id: int | None = None,
-               kinds: Sequence[str] | None = None, after_id: int = 0, limit: int | None = None) -> list[Event]:
+               kinds: Sequence[EventKind] | None = None, after_id: int = 0, limit: int | None = None) -> list[Event]:
         """The history, oldest first: all of it, or one recording's or sample's, of some ``kinds``, after an id."""
         clauses: list[str] = ["id > ?"]
         args: list[Any] = [after_id]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..durable import fsync_dir, move_file, write_file
-from ..records import Event, Location, Recording, RecordingStatus, utc_now
+from ..records import Event, EventKind, Location, Recording, RecordingStatus, utc_now
 from .core import Database, row_id, worker_alive
 from .history import event_time, insert_event
 from .rows import recording_from
@@ -138,7 +138,7 @@ class Recordings(Database):
                         (str(path), utc_now(), item.participant, loc.lat if loc else None, loc.lon if loc else None,
                          loc.accuracy_m if loc else None, str(photo_path) if photo_path else None, item.source,
                          item.duration_s, item.upload_id)))
-                    insert_event(db, Event(0, "received", event_time(), row_ids[i], None, item.actor, {
+                    insert_event(db, Event(0, EventKind.RECEIVED, event_time(), row_ids[i], None, item.actor, {
                         "source": item.source, "participant": item.participant,
                         "duration_s": None if item.duration_s is None else round(float(item.duration_s), 3),
                         "located": loc is not None, "photo": photo_path is not None}))
@@ -238,4 +238,5 @@ class Recordings(Database):
                 (status, error, duration_s, recording_id),
             )
             if status in (RecordingStatus.SILENT, RecordingStatus.FAILED):
-                insert_event(db, Event(0, status, event_time(), recording_id, None, actor, {"error": error}))
+                insert_event(db, Event(0, EventKind(status), event_time(), recording_id, None, actor,
+                                       {"error": error}))

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..records import (
     Event,
+    EventKind,
     Judgement,
     LabelSource,
     Location,
@@ -89,5 +90,5 @@ def sample_from(row: sqlite3.Row, with_recording: bool = True) -> Sample:
 
 
 def event_from(row: sqlite3.Row) -> Event:
-    return Event(id=row["id"], kind=row["kind"], at=row["at"], recording_id=row["recording_id"],
+    return Event(id=row["id"], kind=EventKind(row["kind"]), at=row["at"], recording_id=row["recording_id"],
                  sample_id=row["sample_id"], actor=row["actor"], data=json.loads(row["data"]))

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..audio import wav_bytes
 from ..durable import write_file
-from ..records import Event, Judgement, Sample, SampleStatus, utc_now
+from ..records import Event, EventKind, Judgement, Sample, SampleStatus, utc_now
 from .core import Database, row_id
 from .history import classified_data, event_time, insert_event, recording_of
 from .rows import SAMPLE_COLUMNS, STAGE_COLUMNS, sample_from, sample_values
@@ -39,7 +39,7 @@ class Samples(Database):
             path = self.root / "samples" / f"{sample_id:06d}.wav"
             write_file(path, wav_bytes(y, sr))
             db.execute("UPDATE samples SET path=? WHERE id=?", (str(path), sample_id))
-            insert_event(db, Event(0, "classified", event_time(), sample.recording_id, sample_id, actor,
+            insert_event(db, Event(0, EventKind.CLASSIFIED, event_time(), sample.recording_id, sample_id, actor,
                                     classified_data(sample, model)))
         return self.sample(sample_id)
 
@@ -92,7 +92,7 @@ class Samples(Database):
                 recording_id = recording_of(db, sample_id)
                 at = event_time()
                 for kind, data in events:
-                    insert_event(db, Event(0, kind, at, recording_id, sample_id, actor, dict(data)))
+                    insert_event(db, Event(0, EventKind(kind), at, recording_id, sample_id, actor, dict(data)))
         return self.sample(sample_id)
 
     def counts(self) -> dict[str, int]:

@@ -5,7 +5,7 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
-from ..records import Event, LabelSource
+from ..records import Event, EventKind, LabelSource
 from .core import LibraryError
 from .history import classified_data, insert_event
 from .rows import sample_from
@@ -144,11 +144,11 @@ def _history_of(db: sqlite3.Connection) -> list[Event]:
     story: list[tuple[str, int, int, Event]] = []
     for r in db.execute("SELECT * FROM recordings ORDER BY id"):
         at = _ms(r["received_at"])
-        story.append((at, r["id"], 0, Event(0, "received", at, r["id"], None, "", {
+        story.append((at, r["id"], 0, Event(0, EventKind.RECEIVED, at, r["id"], None, "", {
             "source": r["source"], "participant": r["participant"], "duration_s": r["duration_s"],
             "located": r["lat"] is not None, "photo": r["photo_path"] is not None, "backfilled": True})))
         if r["status"] in ("silent", "failed"):
-            story.append((at, r["id"], 1 << 30, Event(0, r["status"], at, r["id"], None, "",
+            story.append((at, r["id"], 1 << 30, Event(0, EventKind(r["status"]), at, r["id"], None, "",
                                                        {"error": r["error"], "backfilled": True})))
     for s in db.execute("SELECT * FROM samples ORDER BY id"):
         sample = sample_from(s, with_recording=False)
@@ -170,5 +170,5 @@ def _history_of(db: sqlite3.Connection) -> list[Event]:
         for i, (kind, when, data) in enumerate(steps):
             at = max(at, _ms(when)) if when else at  # a story's events never go back in time
             story.append((at, s["recording_id"], s["id"] * 16 + i + 1,
-                          Event(0, kind, at, s["recording_id"], s["id"], "", data | {"backfilled": True})))
+                          Event(0, EventKind(kind), at, s["recording_id"], s["id"], "", data | {"backfilled": True})))
     return [event for *_, event in sorted(story, key=lambda item: item[:3])]

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..records import Event
+from ..records import Event, EventKind
 from .core import Database
 from .history import event_time, insert_event
 
@@ -28,4 +28,4 @@ class Settings(Database):
             db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, json.dumps(value)))
             at = event_time()
             for kind, data in events:
-                insert_event(db, Event(0, kind, at, None, None, actor, dict(data)))
+                insert_event(db, Event(0, EventKind(kind), at, None, None, actor, dict(data)))

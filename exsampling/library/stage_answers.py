@@ -6,7 +6,7 @@ import json
 import sqlite3
 from datetime import UTC, datetime
 
-from ..records import Event, StageAnswer
+from ..records import Event, EventKind, StageAnswer
 from .core import Database
 from .history import event_time, insert_event, recording_of
 from .rows import stage_answer_from
@@ -59,7 +59,7 @@ class StageAnswers(Database):
             data = {"instrument": track, "ok": ok, "reason": reason}
             latest = _latest_stage_event(db, sample_id, "loaded", actor)
             if changed and (latest is None or json.loads(latest["data"]) != data):
-                insert_event(db, Event(0, "loaded", event_time(), recording_of(db, sample_id), sample_id, actor,
+                insert_event(db, Event(0, EventKind.LOADED, event_time(), recording_of(db, sample_id), sample_id, actor,
                                        data))
         return self.stage_answers([sample_id]).get(sample_id)
 
@@ -83,7 +83,7 @@ class StageAnswers(Database):
                     db.execute("UPDATE events SET data = ?, actor = ? WHERE id = ?",
                                (json.dumps(data, sort_keys=True), actor, latest["id"]))
                 else:
-                    insert_event(db, Event(0, "played", event_time(), recording_of(db, sample_id), sample_id,
+                    insert_event(db, Event(0, EventKind.PLAYED, event_time(), recording_of(db, sample_id), sample_id,
                                            actor, data))
         return self.stage_answers([sample_id]).get(sample_id)
 
