@@ -5,13 +5,14 @@ from collections import defaultdict
 import pytest
 
 from exsampling import audio, corpus
+from exsampling.corpus import world
 from exsampling.mapping import LABELS
 
 
 def test_every_world_sound_has_a_known_label_root_split_and_licence():
-    for w in corpus.WORLD:
+    for w in world.WORLD:
         assert w.label in LABELS, w
-        assert w.root in corpus._WORLD_ROOTS and w.root in corpus._WORLD_NAMES, w
+        assert w.root in world._WORLD_ROOTS and w.root in world._WORLD_NAMES, w
         assert w.split in ("train", "test"), w
         assert w.kind in ("hit", "texture"), w
         assert w.licence.strip(), w
@@ -19,13 +20,13 @@ def test_every_world_sound_has_a_known_label_root_split_and_licence():
 
 def test_a_family_is_either_training_or_held_out_never_both():
     splits = defaultdict(set)
-    for w in corpus.WORLD:
+    for w in world.WORLD:
         splits[w.family].add(w.split)
     assert all(len(s) == 1 for s in splits.values()), {f: s for f, s in splits.items() if len(s) > 1}
 
 
 def test_each_recording_is_listed_once():
-    where = [(w.root, w.where) for w in corpus.WORLD]
+    where = [(w.root, w.where) for w in world.WORLD]
     assert len(where) == len(set(where))
 
 
@@ -39,7 +40,7 @@ SUPPLEMENTS = (
 
 @pytest.mark.parametrize(("root", "package", "licence", "labels"), SUPPLEMENTS)
 def test_a_supplement_is_one_training_family_of_its_own_package(root, package, licence, labels):
-    mine = [w for w in corpus.WORLD if w.root == root]
+    mine = [w for w in world.WORLD if w.root == root]
     assert {w.family for w in mine} == {root} and {w.split for w in mine} == {"train"}
     assert {w.label for w in mine} >= labels
     assert package in corpus.PACKAGES
@@ -51,14 +52,14 @@ def test_a_supplement_is_one_training_family_of_its_own_package(root, package, l
 
 @pytest.mark.parametrize("root", [s[0] for s in SUPPLEMENTS])
 def test_installed_supplement_sounds_decode_and_share_no_bytes_with_held_out_files(root):
-    if not corpus._WORLD_ROOTS[root].is_dir():
+    if not world._WORLD_ROOTS[root].is_dir():
         pytest.skip(f"the Debian package for {root} is not installed")
-    held_out = {hashlib.md5(b).hexdigest() for w in corpus.WORLD if w.split == "test"
-                if (b := corpus.world_bytes(w)) is not None}
-    for w in corpus.WORLD:
+    held_out = {hashlib.md5(b).hexdigest() for w in world.WORLD if w.split == "test"
+                if (b := world.world_bytes(w)) is not None}
+    for w in world.WORLD:
         if w.root != root:
             continue
-        data = corpus.world_bytes(w)
+        data = world.world_bytes(w)
         assert data is not None, w.where
         assert hashlib.md5(data).hexdigest() not in held_out
         y = audio.decode(data, 44100, max_duration_s=60.0)

@@ -15,6 +15,7 @@ import soundfile as sf
 
 from exsampling import train
 from exsampling.features import FeatureParams
+from exsampling.train import models
 
 SR = 22050
 #: Three labels with sounds a tiny network tells apart: a tone, noise bursts, sparse clicks.
@@ -175,7 +176,7 @@ def test_fine_tune_from_library_learns_the_performers_relabels(folder_model, tmp
 
 def test_imagenet_weights_fail_fast_and_clearly_offline(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # nothing cached
-    monkeypatch.setattr(train, "IMAGENET_HOST", ("127.0.0.1", 9))  # a port nothing listens on
+    monkeypatch.setattr(models, "IMAGENET_HOST", ("127.0.0.1", 9))  # a port nothing listens on
     data = write_folders(tmp_path / "mine", per_label=2, seed=3)
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers()
