@@ -56,6 +56,8 @@ with tempfile.TemporaryDirectory() as tmp:
 print(json.dumps({"per_piece": per_piece, "profiled_pieces": pieces}))
 """
 
+#: The chain's modules (a baseline from before the split has pipeline.py alone).
+CHAIN = ("exsampling/pipeline.py", "exsampling/stages.py", "exsampling/corrections.py")
 #: Where a piece's time goes, by the functions the chain calls (their module, and name prefixes).
 STAGES = {
     "decode + trim": ("audio", ("decode", "audible_span")),
@@ -87,8 +89,8 @@ def run(tree: Path, model: Path, files: list[Path]) -> tuple[list[float], dict[s
     for (file, _, name), (*_, callers) in stats.items():
         for stage, (module, prefixes) in STAGES.items():
             if in_module(file, module) and name.startswith(prefixes):
-                # the chain's own calls (pipeline.py's): what they call is in their figure already
-                spent[stage] += sum(c[3] for (f, _, _), c in callers.items() if f.endswith("exsampling/pipeline.py"))
+                # the chain's own calls: what they call is in their figure already
+                spent[stage] += sum(c[3] for (f, _, _), c in callers.items() if f.endswith(CHAIN))
     return result["per_piece"], {k: 1000 * v / result["profiled_pieces"] for k, v in spent.items()}
 
 

@@ -132,7 +132,7 @@ def _serve(args: argparse.Namespace) -> int:
     pipeline = build(cfg, actor="serve", wait=False)
     print(f"exsampling: {pipeline.model.line()}", flush=True)
     show = ShowState(cfg, pipeline.library, token=args.token, actor="serve")
-    pipeline.mode = show.mode  # the show's mode as its console last left it
+    pipeline.show = show  # the chain runs in the show's mode, as its console last left it
     try:
         asyncio.run(_serve_until_stopped(cfg, pipeline, show, args.host, args.port, args.require_tunnel))
     finally:

@@ -5,16 +5,14 @@ event loop: ``process`` is plain blocking code for one recording; ``submit`` (``
 puts a recording in the pipeline's queue, first in, first out, so Tornado's loop (the kernel's, in the console)
 keeps answering uploads meanwhile.
 
-A crowd's recordings are drained with every core: workers, one per core, each take the next recording waiting,
-decode, trim and cut it, pitch its pieces, compute their features and let the model hear them (one call per
-recording); one finisher then judges, labels, stores and sends each recording in arrival order, so the first
-recording in is the first on stage. (Measured with the bundled model on 2 cores: one call of 4 pieces costs more
-per piece than 4 calls of one, its activations outgrowing the caches, and two calls side by side drain pieces
-faster than one after another; so recordings are heard side by side, not batched into one call.)
+A crowd's recordings are drained with every core (:class:`exsampling.crowd.InOrder`): workers, one per core, each
+take the next recording waiting, decode, trim and cut it, pitch its pieces and let the model hear them
+(:class:`exsampling.stages.Stages`); one finisher then judges, labels, stores and sends each recording in arrival
+order, so the first recording in is the first on stage. The performer's re-labels teach the chain through
+:class:`exsampling.corrections.Corrections`.
 
-For each recording the labelling chain is: the model's probabilities per piece → :meth:`Pipeline._adapt` (the
-performer's corrections have their say) → the recording's judgement (:mod:`exsampling.judgement`: pooled over its
-pieces) → :meth:`Pipeline._label` (each piece's label, confidence and "unsure").
+It runs in its show's mode (:attr:`Pipeline.show`, whose :class:`~exsampling.show_state.ShowState` is the mode's
+one home); a pipeline without a show runs in ``[show] mode``.
 
 Its model may still be loading (:class:`~exsampling.model_loader.ModelLoader`): uploads are stored meanwhile, and
 processing waits for it (:meth:`Pipeline.wait_until_ready`).
@@ -22,48 +20,36 @@ processing waits for it (:meth:`Pipeline.wait_until_ready`).
 from __future__ import annotations
 
 import asyncio
-import itertools
-import os
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import audio, features, judgement, pitch
-from .adapt import HeadAdapter
-from .classifier import Classifier, ModelMissing, leave_the_cores_to_the_model, top_k
+from . import audio, features
+from .classifier import Classifier, ModelMissing, leave_the_cores_to_the_model
 from .config import Config, Mode, Unsure
+from .corrections import Corrections
+from .crowd import InOrder
 from .diskspace import is_disk_full
 from .library import Library, Received
 from .mapping import LABELS, Mapper, RuleFailure, check_label
-from .memory import Recall, RelabelMemory, Vote
+from .memory import Recall
 from .model_loader import ModelLoader, ModelState
 from .osc import OscSender
-from .records import Judgement, LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now
-from .unsure import track_probability
+from .records import LabelSource, Location, Recording, RecordingStatus, Sample, SampleStatus, utc_now
+from .stages import Stages
+
+if TYPE_CHECKING:
+    from .show_state import ShowState
 
 Listener = Callable[[Sample], None]
-
-#: Embeddings kept in memory for quick re-labelling; older samples are re-embedded from their file.
-EMBEDDINGS_KEPT = 256
-#: Recordings prepared (cut and heard) ahead of the one being finished, at most: enough to keep every core busy, and
-#: a bound on the audio held in memory (a 5-s recording at 44.1 kHz: ≈ 1 MB with its features).
-PREPARED_AHEAD = 16
-
-
-def cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @dataclass
@@ -95,15 +81,6 @@ class _Cut:
     ready: bool = True  # False: the model failed to load or the pipeline closed first; the recording stays received
 
 
-@dataclass
-class _Job:
-    """A recording in the pipeline's queue: what the caller waits on, and its preparation once started."""
-
-    intake: Intake
-    done: Future[list[Sample]]
-    cut: Future[_Cut] | None = None
-
-
 class Pipeline:
     """Runs the chain for recordings and applies the performer's decisions.
 
@@ -122,6 +99,9 @@ class Pipeline:
         performer's decisions may name another.
     workers : int or None — recordings prepared and heard side by side (:meth:`submit`); None: one per core.
     around : the context the model loads in (see :meth:`ModelLoader.start`).
+
+    ``show`` (a :class:`~exsampling.show_state.ShowState`, None until one is given) is the show this chain runs
+    for: ``mode`` is read from it, never copied; without one, the chain runs in ``[show] mode``.
     """
 
     def __init__(self, cfg: Config, library: Library, classifier: Classifier | ModelLoader | None = None,
@@ -139,25 +119,15 @@ class Pipeline:
         self.params = info.features if info is not None else features.FeatureParams.from_config(cfg)
         self.rate = self.params.sample_rate
         self.mapper = mapper or Mapper(dict(cfg.mapping), dict(cfg.melodic), on_rule_error=self._rule_failed)
-        self.mode = Mode(cfg.show.mode)
-        self.memory_enabled = cfg.classifier.memory
-        self.memory = RelabelMemory(info.labels if info is not None else LABELS,
-                                    cfg.classifier.memory_max_distance, cfg.classifier.memory_strength,
-                                    adapter=self._adapter(cfg, self.classifier))  # a loading model's: once loaded
-        for sample_id, label, vector, at in library.memory():
-            self.memory.add(sample_id, label, vector, at)
-        self.memory.refit()  # the adapted layer, derived from the library's corrections alone
+        self.show: ShowState | None = None
+        self.stages = Stages(cfg, self.params, self.model, self.mapper)
+        # a loading model's adapter: once loaded (see _warm_with)
+        self.corrections = Corrections(cfg.classifier, info.labels if info is not None else LABELS, library,
+                                       self.classifier)
         self.listeners: list[Listener] = []
         self.rule_failures: list[RuleFailure] = []
         self.timings: deque[tuple[float, float]] = deque(maxlen=1000)
-        self._embeddings: OrderedDict[int, np.ndarray] = OrderedDict()
-        # the queue (see submit): its jobs, the lock that guards them, the finisher that drains them in order, the
-        # workers that prepare them side by side
-        self._jobs: deque[_Job] = deque()
-        self._lock = threading.Condition()
-        self._finisher: threading.Thread | None = None
-        self._workers = ThreadPoolExecutor(max_workers=workers or cores(), thread_name_prefix="exsampling-worker")
-        self.closed = False
+        self._queue: InOrder[Intake, _Cut, list[Sample]] = InOrder(self._prepare, self._finish_claimed, workers)
         self._wake = threading.Event()  # set once the model has settled, or the pipeline closed
         self.model.on_settled(lambda _model: self._wake.set())
         self._around = around
@@ -166,6 +136,16 @@ class Pipeline:
     def classifier(self) -> Classifier | None:
         """The loaded model; None without one, while it loads, or when it failed to load (``model.state``)."""
         return self.model.classifier
+
+    @property
+    def mode(self) -> Mode:
+        """How samples reach the stage: the show's mode (:attr:`ShowState.mode`); without a show, ``[show] mode``."""
+        return self.show.mode if self.show is not None else Mode(self.cfg.show.mode)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has begun: nothing more is taken from the queue."""
+        return self._queue.closed
 
     def start_model(self) -> None:
         """Load the model and warm the chain up, on the loader's thread; returns at once, a no-op once started.
@@ -189,37 +169,10 @@ class Pipeline:
         """The loader's last step, on its thread: the corrections' adapter for the model just loaded, every stage
         warmed, then numpy's BLAS kept off the model's cores (once TensorFlow and the stages' libraries have loaded
         theirs)."""
-        if classifier is not None and self.memory.adapter is None:
-            self.memory.adapter = self._adapter(self.cfg, classifier)
-            self.memory.refit()
-        self.warm_up()
+        self.corrections.attach(classifier)
+        self.stages.warm_up()
         if classifier is not None:
             leave_the_cores_to_the_model()
-
-    @staticmethod
-    def _adapter(cfg: Config, classifier: Classifier | None) -> HeadAdapter | None:
-        """The offset the corrections fit (``[classifier] adapt``), if the model's head is one it can replay."""
-        head = classifier.head if classifier and cfg.classifier.adapt else None
-        if head is None or classifier is None:
-            return None
-        trained = np.array([label in classifier.info.trained_labels for label in classifier.info.labels])
-        return HeadAdapter(head, trained, cfg.classifier.adapt_anchor, cfg.classifier.adapt_width)
-
-    def warm_up(self) -> None:
-        """Run every stage once on a second of synthetic sound, storing nothing.
-
-        The first decode, resample, pitch and feature calls load code lazily (≈ 1 s); a show's
-        first participant should not pay for it.
-        """
-        sr = self.rate
-        t = np.arange(sr) / sr
-        data = audio.wav_bytes(0.5 * np.sin(2 * np.pi * 440 * t), 44100 if sr != 44100 else 22050)
-        y = audio.decode(data, sr, self.cfg.audio.max_duration_s)
-        self._pieces(y)
-        self._pitch(Sample(id=0, recording_id=0, path="", start_s=0, duration_s=1), y)
-        image = features.image(y, self.params)
-        if self.classifier is not None:
-            self.classifier.classify(image[None])
 
     # -- intake -------------------------------------------------------------------------------
 
@@ -263,7 +216,7 @@ class Pipeline:
         for arrival in arrivals:
             try:
                 header = audio.check_header(arrival.data, limit)
-                y = self._decode(arrival.data, limit) if header.is_float else None
+                y = self.stages.decode(arrival.data, limit) if header.is_float else None
                 checked.append((replace(arrival, duration_s=header.duration_s, actor=self.actor), y))
             except audio.AudioError as exc:
                 checked.append(exc)
@@ -281,9 +234,6 @@ class Pipeline:
     def unfinished(self) -> list[Intake]:
         """Recordings stored but never processed (the process stopped or died first), oldest first."""
         return [Intake(rec, None, None, time.perf_counter()) for rec in self.library.unfinished()]
-
-    def _decode(self, source: audio.Source, max_duration_s: float) -> np.ndarray:
-        return audio.decode(source, self.rate, max_duration_s, audio.MAX_RATE_HZ, audio.MAX_CHANNELS)
 
     def ingest_file(self, path: str | Path, **kwargs) -> Intake:
         """:meth:`ingest` for a file on disk (its bytes are copied into the library)."""
@@ -318,52 +268,13 @@ class Pipeline:
         """Queue ``intake`` (first in, first out) and return what it will become: its samples (listeners are not
         called: see :meth:`process_async`), or the exception that failed it. Recordings are prepared side by side
         and finished one by one in the order they were submitted."""
-        job = _Job(intake, Future())
-        with self._lock:
-            if self.closed:
-                raise RuntimeError("the pipeline is closed")
-            self._jobs.append(job)
-            self._prepare_ahead()
-            if self._finisher is None:
-                self._finisher = threading.Thread(target=self._drain, name="exsampling-finisher", daemon=True)
-                self._finisher.start()
-            self._lock.notify()
-        return job.done
+        return self._queue.submit(intake)
 
     async def process_async(self, intake: Intake) -> list[Sample]:
         """:meth:`submit` from an event loop; listeners are called back on the caller's loop, in arrival order."""
         samples = await asyncio.wrap_future(self.submit(intake))
         self._notify(samples)
         return samples
-
-    def _prepare_ahead(self) -> None:
-        """Start preparing the first :data:`PREPARED_AHEAD` queued recordings (the lock is held)."""
-        for job in itertools.islice(self._jobs, PREPARED_AHEAD):
-            if job.cut is None:
-                job.cut = self._workers.submit(self._prepare, job.intake)
-
-    def _drain(self) -> None:
-        """The finisher: take the recordings in the order they came, each once prepared, and finish them; until
-        :meth:`close`, which leaves the rest "received"."""
-        while True:
-            with self._lock:
-                self._lock.wait_for(lambda: bool(self._jobs) or self.closed)
-                if self.closed:
-                    return
-                job = self._jobs.popleft()
-                if job.cut is None:
-                    job.cut = self._workers.submit(self._prepare, job.intake)
-                self._prepare_ahead()
-            cut = job.cut.result()
-            if not job.done.set_running_or_notify_cancel():
-                continue  # its caller stopped waiting (a server stopping): it stays "received", for the next start
-            try:
-                if cut.ready and self.library.claim(job.intake.recording.id):
-                    job.done.set_result(self._finish(cut))
-                else:
-                    job.done.set_result([])  # another worker has it, or no model could be had: it stays received
-            except Exception as exc:  # the finisher outlives every recording; the caller hears what failed it
-                job.done.set_exception(exc)
 
     def _prepare(self, intake: Intake) -> _Cut:
         """Decode (when not yet decoded), trim, cut, pitch, and let the model hear each piece (one call for the
@@ -372,22 +283,19 @@ class Pipeline:
         if not self.wait_until_ready():  # the model failed to load, or the pipeline closed
             cut.ready = False
             return cut
-        rec, sr = intake.recording, self.rate
         try:
-            y = intake.y if intake.y is not None else self._decode(rec.path, self.cfg.audio.max_duration_s)
-            for span in self._pieces(y, intake.span):
-                piece = y[span.start:span.end]
-                sample = Sample(id=0, recording_id=rec.id, path="", start_s=span.start / sr,
-                                duration_s=len(piece) / sr, participant=rec.participant, location=rec.location,
-                                recorded_at=rec.received_at)
-                self._pitch(sample, piece)
-                cut.pieces.append(piece)
-                cut.samples.append(sample)
-            if self.classifier is not None:
-                cut.heard = self.classifier.classify(np.stack([features.image(p, self.params) for p in cut.pieces]))
+            cut.pieces, cut.samples = self.stages.cut(intake.recording, intake.y, intake.span)
+            cut.heard = self.stages.hear(cut.pieces)
         except Exception as exc:
             cut.problem = exc
         return cut
+
+    def _finish_claimed(self, cut: _Cut) -> list[Sample]:
+        """The finisher's part: :meth:`_finish` a prepared recording, unless no model could be had or another
+        worker has it (it stays "received")."""
+        if cut.ready and self.library.claim(cut.intake.recording.id):
+            return self._finish(cut)
+        return []
 
     def _finish(self, cut: _Cut) -> list[Sample]:
         """Judge, label, map, store and send a recording's samples; set its status. Raises what failed it."""
@@ -414,29 +322,16 @@ class Pipeline:
         return samples
 
     def _label_and_store(self, cut: _Cut) -> list[Sample]:
-        whole: Judgement | None = None  # the recording's, once heard
-        if self.classifier is not None:
-            assert cut.heard is not None  # heard while prepared
-            probs, embeddings = cut.heard
-            labels = self.classifier.info.labels
-            adapted, votes = self._adapt(probs, embeddings)
-            weights = judgement.piece_weights(np.array([s.duration_s for s in cut.samples]),
-                                              judgement.loudness(cut.pieces))
-            pooled = judgement.pool(adapted, weights)
-            final = judgement.piece_probs(adapted, pooled, self.cfg.classifier.own_label_above)
-            label, confidence = top_k(pooled, labels, 1)[0]
-            whole = Judgement(label, confidence, len(cut.samples))
+        whole = self.stages.label(cut.samples, cut.pieces, cut.heard, self.corrections)  # the recording's, if heard
+        model = self.classifier.info.name if self.classifier is not None else None
         samples = []
         for i, (sample, piece) in enumerate(zip(cut.samples, cut.pieces, strict=True)):
-            if self.classifier is not None:
-                self._label(sample, labels, probs[i], final[i], votes[i])
             sample.instrument = self.mapper.instrument_for(sample.label, sample)
             sample.melodic = self.mapper.is_melodic(sample.instrument)
-            model = self.classifier.info.name if self.classifier is not None else None
             stored = self.library.add_sample(sample, piece, self.rate, model=model, actor=self.actor,
                                              judgement=whole if i == 0 else None)
-            if self.classifier is not None:
-                self._keep_embedding(stored.id, embeddings[i])
+            if cut.heard is not None:
+                self.corrections.keep(stored.id, cut.heard[1][i])
             if self.mode == Mode.AUTO and stored.instrument and not self.holds(stored):
                 stored = self._send(stored, self.actor, auto=True)
             samples.append(stored)
@@ -446,46 +341,6 @@ class Pipeline:
         """Whether auto mode keeps ``sample`` off the stage until the performer accepts it: it is unsure and
         ``[show] unsure = "hold"``."""
         return bool(sample.unsure) and self.cfg.show.unsure == Unsure.HOLD
-
-    def _pieces(self, y: np.ndarray, span: audio.Span | None = None) -> list[audio.Span]:
-        a = self.cfg.audio
-        return audio.pieces(y, self.rate, a.segment_s, a.min_tail_s, a.trim_top_db, a.silence_floor_dbfs,
-                            span=span)
-
-    def _keep_embedding(self, sample_id: int, embedding: np.ndarray) -> None:
-        self._embeddings[sample_id] = embedding
-        while len(self._embeddings) > EMBEDDINGS_KEPT:
-            self._embeddings.popitem(last=False)
-
-    def _adapt(self, probs: np.ndarray, embeddings: np.ndarray) -> tuple[np.ndarray, list[Vote | None]]:
-        """The model's probabilities ``(n, n_labels)`` for a recording's pieces as the performer's corrections
-        adapt them (the re-label memory's vote on each piece), and each piece's vote (None: memory off)."""
-        if not self.memory_enabled:
-            return probs, [None] * len(probs)
-        votes: list[Vote | None] = [self.memory.fuse(p, e) for p, e in zip(probs, embeddings, strict=True)]
-        return np.stack([v.probs for v in votes if v is not None]), votes
-
-    def _label(self, sample: Sample, labels: tuple[str, ...], model_probs: np.ndarray, probs: np.ndarray,
-               vote: Vote | None) -> None:
-        """A piece's label, confidence and "unsure" from its final ``probs`` (its recording's, unless it is
-        confidently something else); ``model_probs``: the model's own, kept as its top-k guesses."""
-        sample.top = top_k(model_probs, labels, self.cfg.classifier.top_k)  # the model's own, as the history keeps
-        sample.label, sample.confidence = top_k(probs, labels, 1)[0]
-        # the stage only cares about the track: the labels that share the answer's instrument pool their mass
-        tracks = [self.mapper.table.get(label) for label in labels]
-        certainty = float(track_probability(probs, tracks, labels.index(sample.label)))
-        sample.unsure = certainty < self.cfg.classifier.unsure_below
-        # the performer's corrections of similar sounds chose this label, not the model
-        if (vote is not None and vote.recall is not None and vote.recall.label == sample.label
-                and sample.label != sample.top[0][0]):
-            sample.label_source, sample.recalled_from = LabelSource.MEMORY, vote.recall.sample_id
-
-    def _pitch(self, sample: Sample, piece: np.ndarray) -> None:
-        p = self.cfg.pitch
-        # a model decoding at a low rate (its sidecar's) cannot hear up to [pitch] fmax_hz: search below its Nyquist
-        fmax = min(p.fmax_hz, 0.45 * self.rate)
-        found = pitch.detect(piece, self.rate, p.fmin_hz, fmax, p.threshold, p.min_confidence)
-        sample.pitch_hz, sample.midi_note, sample.pitch_confidence = found.hz, found.midi_note, found.confidence
 
     def _send(self, sample: Sample, actor: str, auto: bool = False) -> Sample:
         """Accept ``sample`` (unless it already is) and send it; the history gets ``accepted`` and ``sent``."""
@@ -554,48 +409,27 @@ class Pipeline:
         )
         embedding = self._embedding(sample)
         if embedding is not None:
-            self.library.remember(sample_id, label, embedding)
-            self.memory.add(sample_id, label, embedding, utc_now())
-            self.memory.refit()  # here, on the performer's time, not on the next participant's
+            self.corrections.teach(sample_id, label, embedding)
         if sample.status == SampleStatus.SENT:
             sample = self._send(sample, actor)
         self._notify([sample])
         return sample
 
     def _embedding(self, sample: Sample) -> np.ndarray | None:
-        if sample.id in self._embeddings:
-            return self._embeddings[sample.id]
-        if self.classifier is None:
-            return None
-        y = audio.decode(sample.path, self.rate, self.cfg.audio.max_duration_s)
-        return self.classifier.classify(features.image(y, self.params)[None])[1][0]
+        kept = self.corrections.embedding(sample.id)
+        if kept is not None or self.classifier is None:
+            return kept
+        heard = self.stages.hear([audio.decode(sample.path, self.rate, self.cfg.audio.max_duration_s)])
+        return heard[1][0] if heard is not None else None
 
     def recall_of(self, sample: Sample) -> Recall | None:
         """For a sample labelled from memory: which remembered sample decided it, and when."""
-        if sample.recalled_from is None:
-            return None
-        for remembered_id, label, vector, at in self.library.memory():
-            if remembered_id == sample.recalled_from:
-                e = self._embeddings.get(sample.id)
-                norms = max(float(np.linalg.norm(vector) * np.linalg.norm(e)), 1e-12) if e is not None else 1.0
-                distance = float(1.0 - np.dot(vector, e) / norms) if e is not None else float("nan")
-                return Recall(remembered_id, label, distance, at)
-        return None
+        return self.corrections.recall_of(sample)
 
     def close(self) -> None:
         """Stop: the recording being finished is finished; those still queued stay "received" in the library, for
         :meth:`unfinished` at the next start (whoever waits on them sees them cancelled)."""
-        with self._lock:
-            self.closed = True
-            self._wake.set()  # workers waiting for the model give up (their recordings stay "received")
-            self._lock.notify_all()
-            left, finisher = list(self._jobs), self._finisher
-            self._jobs.clear()
-        if finisher is not None and finisher is not threading.current_thread():
-            finisher.join()
-        self._workers.shutdown(wait=True, cancel_futures=True)
-        for job in left:
-            job.done.cancel()
+        self._queue.close(self._wake.set)  # workers waiting for the model give up (their recordings stay "received")
 
 
 def build(cfg: Config, *, send: bool = True, require_model: bool = False, actor: str = "", wait: bool = True,

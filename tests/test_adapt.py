@@ -148,7 +148,7 @@ def test_head_of_replays_a_keras_head_and_refuses_what_it_cannot():
 
 
 def state_of(pipeline):
-    basis, coef, taught = pipeline.memory.adapter.state
+    basis, coef, taught = pipeline.corrections.memory.adapter.state
     return basis, coef, taught
 
 
@@ -156,7 +156,7 @@ def test_the_adapted_answers_persist_in_the_library_and_its_export(cfg, classifi
     """Reopened from its library, or imported from its export, a show answers as it did: the adaptation's one home
     is the library's memory table."""
     first = Pipeline(cfg, Library.from_config(cfg), classifier, None)
-    assert first.memory.adapter is not None  # the tiny model's head is one exsampling.adapt replays
+    assert first.corrections.memory.adapter is not None  # the tiny model's head is one exsampling.adapt replays
     sounds = [noise_bursts(2.0, seed=s) for s in (1, 2)] + [tone(300, 2.0, harmonics=4)]
     for i, (y, label) in enumerate(zip(sounds, ("Knock", "Knock", "Bark"), strict=True)):
         [sample] = first.process(first.ingest_file(write(tmp_path / f"s{i}.wav", y)))

@@ -22,7 +22,7 @@ from pythonosc.udp_client import SimpleUDPClient
 from test_puredata import PATCH_DIR, PD, PdTwin, free_udp_port
 
 from exsampling import console as console_module
-from exsampling.config import ConfigError, load, save
+from exsampling.config import ConfigError, Mode, load, save
 from exsampling.console import POOL_SIZE, Console, ReadOnlyConsole, Role, fit_view
 from exsampling.library import Library
 from exsampling.model_loader import ModelLoader
@@ -100,6 +100,33 @@ def test_a_held_sample_waits_on_its_card_for_the_performer_and_says_why(local_cf
     [waiting] = pipeline.process(pipeline.ingest_file(write(tmp_path / "b.wav", tone(660, 3.0))))
     note = show.sounds.grid.children[0].note.value
     assert waiting.status == "new" and "waiting for you" in note and "held back" not in note
+
+
+def test_the_chain_runs_in_the_show_s_mode_whoever_changes_it(local_cfg, classifier, osc_peer, tmp_path):
+    """The mode's one home is the show's state: live code, the show state itself, the page's switch and another
+    process's change (re-read) all reach the pipeline, which keeps no copy of its own."""
+    show = make_console(local_cfg, classifier, tmp_path, mode="auto")
+    show.ownership.role = Role.OWNER
+    pipeline = show.pipeline
+    assert pipeline.show is show.state and pipeline.mode == show.header.mode == Mode.AUTO
+
+    def sound(name):
+        [sample] = pipeline.process(pipeline.ingest_file(write(tmp_path / f"{name}.wav", tone(440, 3.0))))
+        return sample
+
+    show.mode = "preview"  # live coding (show.mode = ... in a notebook cell)
+    assert pipeline.mode == show.header.mode == Mode.PREVIEW
+    assert sound("a").status == "new" and osc_peer.for_tracks(1, timeout=0.3) == []
+    show.state.mode = Mode.AUTO  # the show's state itself
+    assert pipeline.mode == show.header.mode == Mode.AUTO
+    assert sound("b").status == "sent" and len(osc_peer.for_tracks(1)) == 1
+    show.header.mode_toggle.value = "preview"  # the page's switch
+    assert pipeline.mode == show.state.mode == Mode.PREVIEW
+    ShowState(local_cfg, show.library).mode = "auto"  # another process, through the library
+    assert pipeline.mode == Mode.PREVIEW  # until this console re-reads the show
+    show.state.refresh()
+    assert pipeline.mode == show.header.mode == Mode.AUTO
+    assert sound("c").status == "sent" and len(osc_peer.for_tracks(2)) == 2
 
 
 def test_a_read_only_console_refuses_actions(local_cfg, tmp_path):

@@ -97,9 +97,9 @@ def wait_until_prepared(pipeline: Pipeline, count: int) -> None:
     """Until ``count`` recordings wait in the queue, each prepared (cut, pitched and heard by the model)."""
     done = threading.Event()
     while not done.wait(0.01):
-        with pipeline._lock:
-            jobs = list(pipeline._jobs)
-        if len(jobs) == count and all(j.cut is not None and j.cut.done() for j in jobs):
+        with pipeline._queue._lock:
+            jobs = list(pipeline._queue._jobs)
+        if len(jobs) == count and all(j.prepared is not None and j.prepared.done() for j in jobs):
             done.set()
 
 
@@ -175,14 +175,14 @@ def test_close_finishes_the_recording_in_progress_and_leaves_the_queue_for_the_n
 def test_one_failing_recording_fails_alone(cfg, tones_and_noise, tmp_path, monkeypatch):
     pipeline = make(cfg, tones_and_noise, workers=2)
     held = HeldModel(pipeline, monkeypatch)
-    real_pitch = pipeline._pitch
+    real_pitch = pipeline.stages.pitch
 
     def pitch(sample, piece):
         if sample.participant == "broken":
             raise ZeroDivisionError("a stage broke")
         real_pitch(sample, piece)
 
-    monkeypatch.setattr(pipeline, "_pitch", pitch)
+    monkeypatch.setattr(pipeline.stages, "pitch", pitch)
     head = pipeline.submit(pipeline.ingest_file(write(tmp_path / "h.wav", tone(300.0, 2.0))))
     assert held.entered.wait(60)
     names = ["ok1", "broken", "ok2"]

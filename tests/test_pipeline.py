@@ -11,15 +11,16 @@ from conftest import SR, noise_bursts, tone, write
 
 from exsampling import audio
 from exsampling.classifier import Classifier
+from exsampling.config import Mode
 from exsampling.library import Library, Received
 from exsampling.osc import OscSender
 from exsampling.pipeline import Pipeline, build
+from exsampling.show_state import ShowState
 
 
 def make(cfg, classifier, mode="auto"):
-    pipeline = Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg))
-    pipeline.mode = mode
-    return pipeline
+    cfg = cfg.with_changes(show={"mode": mode})  # a pipeline without a show runs in [show] mode
+    return Pipeline(cfg, Library.from_config(cfg), classifier, OscSender.from_config(cfg))
 
 
 def padded_tone(hz, seconds, pad_s=1.0):
@@ -55,6 +56,20 @@ def test_preview_mode_waits_for_the_performer(cfg, classifier, osc_peer, tmp_pat
     messages = osc_peer.wait_for(2)
     assert messages[0][0].startswith("/exsampling/sample/") and messages[1] == (
         f"/exsampling/withdraw/{sample.instrument}", [sample.id])
+
+
+def test_the_chain_runs_in_its_show_s_mode_and_keeps_no_copy(cfg, classifier, osc_peer, tmp_path):
+    pipeline = make(cfg, classifier, mode="preview")
+    assert pipeline.mode == Mode.PREVIEW  # no show: [show] mode
+    pipeline.show = ShowState(cfg, pipeline.library)  # the show's first run: its own [show] mode, "auto"
+    assert pipeline.mode == Mode.AUTO
+    [sent] = pipeline.process(pipeline.ingest_file(write(tmp_path / "a.wav", noise_bursts(3.0))))
+    assert sent.status == "sent" and len(osc_peer.wait_for(1)) == 1
+    pipeline.show.mode = "preview"
+    [waiting] = pipeline.process(pipeline.ingest_file(write(tmp_path / "b.wav", noise_bursts(3.0, seed=1))))
+    assert waiting.status == "new" and len(osc_peer.wait_for(2, timeout=0.3)) == 1
+    with pytest.raises(AttributeError):
+        pipeline.mode = Mode.AUTO  # the show's state is the one home of the mode
 
 
 def test_hold_keeps_unsure_samples_off_the_stage_until_accepted(cfg, classifier, osc_peer, tmp_path):
@@ -115,7 +130,7 @@ def test_relabel_remaps_resends_and_teaches_the_memory(cfg, classifier, osc_peer
     again = make(cfg, classifier)
     [near2] = again.process(again.ingest_file(write(tmp_path / "near2.wav", copy)))
     assert near2.label == "Bark" and (near2.label_source, near2.recalled_from) == ("memory", first.id)
-    again.memory_enabled = False
+    again.corrections.enabled = False
     [plain] = again.process(again.ingest_file(write(tmp_path / "near3.wav", copy)))
     assert plain.label_source == "model"
 
@@ -220,13 +235,13 @@ def test_relabel_after_restart_re_embeds_from_the_file(cfg, classifier, tmp_path
     restarted.relabel(sample.id, "Knock")
     [(sample_id, label, vector, _)] = restarted.library.memory()
     assert (sample_id, label) == (sample.id, "Knock")
-    assert np.allclose(vector, first._embeddings[sample.id], atol=1e-3)
+    assert np.allclose(vector, first.corrections.embedding(sample.id), atol=1e-3)
 
 
 def test_a_failing_stage_marks_the_recording_and_keeps_it(cfg, classifier, tmp_path, monkeypatch):
     pipeline = make(cfg, classifier)
     intake = pipeline.ingest_file(write(tmp_path / "a.wav", tone(440, 2.0)))
-    monkeypatch.setattr(pipeline, "_pitch", lambda sample, piece: 1 / 0)
+    monkeypatch.setattr(pipeline.stages, "pitch", lambda sample, piece: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         pipeline.process(intake)
     rec = pipeline.library.recording(intake.recording.id)
@@ -236,7 +251,7 @@ def test_a_failing_stage_marks_the_recording_and_keeps_it(cfg, classifier, tmp_p
 
 def test_warm_up_stores_nothing(cfg, classifier):
     pipeline = make(cfg, classifier)
-    pipeline.warm_up()
+    pipeline.stages.warm_up()
     assert pipeline.library.recordings() == [] and pipeline.library.samples() == []
 
 

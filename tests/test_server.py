@@ -551,7 +551,7 @@ def test_the_feeder_outlives_a_recording_it_cannot_even_mark_failed(serve, class
     recordings are processed as ever."""
     live = serve(classifier=classifier, osc_port=osc_peer.port)
     pipeline, library = live.pipeline, live.pipeline.library
-    real_pitch, real_status = pipeline._pitch, library.set_recording_status
+    real_pitch, real_status = pipeline.stages.pitch, library.set_recording_status
 
     def pitch(sample, piece):
         if sample.participant == "unlucky":
@@ -563,7 +563,7 @@ def test_the_feeder_outlives_a_recording_it_cannot_even_mark_failed(serve, class
             raise OSError(28, "No space left on device")
         real_status(recording_id, status, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "_pitch", pitch)
+    monkeypatch.setattr(pipeline.stages, "pitch", pitch)
     monkeypatch.setattr(library, "set_recording_status", set_status)
     unlucky = live.post(data={"name": "unlucky"}).json()["id"]
     deadline = time.monotonic() + 60

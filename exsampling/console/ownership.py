@@ -100,16 +100,11 @@ class ShowOwnership(traitlets.HasTraits):
         self._tasks: set[asyncio.Task[Any]] = set()  # kept until done: the loop holds tasks only weakly
         #: the record of the console this one took the show from (alive or dead), or None
         self.predecessor: OwnerRecord | None = None
-        state.listeners.append(self._on_state)
-        self._on_state(state)
+        pipeline.show = state  # the chain reads the show's mode from the show itself
 
     @traitlets.validate("role")
     def _valid_role(self, proposal: dict[str, Any]) -> Role:
         return Role(proposal["value"])
-
-    def _on_state(self, state: ShowState) -> None:
-        """Run the chain in the show's mode."""
-        self.pipeline.mode = state.mode
 
     def check(self) -> None:
         """The owner check of every change a console makes to the show: raise :class:`ReadOnlyConsole` unless this
@@ -199,8 +194,6 @@ class ShowOwnership(traitlets.HasTraits):
         if self.role == Role.OWNER:
             self.state.let_go(self.console_id)
         self._stop_serving()
-        if self._on_state in self.state.listeners:
-            self.state.listeners.remove(self._on_state)
 
     async def _listen(self) -> Server | None:
         """Start the upload server, waiting a little while a previous owner lets go of the port."""
