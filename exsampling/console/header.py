@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from ..config import Config
+from ..config import Config, Mode
 from ..diskspace import DiskSpace
 from ..model_loader import ModelLoader, ModelState
 from ..osc import OscSender
@@ -55,7 +55,8 @@ CSS = """<style>
 class Header(widgets.HBox):
     """What the performer glances at: where phones send sounds, who joined, whether the stage hears us."""
 
-    mode = traitlets.Unicode("auto", help="'auto' (straight to the stage) or 'preview' (wait for accept)")
+    mode = traitlets.Enum(list(Mode), default_value=Mode.AUTO,
+                          help="'auto' (straight to the stage) or 'preview' (wait for accept)")
     big_qr = traitlets.Bool(False, help="show the QR code large, for projecting")
     frozen = traitlets.Bool(False)
 
@@ -66,7 +67,7 @@ class Header(widgets.HBox):
         self.url = widgets.HTML()
         self.status = widgets.HTML()
         self.mode_toggle = widgets.ToggleButtons(
-            options=[("auto-accept", "auto"), ("preview", "preview")],
+            options=[("auto-accept", Mode.AUTO), ("preview", Mode.PREVIEW)],
             tooltips=["every sound goes to the stage at once (as in the paper)",
                       "nothing reaches the stage until you accept it"])
         widgets.link((self, "mode"), (self.mode_toggle, "value"))
@@ -132,6 +133,10 @@ class Header(widgets.HBox):
             return ""
         kind, mark = ("exs-stage-silent", "⚠ ") if stage.silent else ("exs-stage-ok", "● ")
         return f"<div class='exs-stage {kind}'>{mark}{html.escape(stage.text())}</div>"
+
+    @traitlets.validate("mode")
+    def _valid_mode(self, proposal: dict[str, Any]) -> Mode:
+        return Mode(proposal["value"])
 
     @traitlets.observe("big_qr")
     def _on_big_qr(self, change: dict[str, Any]) -> None:

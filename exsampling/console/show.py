@@ -259,7 +259,7 @@ class Console(PageActions, widgets.VBox):
     def _on_state(self, state: ShowState) -> None:
         """The show's prompt, open/closed or mode changed (here, in live code or in the owner): mirror them."""
         self.prompt_panel.prompt, self.prompt_panel.is_open = state.prompt, state.is_open
-        self.header.mode = str(state.mode)
+        self.header.mode = state.mode
 
     def _on_table(self, _change: object = None) -> None:
         """The mapping changed (here, in live code or in the file): show it, and tell the stage a new name."""
