@@ -10,13 +10,14 @@ heard side by side, not batched into one call.)
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from .runtime import cores
 
 #: Items prepared ahead of the one being finished, at most: enough to keep every core busy, and a bound on the
 #: audio held in memory (a 5-s recording at 44.1 kHz: ≈ 1 MB with its features).
@@ -25,14 +26,6 @@ PREPARED_AHEAD = 16
 Item = TypeVar("Item")
 Prepared = TypeVar("Prepared")
 Result = TypeVar("Result")
-
-
-def cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @dataclass
