@@ -120,7 +120,8 @@ def run(tree: Path, model: Path, n: int) -> Figures:
     proc = subprocess.Popen([sys.executable, "-m", "exsampling.cli", "console", "--no-browser", "--verbose",
                              "--port", str(port), "--upload-port", str(upload_port), "--config", str(config),
                              "--token", TOKEN], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, text=True, env=os.environ | {"PYTHONPATH": str(tree)})
+                            stdin=subprocess.DEVNULL, text=True, env=os.environ | {"PYTHONPATH": str(tree)},
+                            cwd=work)  # not this checkout: `-m` puts the working folder ahead of PYTHONPATH
     threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
     poster = threading.Thread(target=first_ack, args=(upload_port, wavs[0], proc, acked), daemon=True)
     poster.start()
