@@ -185,7 +185,11 @@ class ShowOwnership(traitlets.HasTraits):
         self._spawn(self.take_over())
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.ensure_future(coroutine)
+        try:
+            task = asyncio.ensure_future(coroutine)
+        except RuntimeError:  # no loop runs here (plain code, a test): say so once, not also "never awaited"
+            coroutine.close()
+            raise
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
