@@ -345,6 +345,33 @@ def test_a_newer_console_takes_the_show_over_and_the_older_follows_it(local_cfg,
     asyncio.run(scenario())
 
 
+def test_a_console_that_let_go_leaves_the_port_to_the_newer_one_until_it_claims_the_show(local_cfg, tmp_path,
+                                                                                        monkeypatch):
+    from exsampling.console import ownership
+
+    port = free_port(socket.SOCK_STREAM)
+
+    async def scenario():
+        first = make_console(local_cfg, None, tmp_path, upload_port=port)
+        await first.start()
+        first.ownership.release()  # asked to let go; the newer console binds the port, then claims the show
+        assert read_owner(first.library).console == first.ownership.console_id  # not claimed yet
+        for _ in range(5):  # its once-a-second follow must not snatch the port back meanwhile
+            first.tick()
+            await asyncio.sleep(0.1)
+        assert first.role == "viewer"
+        monkeypatch.setattr(ownership, "HANDOVER_GRACE_S", 0.0)  # the newer one never claimed it: take it back
+        first.tick()
+        for _ in range(50):
+            if first.role == "owner":
+                break
+            await asyncio.sleep(0.1)
+        assert first.role == "owner" and await asyncio.to_thread(healthz, port) == b"ok\n"
+        first.close()
+
+    asyncio.run(scenario())
+
+
 def test_console_config_defaults_to_a_file_beside_the_show(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(console_module.ENV_CONFIG, raising=False)

@@ -46,6 +46,8 @@ if TYPE_CHECKING:  # the upload server is imported when this console first owns 
 
 #: How long a new owner keeps trying to bind the upload port while the previous owner lets go, in seconds.
 BIND_PATIENCE_S = 6.0
+#: How long a console that let go waits for the newer one to claim the show before it takes it back, in seconds.
+HANDOVER_GRACE_S = 3 * BIND_PATIENCE_S
 #: How long a standby kernel waits for Voilà to answer its connection, and how often it tries, before it says so.
 VOILA_PATIENCE_S, VOILA_TRIES = 60.0, 5
 
@@ -97,6 +99,7 @@ class ShowOwnership(traitlets.HasTraits):
         self._control: tornado.httpserver.HTTPServer | None = None
         self._secret = secrets.token_urlsafe(16)
         self._taking_over = False
+        self._released_at = -float("inf")  # when this console last let a newer one take the show (monotonic s)
         self._tasks: set[asyncio.Task[Any]] = set()  # kept until done: the loop holds tasks only weakly
         #: the record of the console this one took the show from (alive or dead), or None
         self.predecessor: OwnerRecord | None = None
@@ -173,12 +176,20 @@ class ShowOwnership(traitlets.HasTraits):
     def release(self) -> None:
         """Let a newer console run the show: stop listening; this console turns read-only (and stays live)."""
         self._stop_serving()
+        self._released_at = time.monotonic()
         self.role = Role.VIEWER
 
     def follow(self) -> None:
-        """Called once a second while not the owner: take over if the owner's process died."""
-        if self.role in (Role.VIEWER, Role.STANDBY) and self.live_owner() is None and not self._taking_over:
-            self.take_over_soon()
+        """Called once a second while not the owner: take over if the owner's process died — or if the console
+        this one let go to has not taken the show within :data:`HANDOVER_GRACE_S` (until it claims the show, the
+        record still names this console: taking it back at once would snatch the port from under it)."""
+        if self.role not in (Role.VIEWER, Role.STANDBY) or self.live_owner() is not None or self._taking_over:
+            return
+        owner = self.state.owner
+        if owner is not None and owner.console == self.console_id \
+                and time.monotonic() - self._released_at < HANDOVER_GRACE_S:
+            return
+        self.take_over_soon()
 
     def take_over_soon(self) -> None:
         """:meth:`take_over` in the background (e.g. from a button)."""
