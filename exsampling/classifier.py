@@ -146,10 +146,12 @@ def _load_keras(info: ModelInfo):
     return model
 
 
-def _fresh_head(model_path: Path) -> Head | None:
-    """The model's kept head when it and the runtime were both derived from this very ``.keras``, else None."""
+def _kept_head(model_path: Path) -> Head | None:
+    """The model's kept head when it was derived with the runtime beside it, else None. Whether that runtime
+    belongs to this very ``.keras`` is checked once, when the classifier loads it (hashing the files takes tens of
+    ms): a stale one refuses to load, and then the Keras model supplies the head."""
     try:
-        record = runtime.fresh_record(model_path)
+        record = runtime.read_record(model_path)
     except runtime.StaleRuntime:
         return None  # said when the classifier loads the runtime
     return None if record is None else Head.read(Head.path_for(model_path), record.source_sha256)
@@ -239,20 +241,21 @@ class Classifier:
     def load(cls, model_path: str | Path, params: FeatureParams | None = None) -> Classifier:
         """Load ``model_path`` and warm it up. ``params``: the running features; they must match the model's.
 
-        A model with a fresh runtime and head (:func:`derive_runtime`) loads without TensorFlow (≈ 0.3 s instead
-        of seconds); otherwise the Keras model is loaded."""
+        A model with a fresh runtime and head (:func:`derive_runtime`) loads without TensorFlow (under a second
+        instead of several); otherwise the Keras model is loaded."""
         info = read_info(model_path)
         if params is not None and params != info.features:
             raise ModelMismatch(
                 f"{info.path.name} was trained with features {info.features.to_dict()}, but the config "
                 f"gives {params.to_dict()}: change [audio]/[features] back, or retrain"
             )
-        head = _fresh_head(info.path)
+        head = _kept_head(info.path)
         if head is not None:
             try:
                 return cls(info, None, head=head)
-            except ModelError as exc:
+            except ModelError as exc:  # the runtime is stale or cannot load: said once, not tried again
                 log.warning("%s: using the Keras model meanwhile (slower)", exc)
+                return cls(info, _load_keras(info), use_runtime=False)
         return cls(info, _load_keras(info))
 
     @classmethod

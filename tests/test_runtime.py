@@ -148,7 +148,7 @@ def test_a_derived_model_loads_without_tensorflow_and_adapts_as_its_keras_head_d
     assert np.array_equal(*answers) and answers[0].argmax() == bark
 
 
-def test_a_head_kept_from_another_keras_is_not_used(tmp_path):
+def test_a_head_kept_from_another_keras_is_not_used(tmp_path, caplog):
     from exsampling.adapt import Head
     from exsampling.classifier import derive_runtime
 
@@ -157,7 +157,20 @@ def test_a_head_kept_from_another_keras_is_not_used(tmp_path):
     record = runtime.read_record(model)
     assert Head.read(Head.path_for(model), record.source_sha256) is not None
     assert Head.read(Head.path_for(model), "0" * 64) is None  # the model was retrained since
+    kept = Head.path_for(model).read_bytes()
     Head.path_for(model).write_bytes(b"PK not an npz")
     assert Head.read(Head.path_for(model), record.source_sha256) is None
     clf = Classifier.load(model, PARAMS)  # the runtime still runs; the head comes from the Keras model
     assert clf.runtime.startswith("LiteRT") and clf.head is not None
+
+    Head.path_for(model).write_bytes(kept)
+    other = tmp_path / "other"
+    other.mkdir()
+    retrained = build_tiny_model(other, name=model.stem, prototypes={"Bark": sounds(2)["Flute"]})
+    shutil.copy(retrained, model)  # retrained; runtime and head not derived again
+    with caplog.at_level(logging.WARNING, logger="exsampling.classifier"):
+        clf = Classifier.load(model, PARAMS)
+    [message] = warnings_of_classifier(caplog)  # said once
+    assert f"converted from another {model.name}" in message and clf.runtime.startswith("Keras")
+    copied = Head.of(clf.model, clf.info.embedding_layer)
+    assert copied is not None and np.array_equal(clf.head.last[0], copied.last[0])  # the new model's head
