@@ -314,6 +314,16 @@ def healthz(port):
         return response.read()
 
 
+async def takes_the_show_back(console, port: int) -> None:
+    """One tick of ``console``'s follow, then it owns the show again (within 5 s) and answers on ``port``."""
+    console.tick()
+    for _ in range(50):
+        if console.role == "owner":
+            break
+        await asyncio.sleep(0.1)
+    assert console.role == "owner" and await asyncio.to_thread(healthz, port) == b"ok\n"
+
+
 def test_a_newer_console_takes_the_show_over_and_the_older_follows_it(local_cfg, tmp_path):
     port = free_port(socket.SOCK_STREAM)
 
@@ -334,12 +344,7 @@ def test_a_newer_console_takes_the_show_over_and_the_older_follows_it(local_cfg,
         assert shown(first) == [sample.id] and first.prompt_panel.prompt == "something metallic"
 
         second.close()  # the owner goes away: the follower takes the show back by itself
-        first.tick()
-        for _ in range(50):
-            if first.role == "owner":
-                break
-            await asyncio.sleep(0.1)
-        assert first.role == "owner" and await asyncio.to_thread(healthz, port) == b"ok\n"
+        await takes_the_show_back(first, port)
         first.close()
 
     asyncio.run(scenario())
@@ -361,12 +366,7 @@ def test_a_console_that_let_go_leaves_the_port_to_the_newer_one_until_it_claims_
             await asyncio.sleep(0.1)
         assert first.role == "viewer"
         monkeypatch.setattr(ownership, "HANDOVER_GRACE_S", 0.0)  # the newer one never claimed it: take it back
-        first.tick()
-        for _ in range(50):
-            if first.role == "owner":
-                break
-            await asyncio.sleep(0.1)
-        assert first.role == "owner" and await asyncio.to_thread(healthz, port) == b"ok\n"
+        await takes_the_show_back(first, port)
         first.close()
 
     asyncio.run(scenario())
