@@ -15,7 +15,7 @@ import time
 import pytest
 from conftest import tone
 from serving import Serve, wav
-from test_server import TOKEN, Live, loop, on_loop  # noqa: F401  (loop: the fixture)
+from test_server import TOKEN, Live, loop, on_loop, servers  # noqa: F401  (loop: the fixture)
 
 from exsampling.classifier import ModelError
 from exsampling.console import Console, Role
@@ -23,8 +23,6 @@ from exsampling.library import Library
 from exsampling.model_loader import ModelLoader, ModelState
 from exsampling.osc import OscSender
 from exsampling.pipeline import Pipeline, build
-from exsampling.server import start
-from exsampling.show_state import ShowState
 
 
 class GatedLoader(ModelLoader):
@@ -50,20 +48,13 @@ def broken_model(folder, tiny_model):
 @pytest.fixture
 def serving(cfg, loop):  # noqa: F811  (the fixture imported above)
     """``serving(model)`` → a running :class:`test_server.Live` whose pipeline has ``model`` (a ModelLoader)."""
-    running = []
+    with servers(loop) as launch:
+        def _serve(model: ModelLoader) -> Live:
+            live = launch(cfg.with_changes(server={"port": 0, "host": "127.0.0.1"}), model, None)
+            live.pipeline.start_model()  # as exsampling serve and the console do, once the server listens
+            return live
 
-    def _serve(model: ModelLoader) -> Live:
-        c = cfg.with_changes(server={"port": 0, "host": "127.0.0.1"})
-        pipeline = Pipeline(c, Library.from_config(c), model, OscSender.from_config(c))
-        live = Live(on_loop(loop, start, c, pipeline, ShowState(c, pipeline.library, token=TOKEN)), pipeline, None)
-        pipeline.start_model()  # as exsampling serve and the console do, once the server listens
-        running.append(live)
-        return live
-
-    yield _serve
-    for live in running:
-        on_loop(loop, live.server.stop)
-        live.pipeline.close()
+        yield _serve
 
 
 def test_uploads_are_acknowledged_while_the_model_loads_and_processed_in_order_once_it_is_warm(

@@ -98,24 +98,37 @@ def cfg(tmp_path):
                   osc=OscConfig(port=free_port()))
 
 
-@pytest.fixture
-def serve(cfg, loop):
-    """``serve(classifier=None, host="127.0.0.1", osc_port=None, **server_changes)`` → a running :class:`Live`."""
+@contextlib.contextmanager
+def servers(loop):
+    """``launch(cfg, model, host, token)`` → a :class:`Live` server on ``loop`` with a fresh pipeline (``model``: a
+    Classifier, a ModelLoader or None); every one launched is stopped on leaving."""
     running = []
 
-    def _serve(classifier=None, host="127.0.0.1", token=TOKEN, osc_port=None, **server):
-        c = cfg.with_changes(server={"port": 0, "rate_limit": 1000, "rate_limit_per_address": 1000, **server},
-                             osc={"port": osc_port or cfg.osc.port})
-        pipeline = Pipeline(c, Library.from_config(c), classifier, OscSender.from_config(c))
+    def launch(c: Config, model=None, host: str | None = "127.0.0.1", token: str = TOKEN) -> Live:
+        pipeline = Pipeline(c, Library.from_config(c), model, OscSender.from_config(c))
         show = ShowState(c, pipeline.library, token=token)
         live = Live(on_loop(loop, start, c, pipeline, show, host), pipeline, show)
         running.append(live)
         return live
 
-    yield _serve
-    for live in running:
-        on_loop(loop, live.server.stop)
-        live.pipeline.close()
+    try:
+        yield launch
+    finally:
+        for live in running:
+            on_loop(loop, live.server.stop)
+            live.pipeline.close()
+
+
+@pytest.fixture
+def serve(cfg, loop):
+    """``serve(classifier=None, host="127.0.0.1", osc_port=None, **server_changes)`` → a running :class:`Live`."""
+    with servers(loop) as launch:
+        def _serve(classifier=None, host="127.0.0.1", token=TOKEN, osc_port=None, **server) -> Live:
+            c = cfg.with_changes(server={"port": 0, "rate_limit": 1000, "rate_limit_per_address": 1000, **server},
+                                 osc={"port": osc_port or cfg.osc.port})
+            return launch(c, classifier, host, token)
+
+        yield _serve
 
 
 def assert_nothing_stored(library: Library) -> None:
